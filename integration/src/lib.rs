@@ -1,0 +1,1 @@
+//! wsx (in progress).

@@ -1,0 +1,1 @@
+//! ws-deflate (in progress).

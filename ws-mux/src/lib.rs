@@ -1,0 +1,1 @@
+//! ws-mux (in progress).
