@@ -109,7 +109,7 @@ async def cmd_serve(a):
 
 def client_factory(a):
     if a.no_deflate:
-        return []
+        return None
     return [
         ClientPerMessageDeflateFactory(
             server_no_context_takeover=a.server_no_context_takeover,
@@ -137,19 +137,35 @@ async def cmd_client(a):
         print(f"extensions: {ext or '(none)'}", file=sys.stderr, flush=True)
         threading.Thread(target=reader, daemon=True).start()
 
+        sent = 0
+        got = 0
+        done = asyncio.Event()
+
         async def printer():
+            nonlocal got
             async for m in ws:
+                got += 1
                 if isinstance(m, bytes):
                     m = m.decode("utf-8", "replace")
                 sys.stdout.write(m + "\n")
                 sys.stdout.flush()
+                if stdin_done and got >= sent:
+                    done.set()
 
+        stdin_done = False
         ptask = asyncio.create_task(printer())
         while True:
             line = await lines.get()
             if line is None:
                 break
+            sent += 1
             await ws.send(line)
+        stdin_done = True
+        if got < sent:  # this stand-in waits for the echoes, then closes
+            try:
+                await asyncio.wait_for(done.wait(), 30)
+            except asyncio.TimeoutError:
+                pass
         await ws.close()
         await ptask
 
