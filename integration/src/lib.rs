@@ -1,1 +1,24 @@
-//! wsx (in progress).
+//! # wsx
+//!
+//! An RFC 6455 WebSocket engine with pluggable extensions
+//! ([`ws_ext_core`]: permessage-deflate, multiplexing, your own), a tokio
+//! adapter that keeps `tungstenite::Message` and the `Stream`/`Sink` API,
+//! and the `wsx` command (reference server and client).
+//!
+//! - [`proto`]: the sans-I/O engine (handshake, frames, messages).
+//! - [`accept`], [`accept_with`], [`connect`], [`connect_with`],
+//!   [`WebSocketStream::from_upgraded`]: the tokio entry points.
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod proto;
+
+pub use config::{ClientConfig, ServerConfig, WebSocketConfig};
+pub use error::{Error, HandshakeError, ProtocolError, Result};
+pub use proto::handshake::server::{RequestCallback, RequestDecision};
+pub use proto::Role;
+pub use tungstenite::protocol::frame::coding::CloseCode;
+pub use tungstenite::protocol::CloseFrame;
+pub use tungstenite::{Message, Utf8Bytes};

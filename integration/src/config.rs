@@ -1,0 +1,143 @@
+//! Configuration for both roles, with documented defaults.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ws_ext_core::{ClientNegotiator, ServerNegotiator};
+
+use crate::proto::handshake::server::{RequestCallback, RequestDecision};
+
+/// Limits and buffering of an open connection (both roles).
+#[derive(Debug, Clone)]
+pub struct WebSocketConfig {
+    /// Largest message accepted, after extension decoding (default 64 MiB).
+    /// A larger message fails the connection with 1009.
+    pub max_message_size: usize,
+    /// Largest single frame accepted, as sent on the wire (default 64 MiB).
+    /// A larger frame fails the connection with 1009.
+    pub max_frame_size: usize,
+    /// Encoded bytes queued before a send waits for the socket (default
+    /// 128 KiB). Small messages are batched into one write up to this size.
+    pub write_buffer_size: usize,
+    /// How long to wait for the peer to finish the closing handshake (its
+    /// close frame, or the server closing TCP) before giving up (default 5 s).
+    pub close_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            max_message_size: 64 << 20,
+            max_frame_size: 64 << 20,
+            write_buffer_size: 128 << 10,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Server configuration. Defaults: no extension, no subprotocol, 10 s
+/// handshake timeout, 16 KiB request head.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Limits of the open connection.
+    pub websocket: WebSocketConfig,
+    /// The whole opening handshake must finish within this (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Largest request head (request line and headers) accepted; larger
+    /// gets 431 (default 16 KiB). At most 64 header lines are accepted.
+    pub max_header_bytes: usize,
+    /// Extensions offered to clients (default none).
+    pub extensions: ServerNegotiator,
+    /// Subprotocols this server speaks, in preference order. The first one
+    /// the client offered (in the server's order) is chosen; none matching
+    /// means no `Sec-WebSocket-Protocol` in the response.
+    pub subprotocols: Vec<String>,
+    /// Called with each valid upgrade request before the response is sent:
+    /// may reject it, choose the subprotocol, add response headers.
+    pub on_request: Option<RequestCallback>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            websocket: WebSocketConfig::default(),
+            handshake_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 << 10,
+            extensions: ServerNegotiator::new(),
+            subprotocols: Vec::new(),
+            on_request: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Set the request callback (builder style).
+    ///
+    /// ```
+    /// use wsx::{ServerConfig, RequestDecision};
+    /// let config = ServerConfig::default().on_request(|req, _resp| {
+    ///     if req.uri().path() == "/private" {
+    ///         RequestDecision::reject(403, "forbidden")
+    ///     } else {
+    ///         RequestDecision::Accept
+    ///     }
+    /// });
+    /// # let _ = config;
+    /// ```
+    pub fn on_request<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&http::Request<()>, &mut http::response::Builder) -> RequestDecision
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.on_request = Some(Arc::new(f));
+        self
+    }
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("websocket", &self.websocket)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("extensions", &self.extensions)
+            .field("subprotocols", &self.subprotocols)
+            .field("on_request", &self.on_request.is_some())
+            .finish()
+    }
+}
+
+/// Client configuration. Defaults: no extension, no subprotocol, 10 s
+/// handshake timeout, 16 KiB response head.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Limits of the open connection.
+    pub websocket: WebSocketConfig,
+    /// Connect plus the whole opening handshake must finish within this
+    /// (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Largest response head accepted (default 16 KiB).
+    pub max_header_bytes: usize,
+    /// Extensions offered (default none).
+    pub extensions: ClientNegotiator,
+    /// Subprotocols offered, in preference order (default none).
+    pub subprotocols: Vec<String>,
+    /// Extra request headers (for example `Origin` or `Authorization`).
+    pub extra_headers: http::HeaderMap,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            websocket: WebSocketConfig::default(),
+            handshake_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 << 10,
+            extensions: ClientNegotiator::new(),
+            subprotocols: Vec::new(),
+            extra_headers: http::HeaderMap::new(),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The opening handshake (RFC 6455 §4), sans-I/O: bytes in, bytes and
+//! decisions out.
+
+pub mod client;
+pub mod server;
+
+use http::HeaderMap;
+
+/// Most header lines accepted in a request or response head.
+pub const MAX_HEADERS: usize = 64;
+
+/// The GUID-derived accept value for a key (re-exported from tungstenite).
+pub use tungstenite::handshake::derive_accept_key;
+
+/// Whether any comma-separated token of any `name` header equals `token`
+/// (ASCII case-insensitive).
+pub fn header_has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// Every comma-separated token of every `name` header, trimmed, in order.
+pub fn header_tokens(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Copy parsed `httparse` headers into a [`HeaderMap`].
+fn to_header_map(headers: &[httparse::Header<'_>]) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for h in headers {
+        let name = http::HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| format!("invalid header name {:?}", h.name))?;
+        let value = http::HeaderValue::from_bytes(h.value)
+            .map_err(|_| format!("invalid value for header {:?}", h.name))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// Write an HTTP/1.1 response head.
+pub fn write_response_head(resp: &http::Response<()>, out: &mut Vec<u8>) {
+    let status = resp.status();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in resp.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A complete plain HTTP response with a text body and `Connection: close`.
+pub fn simple_response(status: u16, extra: &[(&str, &str)], content_type: &str, body: &[u8]) -> Vec<u8> {
+    let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+    let mut out = Vec::with_capacity(128 + body.len());
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            status.as_str(),
+            status.canonical_reason().unwrap_or("Error"),
+            content_type,
+            body.len()
+        )
+        .as_bytes(),
+    );
+    for (k, v) in extra {
+        out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}

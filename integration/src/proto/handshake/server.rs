@@ -1,0 +1,230 @@
+//! Server side of the opening handshake: parse and validate the request,
+//! negotiate extensions and subprotocol, build the 101 or the error answer.
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use tracing::debug;
+use ws_ext_core::ExtensionStack;
+
+use super::{header_has_token, header_tokens, simple_response, to_header_map, MAX_HEADERS};
+use crate::config::ServerConfig;
+use crate::error::HandshakeError;
+
+/// What the request callback decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestDecision {
+    /// Go on with the upgrade.
+    Accept,
+    /// Answer with this status and body instead.
+    Reject {
+        /// HTTP status (4xx or 5xx).
+        status: u16,
+        /// Body text.
+        reason: String,
+    },
+}
+
+impl RequestDecision {
+    /// Shorthand for [`RequestDecision::Reject`].
+    pub fn reject(status: u16, reason: impl Into<String>) -> Self {
+        RequestDecision::Reject {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The request callback: sees the validated upgrade request and the draft
+/// 101 response (add headers to it, or set `Sec-WebSocket-Protocol` to
+/// choose a subprotocol), and accepts or rejects.
+pub type RequestCallback =
+    Arc<dyn Fn(&Request<()>, &mut http::response::Builder) -> RequestDecision + Send + Sync>;
+
+/// Parse a request head from the start of `buf`. `Ok(None)`: incomplete.
+/// On success, returns the request and the head's length (bytes after it
+/// already belong to the WebSocket connection).
+pub fn parse_request(
+    buf: &[u8],
+    max_header_bytes: usize,
+) -> Result<Option<(Request<()>, usize)>, HandshakeError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let status = match req.parse(buf) {
+        Ok(s) => s,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HandshakeError::HeadTooLarge {
+                limit: max_header_bytes,
+            })
+        }
+        Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
+    };
+    let n = match status {
+        httparse::Status::Partial => {
+            if buf.len() >= max_header_bytes {
+                return Err(HandshakeError::HeadTooLarge {
+                    limit: max_header_bytes,
+                });
+            }
+            return Ok(None);
+        }
+        httparse::Status::Complete(n) => n,
+    };
+    if n > max_header_bytes {
+        return Err(HandshakeError::HeadTooLarge {
+            limit: max_header_bytes,
+        });
+    }
+    let method = req.method.unwrap_or("GET");
+    let path = req.path.unwrap_or("/");
+    let version = match req.version {
+        Some(1) => http::Version::HTTP_11,
+        _ => http::Version::HTTP_10,
+    };
+    let map = to_header_map(req.headers).map_err(HandshakeError::Malformed)?;
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .version(version)
+        .body(())
+        .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
+    *request.headers_mut() = map;
+    Ok(Some((request, n)))
+}
+
+/// Whether the request asks for a WebSocket upgrade at all (an `Upgrade`
+/// header naming `websocket`). A request without it is plain HTTP.
+pub fn is_upgrade_request(req: &Request<()>) -> bool {
+    header_has_token(req.headers(), "upgrade", "websocket")
+}
+
+/// Whether `key` is the base64 encoding of exactly 16 bytes.
+pub fn is_valid_key(key: &[u8]) -> bool {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    key.len() == 24
+        && key[..22].iter().all(|c| B64.contains(c))
+        // The last character before "==" carries 2 data bits and 4 zero bits.
+        && b"AQgw".contains(&key[21])
+        && &key[22..] == b"=="
+}
+
+/// The outcome of a valid upgrade request.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The 101 response to send.
+    pub response: Response<()>,
+    /// The negotiated extensions.
+    pub extensions: ExtensionStack,
+    /// The chosen subprotocol.
+    pub protocol: Option<String>,
+}
+
+fn invalid(msg: &str) -> HandshakeError {
+    HandshakeError::Invalid(msg.to_owned())
+}
+
+/// Validate an upgrade request and build the 101 response (RFC 6455 §4.2).
+pub fn accept(req: &Request<()>, config: &ServerConfig) -> Result<Accepted, HandshakeError> {
+    if req.method() != http::Method::GET {
+        return Err(invalid("the method must be GET"));
+    }
+    if req.version() != http::Version::HTTP_11 {
+        return Err(invalid("the HTTP version must be 1.1"));
+    }
+    let h = req.headers();
+    if !h.contains_key(header::HOST) {
+        return Err(invalid("missing Host header"));
+    }
+    if !is_upgrade_request(req) {
+        return Err(invalid("missing \"Upgrade: websocket\""));
+    }
+    if !header_has_token(h, "connection", "upgrade") {
+        return Err(invalid("the Connection header must contain \"Upgrade\""));
+    }
+    let versions: Vec<_> = h.get_all(header::SEC_WEBSOCKET_VERSION).iter().collect();
+    match versions.as_slice() {
+        [v] if v.as_bytes() == b"13" => {}
+        [] => return Err(HandshakeError::UnsupportedVersion(String::new())),
+        vs => {
+            let s = vs
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(HandshakeError::UnsupportedVersion(s));
+        }
+    }
+    let keys: Vec<_> = h.get_all(header::SEC_WEBSOCKET_KEY).iter().collect();
+    let key = match keys.as_slice() {
+        [k] if is_valid_key(k.as_bytes()) => k.as_bytes(),
+        [] => return Err(invalid("missing Sec-WebSocket-Key")),
+        _ => {
+            return Err(invalid(
+                "Sec-WebSocket-Key must be the base64 encoding of 16 bytes",
+            ))
+        }
+    };
+    let lines: Vec<&[u8]> = h
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let extensions = config.extensions.negotiate(lines)?;
+    let offered = header_tokens(h, "sec-websocket-protocol");
+    let mut protocol = config
+        .subprotocols
+        .iter()
+        .find(|p| offered.iter().any(|o| o == *p))
+        .cloned();
+
+    let mut builder = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::SEC_WEBSOCKET_ACCEPT, super::derive_accept_key(key));
+    if let Some(p) = &protocol {
+        builder = builder.header(header::SEC_WEBSOCKET_PROTOCOL, p.as_str());
+    }
+    if let Some(cb) = &config.on_request {
+        match cb(req, &mut builder) {
+            RequestDecision::Accept => {}
+            RequestDecision::Reject { status, reason } => {
+                return Err(HandshakeError::Rejected { status, reason })
+            }
+        }
+    }
+    let mut response = builder
+        .body(())
+        .map_err(|e| HandshakeError::Invalid(format!("cannot build the response: {e}")))?;
+    // The callback may have chosen the subprotocol.
+    if let Some(p) = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL) {
+        protocol = Some(String::from_utf8_lossy(p.as_bytes()).into_owned());
+    }
+    if let Some(ext) = extensions.response_header() {
+        let v = HeaderValue::from_str(&ext)
+            .map_err(|_| HandshakeError::Invalid("extension response is not a valid header".into()))?;
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_EXTENSIONS, v);
+    }
+    debug!(path = %req.uri(), ?protocol, extensions = ?extensions.response_header(), "upgrade accepted");
+    Ok(Accepted {
+        response,
+        extensions,
+        protocol,
+    })
+}
+
+/// The HTTP answer to a failed handshake: the status of
+/// [`HandshakeError::status`], the reason as the body, and
+/// `Sec-WebSocket-Version: 13` with 426.
+pub fn error_response(err: &HandshakeError) -> Vec<u8> {
+    let status = err.status();
+    let extra: &[(&str, &str)] = if status == 426 {
+        &[("Sec-WebSocket-Version", "13"), ("Upgrade", "websocket")]
+    } else {
+        &[]
+    };
+    let body = format!("{err}\n");
+    simple_response(status, extra, "text/plain; charset=utf-8", body.as_bytes())
+}

@@ -1,0 +1,21 @@
+//! The sans-I/O RFC 6455 engine: no sockets, no runtime. Bytes in, messages
+//! and bytes out. The tokio adapter ([`crate::WebSocketStream`]) is a thin
+//! layer over it; a blocking adapter can be another.
+
+pub mod close;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod outbuf;
+pub mod recv;
+pub mod send;
+pub mod utf8;
+
+/// Which end of the connection we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We accepted the connection: incoming frames must be masked.
+    Server,
+    /// We opened the connection: we mask, incoming frames must not be masked.
+    Client,
+}

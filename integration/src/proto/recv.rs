@@ -1,0 +1,219 @@
+//! The receive side of the engine: frames out of a read buffer, messages out
+//! of frames. Sans-I/O: the caller fills a [`BytesMut`] and calls
+//! [`Receiver::read`].
+
+use bytes::{Bytes, BytesMut};
+use tracing::trace;
+use tungstenite::{Message, Utf8Bytes};
+use ws_ext_core::{Frame, OpCode, RecvStack};
+
+use crate::error::ProtocolError;
+use crate::proto::frame::FrameHeader;
+use crate::proto::mask::apply_mask;
+use crate::proto::utf8::Utf8Validator;
+use crate::proto::{close, Role};
+
+/// What one call to [`Receiver::read`] produced.
+#[derive(Debug)]
+pub enum Read {
+    /// The buffer holds no complete frame yet; at least this many more bytes
+    /// are needed for progress (a hint for how much to read).
+    NeedMore(usize),
+    /// A complete message or control frame. A received close frame is
+    /// `Message::Close`, already validated.
+    Message(Message),
+}
+
+/// A data message being reassembled.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    first: Option<Bytes>,
+    rest: BytesMut,
+    len: usize,
+}
+
+/// Turns bytes into validated messages: framing rules, masking, RSV bits
+/// and extension decoding, fragmentation, control frames, size limits and
+/// streaming UTF-8 validation (after decoding).
+#[derive(Debug)]
+pub struct Receiver {
+    role: Role,
+    stack: RecvStack,
+    max_frame: usize,
+    max_message: usize,
+    header: Option<(FrameHeader, usize)>,
+    partial: Option<Partial>,
+    utf8: Utf8Validator,
+}
+
+impl Receiver {
+    /// A receiver for one end (`role` is *our* role: a server expects masked
+    /// frames), with the negotiated extensions' receive half.
+    pub fn new(role: Role, stack: RecvStack, max_frame: usize, max_message: usize) -> Self {
+        Receiver {
+            role,
+            stack,
+            max_frame,
+            max_message,
+            header: None,
+            partial: None,
+            utf8: Utf8Validator::new(),
+        }
+    }
+
+    /// Whether a fragmented data message is in progress.
+    pub fn in_message(&self) -> bool {
+        self.partial.is_some()
+    }
+
+    fn check_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        match h.opcode {
+            OpCode::Reserved(op) => return Err(ProtocolError::ReservedOpcode(op)),
+            OpCode::Continuation if self.partial.is_none() => {
+                return Err(ProtocolError::UnexpectedContinuation)
+            }
+            OpCode::Text | OpCode::Binary if self.partial.is_some() => {
+                return Err(ProtocolError::ExpectedContinuation)
+            }
+            _ => {}
+        }
+        self.stack.check_rsv(h.rsv)?;
+        if h.payload_len > self.max_frame as u64 {
+            return Err(ProtocolError::FrameTooBig {
+                size: h.payload_len,
+                limit: self.max_frame,
+            });
+        }
+        if h.opcode.is_data() && self.stack.allowed_rsv().is_empty() {
+            // No extension can change the size: reject before buffering.
+            let so_far = self.partial.as_ref().map_or(0, |p| p.len) as u64;
+            if so_far + h.payload_len > self.max_message as u64 {
+                return Err(ProtocolError::MessageTooBig {
+                    limit: self.max_message,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Parse as much of `buf` as makes one message or control frame.
+    /// Consumed bytes are split off `buf` (payloads are not copied).
+    pub fn read(&mut self, buf: &mut BytesMut) -> Result<Read, ProtocolError> {
+        loop {
+            let (header, header_len) = match self.header {
+                Some(h) => h,
+                None => match FrameHeader::parse(buf)? {
+                    None => return Ok(Read::NeedMore(2.max(buf.len() + 1) - buf.len())),
+                    Some((h, n)) => {
+                        self.check_header(&h)?;
+                        self.header = Some((h, n));
+                        (h, n)
+                    }
+                },
+            };
+            // The frame limit bounds payload_len, so it fits usize.
+            let total = header_len + header.payload_len as usize;
+            if buf.len() < total {
+                return Ok(Read::NeedMore(total - buf.len()));
+            }
+            self.header = None;
+            let _ = buf.split_to(header_len);
+            let mut payload = buf.split_to(header.payload_len as usize);
+            if let Some(m) = header.mask {
+                apply_mask(&mut payload, m);
+            }
+            let frame = Frame {
+                fin: header.fin,
+                rsv: header.rsv,
+                opcode: header.opcode,
+                payload: payload.freeze(),
+            };
+            trace!(opcode = ?frame.opcode, fin = frame.fin, len = frame.payload.len(), "frame in");
+            if let Some(msg) = self.on_frame(frame)? {
+                return Ok(Read::Message(msg));
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame) -> Result<Option<Message>, ProtocolError> {
+        if frame.opcode.is_control() {
+            let frame = self.stack.decode(frame, 125)?;
+            return Ok(Some(match frame.opcode {
+                OpCode::Ping => Message::Ping(frame.payload),
+                OpCode::Pong => Message::Pong(frame.payload),
+                _ => Message::Close(close::parse(frame.payload)?),
+            }));
+        }
+        let so_far = self.partial.as_ref().map_or(0, |p| p.len);
+        let budget = self.max_message - so_far;
+        let frame = self.stack.decode(frame, budget)?;
+        let fin = frame.fin;
+        let text = match &self.partial {
+            Some(p) => p.text,
+            None => frame.opcode == OpCode::Text,
+        };
+        if text {
+            self.utf8
+                .feed(&frame.payload)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if fin {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        }
+        let payload = match self.partial.take() {
+            None if fin => frame.payload,
+            None => {
+                self.partial = Some(Partial {
+                    text,
+                    len: frame.payload.len(),
+                    first: Some(frame.payload),
+                    rest: BytesMut::new(),
+                });
+                return Ok(None);
+            }
+            Some(mut p) => {
+                if let Some(first) = p.first.take() {
+                    p.rest.reserve(first.len() + frame.payload.len());
+                    p.rest.extend_from_slice(&first);
+                }
+                p.rest.extend_from_slice(&frame.payload);
+                p.len += frame.payload.len();
+                if !fin {
+                    self.partial = Some(p);
+                    return Ok(None);
+                }
+                p.rest.freeze()
+            }
+        };
+        Ok(Some(if text {
+            // SAFETY: every byte of the message went through the UTF-8
+            // validator above, which accepted it and found it complete.
+            Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(payload) })
+        } else {
+            Message::Binary(payload)
+        }))
+    }
+}
+
+/// After the connection failed or a close was sent and data is being drained:
+/// skip whole frames in `buf` without interpreting them, and report whether a
+/// close frame was seen. Malformed input ends the drain (`Err`).
+pub fn skip_until_close(buf: &mut BytesMut) -> Result<bool, ProtocolError> {
+    while let Some((h, n)) = FrameHeader::parse(buf)? {
+        let total = n as u64 + h.payload_len;
+        if (buf.len() as u64) < total {
+            return Ok(false);
+        }
+        let _ = buf.split_to(total as usize);
+        if h.opcode == OpCode::Close {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,127 @@
+//! The send side of the engine: messages to frames, through the extension
+//! stack, into an [`OutBuf`].
+
+use bytes::{Bytes, BytesMut};
+use tracing::trace;
+use tungstenite::Message;
+use ws_ext_core::{Frame, OpCode, SendStack};
+
+use crate::error::Error;
+use crate::proto::frame::FrameHeader;
+use crate::proto::mask::apply_mask;
+use crate::proto::outbuf::{OutBuf, ZERO_COPY_THRESHOLD};
+use crate::proto::{close, Role};
+
+/// Encodes outgoing messages. A client masks every frame with a fresh
+/// random key; a server never masks.
+#[derive(Debug)]
+pub struct Sender {
+    role: Role,
+    stack: SendStack,
+}
+
+impl Sender {
+    /// A sender for `role` with the negotiated extensions' send half.
+    pub fn new(role: Role, stack: SendStack) -> Self {
+        Sender { role, stack }
+    }
+
+    /// Encode one message as one frame (control payloads must be ≤ 125
+    /// bytes; close codes must be valid on the wire).
+    pub fn encode_message(&mut self, msg: Message, out: &mut OutBuf) -> Result<(), Error> {
+        let (opcode, payload) = match msg {
+            Message::Text(t) => (OpCode::Text, Bytes::from(t)),
+            Message::Binary(b) => (OpCode::Binary, b),
+            Message::Ping(p) => (OpCode::Ping, p),
+            Message::Pong(p) => (OpCode::Pong, p),
+            Message::Close(c) => {
+                if let Some(f) = &c {
+                    let code = u16::from(f.code);
+                    if !close::is_valid_code(code) {
+                        return Err(Error::InvalidMessage(format!(
+                            "close code {code} may not be sent"
+                        )));
+                    }
+                }
+                (OpCode::Close, close::encode(c.as_ref()))
+            }
+            Message::Frame(f) => {
+                return Err(Error::InvalidMessage(format!(
+                    "raw frames cannot be sent through wsx ({} bytes)",
+                    f.len()
+                )))
+            }
+        };
+        if opcode.is_control() && payload.len() > 125 {
+            return Err(Error::InvalidMessage(format!(
+                "control frame payload of {} bytes exceeds 125",
+                payload.len()
+            )));
+        }
+        self.encode_frame(Frame::new(true, opcode, payload), out)
+    }
+
+    /// Pass a frame through the extensions and queue it.
+    pub fn encode_frame(&mut self, frame: Frame, out: &mut OutBuf) -> Result<(), Error> {
+        let frame = if self.stack.is_empty() {
+            frame
+        } else {
+            self.stack.encode(frame).map_err(Error::Encode)?
+        };
+        trace!(opcode = ?frame.opcode, len = frame.payload.len(), "frame out");
+        let mask = match self.role {
+            Role::Client => Some(rand::random::<[u8; 4]>()),
+            Role::Server => None,
+        };
+        let header = FrameHeader {
+            fin: frame.fin,
+            rsv: frame.rsv,
+            opcode: frame.opcode,
+            mask,
+            payload_len: frame.payload.len() as u64,
+        };
+        let tail = out.tail_mut();
+        let before = tail.len();
+        header.write(tail);
+        match mask {
+            Some(m) => {
+                let start = tail.len();
+                tail.extend_from_slice(&frame.payload);
+                apply_mask(&mut tail[start..], m);
+                let n = tail.len() - before;
+                out.commit(n);
+            }
+            None if frame.payload.len() >= ZERO_COPY_THRESHOLD => {
+                let n = tail.len() - before;
+                out.commit(n);
+                out.push_bytes(frame.payload);
+            }
+            None => {
+                tail.extend_from_slice(&frame.payload);
+                let n = tail.len() - before;
+                out.commit(n);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encode a single unmasked or masked frame into a fresh buffer (tests and
+/// tools).
+pub fn encode_raw(frame: &Frame, mask: Option<[u8; 4]>) -> BytesMut {
+    let mut out = BytesMut::new();
+    FrameHeader {
+        fin: frame.fin,
+        rsv: frame.rsv,
+        opcode: frame.opcode,
+        mask,
+        payload_len: frame.payload.len() as u64,
+    }
+    .write(&mut out);
+    let start = out.len();
+    out.extend_from_slice(&frame.payload);
+    if let Some(m) = mask {
+        apply_mask(&mut out[start..], m);
+    }
+    out
+}
