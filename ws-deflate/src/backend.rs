@@ -1,0 +1,342 @@
+//! The compression backends behind one small interface: a raw-DEFLATE
+//! compressor that sync-flushes ([`Deflater`]) and a raw-DEFLATE
+//! decompressor that stops at an output limit ([`Inflater`]).
+//!
+//! - Feature `zlib-rs` (default): the compressor is `zlib_rs::Deflate`
+//!   used directly, because flate2 cannot set memLevel; it honours window
+//!   bits 9..=15. The decompressor is flate2's `Decompress` (zlib-rs).
+//! - Feature `miniz` alone: flate2 with miniz_oxide. Its compressor always
+//!   uses a 32 KiB window, so [`LIMITS_COMPRESSOR_WINDOW`] is false and the
+//!   codec never compresses where a smaller window was agreed.
+//!
+//! Decompressors always use a 15-bit window: an inflater may use a larger
+//! window than the sender's (RFC 7692 §7.1.2), so this is always safe.
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+use crate::config::MAX_WINDOW_BITS;
+
+#[cfg(not(any(feature = "zlib-rs", feature = "miniz")))]
+compile_error!("ws-deflate needs a backend: enable feature `zlib-rs` (default) or `miniz`");
+
+/// The name of the compression backend compiled in.
+#[cfg(feature = "zlib-rs")]
+pub const BACKEND: &str = "zlib-rs";
+/// The name of the compression backend compiled in.
+#[cfg(not(feature = "zlib-rs"))]
+pub const BACKEND: &str = "miniz_oxide";
+
+/// Whether the compressor can use a window smaller than 15 bits.
+#[cfg(feature = "zlib-rs")]
+pub const LIMITS_COMPRESSOR_WINDOW: bool = true;
+/// Whether the compressor can use a window smaller than 15 bits.
+#[cfg(not(feature = "zlib-rs"))]
+pub const LIMITS_COMPRESSOR_WINDOW: bool = false;
+
+/// The window the compressor really uses when `bits` were agreed.
+///
+/// Raw DEFLATE with an 8-bit window is rejected by zlib ≥ 1.2.9 and by
+/// zlib-rs (which would panic). zlib-rs, like zlib, never emits a distance
+/// above `(1 << bits) - 262`, i.e. 250 for 9 bits, so a 9-bit compressor's
+/// output decodes with a 256-byte window: 8 is compressed as 9 (Chromium's
+/// and Node's choice; `tests/window8.rs` checks it against an 8-bit
+/// inflater).
+pub const fn compressor_window_bits(bits: u8) -> u8 {
+    if bits < 9 {
+        9
+    } else {
+        bits
+    }
+}
+
+/// Whether this backend can compress for a peer that agreed `bits`.
+pub const fn can_compress_with(bits: u8) -> bool {
+    LIMITS_COMPRESSOR_WINDOW || bits >= MAX_WINDOW_BITS
+}
+
+/// The bytes a sync flush ends with, stripped from every message.
+pub const SYNC_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// A backend failure, with the backend's own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The compressor failed (a local fault).
+    #[error("compressor error: {0}")]
+    Compress(String),
+    /// The compressed data is corrupt.
+    #[error("corrupt DEFLATE data: {0}")]
+    Corrupt(String),
+    /// Inflating would exceed the output limit.
+    #[error("decompressed data exceeds the limit of {0} bytes")]
+    TooBig(usize),
+}
+
+/// The settings a compressor is created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeflaterParams {
+    /// Level 0..=9.
+    pub level: u32,
+    /// Agreed window bits 8..=15 (8 is compressed as 9).
+    pub window_bits: u8,
+    /// memLevel 1..=9 (zlib-rs only).
+    pub mem_level: u8,
+}
+
+/// Output beyond this much capacity is released after each message.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+/// A raw-DEFLATE compressor with a reusable output buffer.
+pub struct Deflater {
+    #[cfg(feature = "zlib-rs")]
+    z: zlib_rs::Deflate,
+    #[cfg(not(feature = "zlib-rs"))]
+    z: flate2::Compress,
+    params: DeflaterParams,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl Deflater {
+    /// A compressor for `params`. The caller validated the ranges
+    /// ([`crate::DeflateConfig::validate`]); out-of-range values are clamped.
+    pub fn new(params: DeflaterParams) -> Self {
+        let level = params.level.min(9);
+        let bits = compressor_window_bits(params.window_bits.min(MAX_WINDOW_BITS));
+        #[cfg(feature = "zlib-rs")]
+        let z = {
+            let cfg = zlib_rs::DeflateConfig {
+                level: level as i32,
+                window_bits: -i32::from(bits),
+                mem_level: i32::from(params.mem_level.clamp(1, 9)),
+                ..zlib_rs::DeflateConfig::default()
+            };
+            zlib_rs::Deflate::new_with_config(cfg)
+        };
+        #[cfg(not(feature = "zlib-rs"))]
+        let z = {
+            let _ = bits;
+            flate2::Compress::new(flate2::Compression::new(level), false)
+        };
+        Self {
+            z,
+            params,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The settings this compressor was created with.
+    pub fn params(&self) -> DeflaterParams {
+        self.params
+    }
+
+    /// Forget the LZ77 window: the next output starts a fresh stream.
+    pub fn reset(&mut self) {
+        self.z.reset();
+        if self.scratch.capacity() > SCRATCH_KEEP {
+            self.scratch = Vec::new();
+        }
+    }
+
+    /// Compress `input` and sync-flush, returning the output (which ends
+    /// with `00 00 ff ff` unless nothing at all was emitted, as when an
+    /// empty input follows a flush). The slice lives until the next call.
+    pub fn compress_sync(&mut self, input: &[u8]) -> Result<&[u8], BackendError> {
+        self.scratch.clear();
+        if self.scratch.capacity() > SCRATCH_KEEP && input.len() < SCRATCH_KEEP / 2 {
+            self.scratch.shrink_to(SCRATCH_KEEP);
+        }
+        let mut pos = 0;
+        loop {
+            let want = (input.len() - pos) / 2 + 64;
+            if self.scratch.capacity() - self.scratch.len() < 64 {
+                self.scratch.reserve(want.max(self.scratch.len()));
+            }
+            let spare = self.scratch.capacity() - self.scratch.len();
+            let (consumed, produced) = self.compress_step(&input[pos..])?;
+            pos += consumed;
+            if pos == input.len() && produced < spare {
+                // Output space was left over: the flush is complete.
+                return Ok(&self.scratch);
+            }
+            if consumed == 0 && produced == 0 {
+                return Err(BackendError::Compress(
+                    "compressor made no progress".to_owned(),
+                ));
+            }
+        }
+    }
+
+    #[cfg(feature = "zlib-rs")]
+    fn compress_step(&mut self, input: &[u8]) -> Result<(usize, usize), BackendError> {
+        let (in0, out0) = (self.z.total_in(), self.z.total_out());
+        let len = self.scratch.len();
+        let res = self.z.compress_uninit(
+            input,
+            self.scratch.spare_capacity_mut(),
+            zlib_rs::DeflateFlush::SyncFlush,
+        );
+        let consumed = (self.z.total_in() - in0) as usize;
+        let produced = (self.z.total_out() - out0) as usize;
+        // SAFETY: the compressor initialised exactly `produced` bytes at the
+        // start of the spare capacity.
+        unsafe { self.scratch.set_len(len + produced) };
+        res.map_err(|e| BackendError::Compress(e.as_str().to_owned()))?;
+        Ok((consumed, produced))
+    }
+
+    #[cfg(not(feature = "zlib-rs"))]
+    fn compress_step(&mut self, input: &[u8]) -> Result<(usize, usize), BackendError> {
+        let (in0, out0) = (self.z.total_in(), self.z.total_out());
+        self.z
+            .compress_vec(input, &mut self.scratch, flate2::FlushCompress::Sync)
+            .map_err(|e| BackendError::Compress(e.to_string()))?;
+        Ok((
+            (self.z.total_in() - in0) as usize,
+            (self.z.total_out() - out0) as usize,
+        ))
+    }
+}
+
+/// How an [`Inflater::inflate`] call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InflateEnd {
+    /// All input consumed; every byte it encodes is in the output.
+    Consumed,
+    /// A block with BFINAL=1 ended the DEFLATE stream after this many input
+    /// bytes; the inflater must be reset before it takes more.
+    StreamEnd(usize),
+}
+
+/// A raw-DEFLATE decompressor (15-bit window) that never writes past a
+/// limit.
+pub struct Inflater {
+    d: Decompress,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater").finish_non_exhaustive()
+    }
+}
+
+impl Default for Inflater {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inflater {
+    /// A fresh decompressor.
+    pub fn new() -> Self {
+        Self {
+            d: Decompress::new(false),
+        }
+    }
+
+    /// Forget the window: the next input starts a new DEFLATE stream.
+    pub fn reset(&mut self) {
+        self.d.reset(false);
+    }
+
+    /// Inflate `input`, appending to `out`, so that `out.len()` never
+    /// exceeds `limit`: output space is reserved only up to the limit, and
+    /// when it is full the inflater is asked for one more byte; if one
+    /// comes, the result is [`BackendError::TooBig`].
+    pub fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<InflateEnd, BackendError> {
+        if input.is_empty() {
+            // Every earlier call ended with output space to spare, so the
+            // inflater holds no pending output.
+            return Ok(InflateEnd::Consumed);
+        }
+        let mut pos = 0;
+        loop {
+            if out.len() >= limit {
+                return self.probe_at_limit(&input[pos..], limit).map(|e| match e {
+                    InflateEnd::StreamEnd(n) => InflateEnd::StreamEnd(pos + n),
+                    c => c,
+                });
+            }
+            if out.capacity() == out.len() {
+                let room = limit - out.len();
+                let grow = (input.len() - pos)
+                    .saturating_mul(3)
+                    .max(out.len())
+                    .clamp(256, 1 << 20)
+                    .min(room);
+                out.reserve_exact(grow);
+            }
+            let spare = out.capacity() - out.len();
+            let (in0, out0) = (self.d.total_in(), self.d.total_out());
+            let status = self
+                .d
+                .decompress_vec(&input[pos..], out, FlushDecompress::None)
+                .map_err(|e| BackendError::Corrupt(describe(&e)))?;
+            let consumed = (self.d.total_in() - in0) as usize;
+            let produced = (self.d.total_out() - out0) as usize;
+            pos += consumed;
+            if out.len() > limit {
+                return Err(BackendError::TooBig(limit));
+            }
+            if status == Status::StreamEnd {
+                return Ok(InflateEnd::StreamEnd(pos));
+            }
+            if pos == input.len() && produced < spare {
+                // All input read and space left over: nothing is pending.
+                return Ok(InflateEnd::Consumed);
+            }
+            if consumed == 0 && produced == 0 && spare > 0 {
+                return Err(BackendError::Corrupt(
+                    "decompressor made no progress".to_owned(),
+                ));
+            }
+        }
+    }
+
+    /// At the limit: any further output byte means the message is too big.
+    fn probe_at_limit(&mut self, input: &[u8], limit: usize) -> Result<InflateEnd, BackendError> {
+        let mut pos = 0;
+        let mut probe = [0u8; 1];
+        loop {
+            let (in0, out0) = (self.d.total_in(), self.d.total_out());
+            let status = self
+                .d
+                .decompress(&input[pos..], &mut probe, FlushDecompress::None)
+                .map_err(|e| BackendError::Corrupt(describe(&e)))?;
+            let consumed = (self.d.total_in() - in0) as usize;
+            if self.d.total_out() > out0 {
+                return Err(BackendError::TooBig(limit));
+            }
+            pos += consumed;
+            if status == Status::StreamEnd {
+                return Ok(InflateEnd::StreamEnd(pos));
+            }
+            if pos == input.len() {
+                return Ok(InflateEnd::Consumed);
+            }
+            if consumed == 0 {
+                return Err(BackendError::Corrupt(
+                    "decompressor made no progress".to_owned(),
+                ));
+            }
+        }
+    }
+}
+
+fn describe(e: &flate2::DecompressError) -> String {
+    match e.message() {
+        Some(m) => m.to_owned(),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,282 @@
+//! The permessage-deflate codec (RFC 7692 §6, §7.2): frame by frame, in
+//! both directions.
+//!
+//! Send ([`PmdEncoder`]): the first frame of a compressed message carries
+//! RSV1; every frame's payload is compressed and sync-flushed as it passes,
+//! and the final frame's `00 00 ff ff` is stripped (an empty remainder is
+//! sent as `00`). Control frames pass untouched. A message sent in one frame
+//! that is under the threshold, or that compression would not shrink, goes
+//! uncompressed; in the latter case a kept context is reset so the
+//! compressor never refers to bytes the peer did not receive.
+//!
+//! Receive ([`PmdDecoder`]): RSV1 on a control or continuation frame fails
+//! with 1002. Compressed payloads are inflated as each frame arrives, the
+//! trailer is appended after the final frame, and output stops at the
+//! message budget (1009). Corrupt data fails with 1007
+//! ([`ExtensionError::InvalidData`]). A BFINAL block ends the peer's DEFLATE
+//! stream: whatever follows in the message is read by a fresh inflater, and
+//! the next message starts afresh too.
+
+use bytes::Bytes;
+use tracing::{debug, trace};
+use ws_ext_core::{Decoder, Encoder, ExtensionError, Frame, OpCode, RsvBits};
+
+use crate::backend::{BackendError, InflateEnd, SYNC_TRAILER};
+use crate::state::{CompressorSlot, DecompressorSlot};
+
+/// Strip the sync-flush trailer of a final frame's output. Nothing at all
+/// (a flush right after a flush) stands for an empty stored block: `00`.
+pub(crate) fn finish_output(out: &[u8]) -> Result<Bytes, BackendError> {
+    if out.is_empty() {
+        return Ok(Bytes::from_static(&[0x00]));
+    }
+    match out.strip_suffix(&SYNC_TRAILER[..]) {
+        Some(body) if !body.is_empty() => Ok(Bytes::copy_from_slice(body)),
+        Some(_) => Ok(Bytes::from_static(&[0x00])),
+        None => Err(BackendError::Compress(
+            "sync flush did not end with 00 00 ff ff".to_owned(),
+        )),
+    }
+}
+
+pub(crate) fn backend_error(ext: &str, e: BackendError) -> ExtensionError {
+    match e {
+        BackendError::Compress(m) => ExtensionError::internal(ext, m),
+        BackendError::Corrupt(m) => {
+            ExtensionError::invalid_data(ext, format!("corrupt compressed data: {m}"))
+        }
+        BackendError::TooBig(limit) => ExtensionError::MessageTooBig { limit },
+    }
+}
+
+/// Settings both halves of the codec share.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SendPolicy {
+    pub threshold: usize,
+    pub skip_if_not_smaller: bool,
+    /// False when the backend cannot honour the agreed window.
+    pub enabled: bool,
+}
+
+/// The send half of permessage-deflate.
+#[derive(Debug)]
+pub struct PmdEncoder {
+    name: &'static str,
+    slot: CompressorSlot,
+    policy: SendPolicy,
+    /// Inside a data message: whether it is being compressed.
+    message: Option<bool>,
+}
+
+impl PmdEncoder {
+    pub(crate) fn new(name: &'static str, slot: CompressorSlot, policy: SendPolicy) -> Self {
+        Self {
+            name,
+            slot,
+            policy,
+            message: None,
+        }
+    }
+
+    /// Whether this half holds compressor state right now (with no context
+    /// takeover, only while a message is being sent).
+    pub fn holds_state(&self) -> bool {
+        self.slot.is_allocated()
+    }
+
+    fn compress(&mut self, payload: &[u8], fin: bool) -> Result<Bytes, ExtensionError> {
+        let name = self.name;
+        let out = self
+            .slot
+            .get()
+            .compress_sync(payload)
+            .map_err(|e| backend_error(name, e))?;
+        if fin {
+            finish_output(out).map_err(|e| backend_error(name, e))
+        } else {
+            Ok(Bytes::copy_from_slice(out))
+        }
+    }
+}
+
+impl Encoder for PmdEncoder {
+    fn encode(&mut self, mut frame: Frame) -> Result<Frame, ExtensionError> {
+        if frame.opcode.is_control() {
+            return Ok(frame);
+        }
+        let compressing = if frame.is_message_start() {
+            let c = self.policy.enabled && frame.payload.len() >= self.policy.threshold;
+            self.message = Some(c);
+            c
+        } else if frame.opcode == OpCode::Continuation {
+            match self.message {
+                Some(c) => c,
+                None => return Ok(frame), // no message open: the engine's to reject
+            }
+        } else {
+            return Ok(frame); // reserved data opcodes: not ours
+        };
+        if !compressing {
+            if frame.fin {
+                self.message = None;
+            }
+            return Ok(frame);
+        }
+        let out = self.compress(&frame.payload, frame.fin)?;
+        if frame.fin {
+            self.message = None;
+            if frame.is_message_start()
+                && self.policy.skip_if_not_smaller
+                && out.len() >= frame.payload.len()
+            {
+                trace!(
+                    len = frame.payload.len(),
+                    compressed = out.len(),
+                    "compression does not shrink the message; sent uncompressed"
+                );
+                self.slot.discard_context();
+                return Ok(frame);
+            }
+            self.slot.end_message();
+        }
+        if frame.is_message_start() {
+            frame.rsv |= RsvBits::RSV1;
+        }
+        frame.payload = out;
+        Ok(frame)
+    }
+}
+
+/// The receive half of permessage-deflate.
+#[derive(Debug)]
+pub struct PmdDecoder {
+    name: &'static str,
+    slot: DecompressorSlot,
+    message: RecvMessage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecvMessage {
+    /// Between messages.
+    Idle,
+    /// An uncompressed message is open.
+    Plain,
+    /// A compressed message is open.
+    Compressed {
+        /// Compressed bytes received so far.
+        fed: usize,
+        /// A BFINAL block ended the DEFLATE stream in this message.
+        stream_ended: bool,
+    },
+}
+
+impl PmdDecoder {
+    pub(crate) fn new(name: &'static str, slot: DecompressorSlot) -> Self {
+        Self {
+            name,
+            slot,
+            message: RecvMessage::Idle,
+        }
+    }
+
+    /// Whether this half holds decompressor state right now (with no
+    /// context takeover by the peer, only while a message is received).
+    pub fn holds_state(&self) -> bool {
+        self.slot.is_allocated()
+    }
+
+    /// Inflate `input` into `out` (at most `limit` bytes), reading past a
+    /// BFINAL block with a fresh inflater.
+    fn feed(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+        stream_ended: &mut bool,
+    ) -> Result<(), BackendError> {
+        while !input.is_empty() {
+            let inflater = self.slot.get();
+            match inflater.inflate(input, out, limit)? {
+                InflateEnd::Consumed => break,
+                InflateEnd::StreamEnd(n) => {
+                    debug!("BFINAL block: the peer's DEFLATE stream ended");
+                    *stream_ended = true;
+                    inflater.reset();
+                    input = &input[n..];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn protocol(&self, reason: &str) -> ExtensionError {
+        ExtensionError::protocol(self.name, reason)
+    }
+}
+
+impl Decoder for PmdDecoder {
+    fn decode(&mut self, mut frame: Frame, budget: usize) -> Result<Frame, ExtensionError> {
+        let rsv1 = frame.rsv.contains(RsvBits::RSV1);
+        if frame.opcode.is_control() {
+            if rsv1 {
+                return Err(self.protocol("RSV1 set on a control frame"));
+            }
+            return Ok(frame);
+        }
+        let (mut fed, mut stream_ended) = match frame.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if !rsv1 {
+                    self.message = if frame.fin {
+                        RecvMessage::Idle
+                    } else {
+                        RecvMessage::Plain
+                    };
+                    return Ok(frame);
+                }
+                (0, false)
+            }
+            OpCode::Continuation => {
+                if rsv1 {
+                    return Err(self.protocol("RSV1 set on a continuation frame"));
+                }
+                match self.message {
+                    RecvMessage::Compressed { fed, stream_ended } => (fed, stream_ended),
+                    RecvMessage::Plain | RecvMessage::Idle => {
+                        if frame.fin {
+                            self.message = RecvMessage::Idle;
+                        }
+                        return Ok(frame);
+                    }
+                }
+            }
+            _ => {
+                if rsv1 {
+                    return Err(self.protocol("RSV1 set on a frame with a reserved opcode"));
+                }
+                return Ok(frame);
+            }
+        };
+        let mut out = Vec::new();
+        fed += frame.payload.len();
+        let mut result = self.feed(&frame.payload, &mut out, budget, &mut stream_ended);
+        if result.is_ok() && frame.fin && fed > 0 {
+            // An entirely empty compressed message never touches the
+            // inflater: `00 00 ff ff` alone would leave it mid-block.
+            result = self.feed(&SYNC_TRAILER, &mut out, budget, &mut stream_ended);
+        }
+        if let Err(e) = result {
+            self.slot.poison();
+            self.message = RecvMessage::Idle;
+            return Err(backend_error(self.name, e));
+        }
+        if frame.fin {
+            self.message = RecvMessage::Idle;
+            self.slot.end_message(stream_ended);
+        } else {
+            self.message = RecvMessage::Compressed { fed, stream_ended };
+        }
+        frame.rsv = frame.rsv & !RsvBits::RSV1;
+        frame.payload = Bytes::from(out);
+        Ok(frame)
+    }
+}

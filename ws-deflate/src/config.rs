@@ -1,0 +1,150 @@
+//! The policy a server or client applies: compression level, window limits,
+//! context takeover, the size threshold, memory knobs, fallback offers.
+
+use crate::params::{ClientMaxWindowBits, OfferParams};
+
+/// The smallest window-bits value RFC 7692 allows.
+pub const MIN_WINDOW_BITS: u8 = 8;
+/// The largest window-bits value (a 32 KiB LZ77 window).
+pub const MAX_WINDOW_BITS: u8 = 15;
+
+/// Policy for permessage-deflate (and the legacy deflate-frame), in either
+/// role. Each field maps 1:1 to a `wsx` flag.
+///
+/// | field | server | client |
+/// |---|---|---|
+/// | `server_max_window_bits` | compress with at most N bits and say `server_max_window_bits` ≤ N in every response | offer `server_max_window_bits=N` |
+/// | `client_max_window_bits` | ask the client for at most N whenever its offer carries `client_max_window_bits` | offer `client_max_window_bits=N`; `None` offers the bare parameter, as browsers do |
+/// | `server_no_context_takeover` | always reset the compressor per message (and say so) | ask the server to reset per message |
+/// | `client_no_context_takeover` | tell the client to reset per message | reset per message (and hint so in the offer) |
+///
+/// The default: level 6, no window limits, context takeover both ways, no
+/// threshold, memLevel 8.
+///
+/// ```
+/// use ws_deflate::DeflateConfig;
+/// let cfg = DeflateConfig { level: 1, compress_threshold: 64, ..DeflateConfig::default() };
+/// assert!(cfg.validate().is_ok());
+/// let bad = DeflateConfig { server_max_window_bits: Some(16), ..DeflateConfig::default() };
+/// assert!(bad.validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeflateConfig {
+    /// Compression level 0..=9 (0 stores, 1 fastest, 9 smallest).
+    pub level: u32,
+    /// Server: the largest window the server compresses with, announced in
+    /// every response. Client: the value offered. 8..=15.
+    pub server_max_window_bits: Option<u8>,
+    /// Server: the window asked of the client when its offer allows it.
+    /// Client: the value offered (`None`: the bare parameter). 8..=15.
+    pub client_max_window_bits: Option<u8>,
+    /// The server resets its compressor for every message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor for every message.
+    pub client_no_context_takeover: bool,
+    /// Messages (frames, for deflate-frame) smaller than this many bytes go
+    /// uncompressed. A fragmented message is judged by its first frame.
+    pub compress_threshold: usize,
+    /// zlib memLevel 1..=9: the size of the compressor's literal buffer
+    /// (`4 << (memLevel + 6)` bytes of pending output plus `3 << (memLevel + 6)`
+    /// of symbols). Lower saves memory at some cost in ratio. Honoured by the
+    /// zlib-rs backend; miniz_oxide has no such knob and ignores it.
+    pub mem_level: u8,
+    /// Send a message uncompressed when compressing it would not make it
+    /// smaller. Applies to messages sent in one frame; with context takeover
+    /// the compressor is reset after such a message so it never references
+    /// bytes the peer did not see.
+    pub skip_if_not_smaller: bool,
+    /// Client only: further offers sent after the primary one, in preference
+    /// order (the server accepts the first it can). Empty by default.
+    pub fallback_offers: Vec<OfferParams>,
+    /// How many idle compressors and decompressors a factory keeps for reuse
+    /// by connections whose agreement resets a direction per message. 0
+    /// disables pooling (state is then freed after every message).
+    pub pool_capacity: usize,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self {
+            level: 6,
+            server_max_window_bits: None,
+            client_max_window_bits: None,
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            compress_threshold: 0,
+            mem_level: 8,
+            skip_if_not_smaller: true,
+            fallback_offers: Vec::new(),
+            pool_capacity: 64,
+        }
+    }
+}
+
+/// A local configuration value out of range. Not a peer error: fix the
+/// configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `level` is not 0..=9.
+    #[error("compression level {0} is out of range 0..=9")]
+    Level(u32),
+    /// A window-bits field is not 8..=15.
+    #[error("{name} = {value} is out of range 8..=15")]
+    WindowBits {
+        /// The field.
+        name: &'static str,
+        /// Its value.
+        value: u8,
+    },
+    /// `mem_level` is not 1..=9.
+    #[error("mem_level {0} is out of range 1..=9")]
+    MemLevel(u8),
+}
+
+impl DeflateConfig {
+    /// Check every field's range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.level > 9 {
+            return Err(ConfigError::Level(self.level));
+        }
+        if !(1..=9).contains(&self.mem_level) {
+            return Err(ConfigError::MemLevel(self.mem_level));
+        }
+        let bits = |name, v: Option<u8>| match v {
+            Some(b) if !(MIN_WINDOW_BITS..=MAX_WINDOW_BITS).contains(&b) => {
+                Err(ConfigError::WindowBits { name, value: b })
+            }
+            _ => Ok(()),
+        };
+        bits("server_max_window_bits", self.server_max_window_bits)?;
+        bits("client_max_window_bits", self.client_max_window_bits)?;
+        for o in &self.fallback_offers {
+            bits("fallback server_max_window_bits", o.server_max_window_bits)?;
+            if let ClientMaxWindowBits::Value(b) = o.client_max_window_bits {
+                bits("fallback client_max_window_bits", Some(b))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The primary client offer this configuration makes.
+    pub fn primary_offer(&self) -> OfferParams {
+        OfferParams {
+            server_no_context_takeover: self.server_no_context_takeover,
+            client_no_context_takeover: self.client_no_context_takeover,
+            server_max_window_bits: self.server_max_window_bits,
+            client_max_window_bits: match self.client_max_window_bits {
+                Some(b) => ClientMaxWindowBits::Value(b),
+                None => ClientMaxWindowBits::Bare,
+            },
+        }
+    }
+
+    /// Every client offer, most preferred first: the primary one, then
+    /// [`DeflateConfig::fallback_offers`].
+    pub fn client_offers(&self) -> Vec<OfferParams> {
+        let mut v = vec![self.primary_offer()];
+        v.extend(self.fallback_offers.iter().cloned());
+        v
+    }
+}

@@ -1,0 +1,1 @@
+//! Memory per connection, measured (figures filled in by `examples/memory.rs`).
