@@ -22,3 +22,12 @@ pub use proto::Role;
 pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::{Message, Utf8Bytes};
+
+mod accept;
+mod connect;
+pub mod stream;
+
+pub use accept::{accept, accept_request, accept_with, negotiate_upgrade, read_request, reject};
+pub use connect::{client_handshake, connect, connect_with};
+pub use proto::handshake::client::Target;
+pub use stream::{ReadyState, WebSocketStream};

@@ -1,0 +1,81 @@
+//! Client entry points over tokio.
+
+use bytes::BytesMut;
+use http::Response;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, HandshakeError};
+use crate::proto::handshake::client::{self, Target};
+use crate::proto::Role;
+use crate::stream::WebSocketStream;
+
+/// Connect to a `ws://` URL with the default [`ClientConfig`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsx::Error> {
+/// use futures_util::{SinkExt, StreamExt};
+/// let (mut ws, _response) = wsx::connect("ws://127.0.0.1:9998/").await?;
+/// ws.send(wsx::Message::text("hello")).await?;
+/// let echo = ws.next().await;
+/// # let _ = echo; Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<(WebSocketStream<TcpStream>, Response<()>), Error> {
+    connect_with(url, &ClientConfig::default()).await
+}
+
+/// Connect to a `ws://` URL: TCP (with `TCP_NODELAY`) and the opening
+/// handshake, both within the handshake timeout. `wss://` is not supported
+/// yet.
+pub async fn connect_with(
+    url: &str,
+    config: &ClientConfig,
+) -> Result<(WebSocketStream<TcpStream>, Response<()>), Error> {
+    let target = Target::parse(url)?;
+    if target.tls {
+        return Err(HandshakeError::Url(format!("{url}: wss:// (TLS) is not implemented yet")).into());
+    }
+    let fut = async {
+        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+        tcp.set_nodelay(true)?;
+        client_handshake(tcp, &target, config).await
+    };
+    match tokio::time::timeout(config.handshake_timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(HandshakeError::Timeout.into()),
+    }
+}
+
+/// Run the client handshake over an already connected stream (TCP, TLS,
+/// anything). Frames that arrive right behind the 101 are kept.
+pub async fn client_handshake<S>(
+    mut stream: S,
+    target: &Target,
+    config: &ClientConfig,
+) -> Result<(WebSocketStream<S>, Response<()>), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (request, key) = client::request(target, config);
+    stream.write_all(&request).await?;
+    stream.flush().await?;
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        if let Some((connected, n)) = client::response(&buf, &key, config)? {
+            let _ = buf.split_to(n);
+            let ws = WebSocketStream::from_parts(
+                stream,
+                Role::Client,
+                connected.extensions,
+                connected.protocol,
+                config.websocket.clone(),
+                buf,
+            );
+            return Ok((ws, connected.response));
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(HandshakeError::Eof.into());
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! The tokio adapter: [`WebSocketStream`], a `Stream` of messages and a
+//! `Sink` of messages over any `AsyncRead + AsyncWrite`.
+//!
+//! ## Splitting
+//! `futures_util::StreamExt::split` gives a reader half and a writer half
+//! that can live in two tasks. Both halves share the one value through the
+//! `BiLock` that `split` uses; the lock is held only for the duration of a
+//! single `poll`, never across an await or a blocked socket. Control replies
+//! the reader produces (the automatic pong, the close reply, the close frame
+//! of a failed connection) are encoded into the same write queue as the
+//! writer's messages — always between whole messages, since every message is
+//! encoded as one unit — and the reader writes that queue out itself when it
+//! polls, so pongs and close replies go out even when the writer half is
+//! idle. Extension state needs no lock of its own: the send half of the
+//! extension stack is only touched by encoding and the receive half only by
+//! decoding.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::BytesMut;
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+use tracing::{debug, trace};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
+use ws_ext_core::ExtensionStack;
+
+use crate::config::WebSocketConfig;
+use crate::error::{Error, ProtocolError};
+use crate::proto::outbuf::OutBuf;
+use crate::proto::recv::{skip_until_close, Read, Receiver};
+use crate::proto::send::Sender;
+use crate::proto::{close, Role};
+
+/// The browser API's `readyState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadyState {
+    /// The opening handshake is in progress (never observed on a
+    /// `WebSocketStream`, which exists only once the handshake is done).
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// A close frame was sent or received, or the connection is failing.
+    Closing,
+    /// The connection is closed.
+    Closed,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+const MAX_IOSLICES: usize = 32;
+
+/// A WebSocket connection over `S`: a [`Stream`] of received
+/// [`Message`]s and a [`Sink`] of messages to send.
+///
+/// Receiving answers pings with pongs and close frames with close frames on
+/// its own; the received `Ping`, `Pong` and `Close` are still yielded for
+/// information. After the closing handshake, the stream ends (`None`). A
+/// protocol violation by the peer sends the matching close code, finishes
+/// the closing handshake, then yields the error once and ends.
+///
+/// The stream must be polled for the closing handshake to finish, also after
+/// a close is sent through the sink.
+#[derive(Debug)]
+pub struct WebSocketStream<S> {
+    io: S,
+    role: Role,
+    config: WebSocketConfig,
+    read_buf: BytesMut,
+    recv: Receiver,
+    send: Sender,
+    out: OutBuf,
+    protocol: Option<String>,
+    extensions: Option<String>,
+    close_sent: bool,
+    close_received: bool,
+    /// The connection failed: skip frames until the peer's close or EOF.
+    draining: bool,
+    /// The error to report once the failing connection is wound down.
+    pending_error: Option<Error>,
+    /// Nothing more will be read (EOF, timeout, or the handshake is done).
+    read_done: bool,
+    close_timer: Option<Pin<Box<Sleep>>>,
+    shutdown: bool,
+    terminated: bool,
+}
+
+impl<S> WebSocketStream<S> {
+    /// Wrap a connection whose opening handshake is already done (by us, or
+    /// by hyper/axum: pass the negotiated extensions and subprotocol). Bytes
+    /// that were read past the end of the handshake go in `leftover`.
+    pub fn from_parts(
+        io: S,
+        role: Role,
+        extensions: ExtensionStack,
+        protocol: Option<String>,
+        config: WebSocketConfig,
+        leftover: BytesMut,
+    ) -> Self {
+        let ext_header = extensions.response_header();
+        let (send_stack, recv_stack) = extensions.split();
+        let mut read_buf = leftover;
+        read_buf.reserve(READ_CHUNK);
+        WebSocketStream {
+            io,
+            role,
+            read_buf,
+            recv: Receiver::new(
+                role,
+                recv_stack,
+                config.max_frame_size,
+                config.max_message_size,
+            ),
+            send: Sender::new(role, send_stack),
+            out: OutBuf::new(),
+            protocol,
+            extensions: ext_header,
+            close_sent: false,
+            close_received: false,
+            draining: false,
+            pending_error: None,
+            read_done: false,
+            close_timer: None,
+            shutdown: false,
+            terminated: false,
+            config,
+        }
+    }
+
+    /// Wrap an already upgraded server-side connection (hyper, axum): the
+    /// 101 was sent by the framework with the headers from
+    /// [`crate::negotiate_upgrade`], whose result is passed here.
+    pub fn from_upgraded(
+        io: S,
+        accepted: crate::proto::handshake::server::Accepted,
+        config: WebSocketConfig,
+    ) -> Self {
+        Self::from_parts(
+            io,
+            Role::Server,
+            accepted.extensions,
+            accepted.protocol,
+            config,
+            BytesMut::new(),
+        )
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The negotiated subprotocol.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The negotiated extensions, as the `Sec-WebSocket-Extensions` response
+    /// value (`None`: no extension).
+    pub fn extensions(&self) -> Option<&str> {
+        self.extensions.as_deref()
+    }
+
+    /// The browser-style ready state.
+    pub fn ready_state(&self) -> ReadyState {
+        if self.terminated {
+            ReadyState::Closed
+        } else if self.close_sent || self.close_received || self.draining {
+            ReadyState::Closing
+        } else {
+            ReadyState::Open
+        }
+    }
+
+    /// Encoded bytes not yet written to the socket (the browser's
+    /// `bufferedAmount`, counted after compression).
+    pub fn buffered_amount(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The underlying connection.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The underlying connection, mutably (writing to it directly corrupts
+    /// the WebSocket stream).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    fn queue_close(&mut self, frame: Option<CloseFrame>) {
+        if self.close_sent {
+            return;
+        }
+        self.close_sent = true;
+        if let Err(e) = self.send.encode_message(Message::Close(frame), &mut self.out) {
+            debug!(error = %e, "could not encode the close frame");
+        }
+    }
+
+    fn fail(&mut self, err: ProtocolError) {
+        let code = err.close_code();
+        debug!(code, error = %err, "failing the connection");
+        self.queue_close(Some(close::frame(code, &err.to_string())));
+        self.draining = true;
+        self.pending_error = Some(Error::Protocol(err));
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    /// Write out the queue (vectored when the socket supports it).
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.out.is_empty() {
+            let n = if self.io.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+                let k = self.out.io_slices(&mut slices);
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..k]))?
+            } else {
+                ready!(Pin::new(&mut self.io).poll_write(cx, self.out.first_slice()))?
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.out.advance(n);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_write_out(cx))?;
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn arm_close_timer(&mut self) {
+        if self.close_timer.is_none() {
+            self.close_timer = Some(Box::pin(tokio::time::sleep(self.config.close_timeout)));
+        }
+    }
+
+    fn finish(&mut self) -> Option<Result<Message, Error>> {
+        self.terminated = true;
+        self.pending_error.take().map(Err)
+    }
+
+    /// Wind down after the closing handshake or a failure: flush, then the
+    /// server closes TCP first; the client waits for the server to (RFC 6455
+    /// §7.1.1), up to the close timeout.
+    fn poll_wind_down(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        if let Err(e) = ready!(self.poll_flush_all(cx)) {
+            debug!(error = %e, "write failed while closing");
+            return Poll::Ready(self.finish());
+        }
+        if self.role == Role::Client && !self.read_done {
+            self.arm_close_timer();
+            loop {
+                if let Some(t) = self.close_timer.as_mut() {
+                    if t.as_mut().poll(cx).is_ready() {
+                        debug!("server did not close the connection in time");
+                        break;
+                    }
+                }
+                self.read_buf.clear();
+                self.read_buf.reserve(READ_CHUNK);
+                match ready!(tokio_util::io::poll_read_buf(
+                    Pin::new(&mut self.io),
+                    cx,
+                    &mut self.read_buf
+                )) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => continue,
+                }
+            }
+            self.read_done = true;
+        }
+        if !self.shutdown {
+            let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+            self.shutdown = true;
+        }
+        Poll::Ready(self.finish())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.terminated {
+            return Poll::Ready(None);
+        }
+        loop {
+            if !this.out.is_empty() {
+                match this.poll_write_out(cx) {
+                    Poll::Ready(Err(e)) => {
+                        this.terminated = true;
+                        return Poll::Ready(Some(Err(this.pending_error.take().unwrap_or(e.into()))));
+                    }
+                    // Backpressure: a peer that floods pings without reading
+                    // our pongs is not read from until they drain.
+                    Poll::Pending if this.out.len() >= this.config.write_buffer_size => {
+                        return Poll::Pending
+                    }
+                    _ => {}
+                }
+            }
+            if (this.close_sent && this.close_received) || this.read_done {
+                return this.poll_wind_down(cx);
+            }
+            let need = if this.draining {
+                match skip_until_close(&mut this.read_buf) {
+                    Ok(false) => READ_CHUNK,
+                    Ok(true) | Err(_) => {
+                        this.read_done = true;
+                        continue;
+                    }
+                }
+            } else {
+                match this.recv.read(&mut this.read_buf) {
+                    Ok(Read::NeedMore(n)) => n,
+                    Ok(Read::Message(msg)) => {
+                        match &msg {
+                            Message::Ping(p) if !this.close_sent => {
+                                let pong = Message::Pong(p.clone());
+                                if let Err(e) = this.send.encode_message(pong, &mut this.out) {
+                                    debug!(error = %e, "could not encode the pong");
+                                }
+                                let _ = this.poll_write_out(cx);
+                            }
+                            Message::Close(frame) => {
+                                this.close_received = true;
+                                let reply = frame.as_ref().map(|f| CloseFrame {
+                                    code: f.code,
+                                    reason: Default::default(),
+                                });
+                                trace!(?frame, "close received");
+                                this.queue_close(reply);
+                                let _ = this.poll_write_out(cx);
+                            }
+                            _ => {}
+                        }
+                        return Poll::Ready(Some(Ok(msg)));
+                    }
+                    Err(e) => {
+                        this.fail(e);
+                        continue;
+                    }
+                }
+            };
+            if this.close_sent {
+                this.arm_close_timer();
+                if let Some(t) = this.close_timer.as_mut() {
+                    if t.as_mut().poll(cx).is_ready() {
+                        debug!("peer did not answer the close frame in time");
+                        this.read_done = true;
+                        continue;
+                    }
+                }
+            }
+            this.read_buf.reserve(need.max(READ_CHUNK));
+            match ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut this.io),
+                cx,
+                &mut this.read_buf
+            )) {
+                Ok(0) => {
+                    if this.close_sent || this.close_received || this.draining {
+                        this.read_done = true;
+                        continue;
+                    }
+                    this.terminated = true;
+                    return Poll::Ready(Some(Err(Error::ResetWithoutClose)));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    this.terminated = true;
+                    return Poll::Ready(Some(Err(this.pending_error.take().unwrap_or(e.into()))));
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
+    type Error = Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = &mut *self;
+        if this.terminated {
+            return Poll::Ready(Err(Error::ConnectionClosed));
+        }
+        if this.out.len() >= this.config.write_buffer_size {
+            ready!(this.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        let this = &mut *self;
+        if this.terminated {
+            return Err(Error::ConnectionClosed);
+        }
+        if this.close_sent {
+            return Err(Error::SendAfterClose);
+        }
+        if let Message::Close(_) = item {
+            this.close_sent = true;
+        }
+        this.send.encode_message(item, &mut this.out)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = &mut *self;
+        if this.out.is_empty() && this.shutdown {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(this.poll_flush_all(cx))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Send a close frame (1000) unless one was sent, and flush. Keep
+    /// polling the stream to finish the closing handshake.
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = &mut *self;
+        if !this.close_sent && !this.terminated {
+            this.queue_close(Some(close::frame(1000, "")));
+        }
+        if this.shutdown {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(this.poll_flush_all(cx))?;
+        Poll::Ready(Ok(()))
+    }
+}
