@@ -63,20 +63,27 @@ log() { printf '\n=== [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { echo "conformance: ERROR: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- processes
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]:-}"; do
-        [ -n "$pid" ] || continue
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    sleep 0.3
-    for pid in "${PIDS[@]:-}"; do
-        [ -n "$pid" ] || continue
-        kill -KILL "$pid" 2>/dev/null || true
+# Every process this script starts is a descendant of it; on exit, end them
+# all by pid (deepest first), never by name.
+descendants() {
+    local c
+    for c in $(pgrep -P "$1" 2>/dev/null || true); do
+        descendants "$c"
+        echo "$c"
     done
 }
-trap cleanup EXIT
+kill_tree() {
+    local root="$1" pids
+    pids="$(descendants "$root")"
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    kill -TERM $pids 2>/dev/null || true
+    sleep 0.5
+    pids="$(descendants "$root")"
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+}
+trap 'kill_tree $$' EXIT
 trap 'exit 130' INT TERM
 
 # stop PID: end one background process we started.
@@ -183,14 +190,251 @@ install_modpyws() {
     touch "$P/venv-modpyws/.ok"
 }
 
-install_selected() {
-    if want autobahn-server || want autobahn-client; then install_autobahn; fi
-    if want python; then install_pyws; fi
-    if want node || want chromium; then install_node; fi
-    if want chromium; then install_chromium; fi
-    if want mux; then install_modpyws; fi
+
+# ---------------------------------------------------------------- the wsx binary
+WSX=""
+resolve_wsx() {
+    if [ -n "${WSX_BIN:-}" ]; then
+        WSX="$(command -v "$WSX_BIN" || true)"
+        [ -n "$WSX" ] && [ -x "$WSX" ] || die "WSX_BIN=$WSX_BIN is not an executable"
+        log "using WSX_BIN=$WSX"
+        return
+    fi
+    log "cargo build --release -p wsx"
+    (cd "$REPO" && cargo build --release -p wsx) || die "cargo build --release -p wsx failed"
+    WSX="$REPO/target/release/wsx"
+    [ -x "$WSX" ] || die "$WSX missing after build"
 }
 
-install_selected
-[ "$INSTALL_ONLY" = 1 ] && exit 0
-#@@REST@@
+# start_serve LOGFILE [wsx serve flags...]: sets SERVE_PID and SERVE_PORT.
+start_serve() {
+    local logf="$1" i port=""
+    shift
+    "$WSX" serve --listen 127.0.0.1:0 "$@" >"$logf" 2>&1 &
+    SERVE_PID=$!
+    for i in $(seq 1 300); do
+        port="$(sed -n 's#^listening on wss\{0,1\}://[^ ]*:\([0-9][0-9]*\)[[:space:]]*$#\1#p' "$logf" | head -n1)"
+        [ -n "$port" ] && break
+        kill -0 "$SERVE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        echo "wsx serve did not print 'listening on ws://IP:PORT'; its output:" >&2
+        tail -n 20 "$logf" >&2 || true
+        return 1
+    fi
+    SERVE_PORT="$port"
+}
+
+# ---------------------------------------------------------------- parts
+# Each part runs in its own subshell, logs to $OUT/<part>.log and leaves
+# `RESULT<TAB>peer<TAB>role<TAB>passed<TAB>failed` lines in $OUT/<part>.result.
+
+# Autobahn fuzzingserver subset for the default run: sections 1-10 whole, and in
+# 12.x / 13.x the small rows and two auto-fragmented rows (see specs B.6).
+AB_CLIENT_ROWS="1 2 3 4 11 16"
+ab_client_cases() {
+    if [ "$FULL" = 1 ]; then echo '["*"]'; return; fi
+    python3 - "$AB_CLIENT_ROWS" <<'EOF'
+import json, sys
+rows = sys.argv[1].split()
+cases = ["%d.*" % s for s in range(1, 11)]
+cases += ["12.%d.%s" % (j, r) for j in range(1, 6) for r in rows]
+cases += ["13.%d.%s" % (j, r) for j in range(1, 8) for r in rows]
+print(json.dumps(cases))
+EOF
+}
+
+part_autobahn_server() {
+    install_autobahn
+    local d="$OUT/autobahn-server"
+    rm -rf "$d" && mkdir -p "$d"
+    start_serve "$d/wsx-serve.log"
+    cat >"$d/spec.json" <<EOF
+{ "options": {"failByDrop": false}, "outdir": "./reports",
+  "servers": [{"agent": "wsx", "url": "ws://127.0.0.1:$SERVE_PORT"}],
+  "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
+EOF
+    log "autobahn fuzzingclient -> wsx serve on port $SERVE_PORT (all cases; ~22 min)"
+    local rc=0
+    (cd "$d" && timeout 4500 "$P/venv-ab/bin/wstest" -m fuzzingclient -s spec.json) >"$d/wstest.log" 2>&1 || rc=$?
+    [ $rc = 0 ] || echo "wstest exited $rc (see $d/wstest.log)"
+    kill -0 "$SERVE_PID" 2>/dev/null || echo "NOTE: wsx serve is no longer running after the run (crashed?); see $d/wsx-serve.log"
+    stop "$SERVE_PID"
+    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$d/spec.json" wsx autobahn "fuzzingclient -> wsx serve" \
+        | tee "$d/check.txt" || true
+    grep '^RESULT' "$d/check.txt" > "$OUT/autobahn-server.result"
+}
+
+part_autobahn_client() {
+    install_autobahn
+    local d="$OUT/autobahn-client" port pid rc=0
+    rm -rf "$d" && mkdir -p "$d"
+    port="$(free_port)"
+    cat >"$d/spec.json" <<EOF
+{ "options": {"failByDrop": false}, "outdir": "./reports",
+  "url": "ws://127.0.0.1:$port",
+  "cases": $(ab_client_cases), "exclude-cases": [], "exclude-agent-cases": {} }
+EOF
+    (cd "$d" && exec "$P/venv-ab/bin/wstest" -m fuzzingserver -s spec.json -u 0) >"$d/wstest.log" 2>&1 &
+    pid=$!
+    wait_port "$port" 60 || { tail "$d/wstest.log"; die "wstest fuzzingserver did not listen on $port"; }
+    log "autobahn fuzzingserver on port $port <- wsx autobahn-client ($( [ "$FULL" = 1 ] && echo all cases || echo "1-10 + 12/13 rows $AB_CLIENT_ROWS"))"
+    timeout 3600 "$WSX" autobahn-client --url "ws://127.0.0.1:$port" --agent wsx >"$d/wsx-client.log" 2>&1 || rc=$?
+    [ $rc = 0 ] || { echo "wsx autobahn-client exited $rc; last lines:"; tail -n 15 "$d/wsx-client.log"; }
+    sleep 1
+    stop "$pid"
+    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$d/spec.json" wsx autobahn "wsx autobahn-client -> fuzzingserver" \
+        | tee "$d/check.txt" || true
+    grep '^RESULT' "$d/check.txt" > "$OUT/autobahn-client.result"
+    [ $rc = 0 ] || printf 'RESULT\tautobahn\twsx autobahn-client exit status\t0\t1\n' >> "$OUT/autobahn-client.result"
+}
+
+part_python() {
+    install_pyws
+    "$P/venv-ws/bin/python" "$HERE/interop.py" --wsx "$WSX" --peer python | tee "$OUT/python.out" || true
+    grep '^RESULT' "$OUT/python.out" > "$OUT/python.result"
+}
+
+part_node() {
+    install_pyws
+    install_node
+    NODE_PATH="$P/node/node_modules" "$P/venv-ws/bin/python" "$HERE/interop.py" --wsx "$WSX" --peer node \
+        | tee "$OUT/node.out" || true
+    grep '^RESULT' "$OUT/node.out" > "$OUT/node.result"
+}
+
+part_chromium() {
+    install_node
+    install_chromium
+    local d="$OUT/chromium"
+    rm -rf "$d" && mkdir -p "$d"
+    start_serve "$d/wsx-serve.log"
+    NODE_PATH="$P/node/node_modules" node "$HERE/chromium_test.js" \
+        --chromium "$CHROMIUM" --ws-port "$SERVE_PORT" --out "$d" | tee "$d/result.txt" || true
+    stop "$SERVE_PID"
+    grep '^RESULT' "$d/result.txt" > "$OUT/chromium.result"
+}
+
+part_mux() {
+    install_modpyws
+    local d="$OUT/mux" rc=0
+    rm -rf "$d" && mkdir -p "$d"
+    start_modpyws "$d"
+    # mod_pywebsocket never echoes an empty message, so no empty lines here.
+    printf 'hello mux\n%s\nlast line\n' "$(head -c 3000 /dev/zero | tr '\0' 'm')" >"$d/in.txt"
+    timeout 60 "$WSX" client --mux "ws://127.0.0.1:$MODPYWS_PORT/echo" <"$d/in.txt" >"$d/out.txt" 2>"$d/err.txt" || rc=$?
+    stop "$MODPYWS_PID"
+    local p=0 f=0
+    if [ $rc = 0 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx client --mux exited $rc: $(tail -c 600 "$d/err.txt")"; fi
+    if cmp -s "$d/in.txt" "$d/out.txt"; then p=$((p+1)); else f=$((f+1)); echo "FAIL mux echo differs (see $d/out.txt)"; fi
+    if grep -qi 'mux' "$d/err.txt"; then p=$((p+1)); else f=$((f+1)); echo "FAIL stderr does not report the mux extension: $(head -c 400 "$d/err.txt")"; fi
+    if grep -q 'Sec-WebSocket-Extensions: *mux_DO_NOT_USE\|mux_DO_NOT_USE' "$d/modpyws.log"; then :; fi
+    printf 'RESULT\tmod_pywebsocket\twsx client --mux -> standalone /echo\t%d\t%d\n' $p $f > "$OUT/mux.result"
+}
+
+# start_modpyws DIR: mod_pywebsocket 0.7.9 standalone server with the example
+# handlers (ws://127.0.0.1:PORT/echo); sets MODPYWS_PID and MODPYWS_PORT.
+start_modpyws() {
+    local d="$1"
+    MODPYWS_PORT="$(free_port)"
+    "$P/venv-modpyws/bin/python" -m mod_pywebsocket.standalone -H 127.0.0.1 -p "$MODPYWS_PORT" \
+        -d "$P/modpyws-example" -w "$P/modpyws-example" --log-level debug >"$d/modpyws.log" 2>&1 &
+    MODPYWS_PID=$!
+    wait_port "$MODPYWS_PORT" 30 || { tail "$d/modpyws.log"; die "mod_pywebsocket did not start"; }
+}
+
+run_part() { # run_part NAME: run part_NAME in a subshell with its own log and cleanup
+    local name="$1" rc=0 t0
+    t0=$(date +%s)
+    rm -f "$OUT/$name.result"
+    (
+        trap 'kill_tree $BASHPID' EXIT
+        "part_${name//-/_}"
+    ) >"$OUT/$name.log" 2>&1 || rc=$?
+    echo "$(( $(date +%s) - t0 ))" > "$OUT/$name.seconds"
+    if [ ! -s "$OUT/$name.result" ]; then
+        printf 'RESULT\t%s\t(part did not complete: exit %s, see %s)\t0\t1\n' "$name" "$rc" "$OUT/$name.log" > "$OUT/$name.result"
+    fi
+}
+
+# ---------------------------------------------------------------- main
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+PARTS=()
+for part in autobahn-server autobahn-client python node chromium mux; do
+    if want "$part"; then PARTS+=("$part"); fi
+done
+[ ${#PARTS[@]} -gt 0 ] || die "nothing selected"
+
+# Installs first, in the foreground, so that an install failure is loud.
+for part in "${PARTS[@]}"; do
+    case "$part" in
+        autobahn-*) install_autobahn ;;
+        python) install_pyws ;;
+        node) install_pyws; install_node ;;
+        chromium) install_node; install_chromium ;;
+        mux) install_modpyws ;;
+    esac
+done
+if [ "$INSTALL_ONLY" = 1 ]; then log "peers installed under $P"; exit 0; fi
+
+resolve_wsx
+T0=$(date +%s)
+log "reports and logs: $OUT"
+
+# The two Autobahn runs are single-threaded Python (wstest) and slow: run them
+# side by side in the background (2 cores), the interop parts meanwhile.
+BG=()
+for part in "${PARTS[@]}"; do
+    case "$part" in
+        autobahn-*)
+            log "start $part (background; log $OUT/$part.log)"
+            run_part "$part" &
+            BG+=($!)
+            ;;
+    esac
+done
+for part in "${PARTS[@]}"; do
+    case "$part" in
+        autobahn-*) ;;
+        *)
+            log "run $part"
+            run_part "$part"
+            grep -v '^RESULT' "$OUT/$part.log" | grep -v '^$' | tail -n 40 || true
+            ;;
+    esac
+done
+for pid in "${BG[@]:-}"; do
+    [ -n "$pid" ] || continue
+    log "waiting for the Autobahn runs"
+    wait "$pid" || true
+done
+for part in "${PARTS[@]}"; do
+    case "$part" in
+        autobahn-*) grep -v '^RESULT' "$OUT/$part.log" | grep -v '^$' | tail -n 60 || true ;;
+    esac
+done
+
+# ---------------------------------------------------------------- summary
+log "summary (total $(( $(date +%s) - T0 )) s; details in $OUT)"
+TOTAL_P=0
+TOTAL_F=0
+{
+    printf '%-16s %-46s %8s %8s %7s\n' PEER ROLE PASSED FAILED SECONDS
+    for part in "${PARTS[@]}"; do
+        secs="$(cat "$OUT/$part.seconds" 2>/dev/null || echo '?')"
+        while IFS=$'\t' read -r _ peer role p f; do
+            printf '%-16s %-46s %8s %8s %7s\n' "$peer" "$role" "$p" "$f" "$secs"
+        done < "$OUT/$part.result"
+    done
+} | tee "$OUT/summary.txt"
+for part in "${PARTS[@]}"; do
+    while IFS=$'\t' read -r _ _ _ p f; do
+        TOTAL_P=$((TOTAL_P + p))
+        TOTAL_F=$((TOTAL_F + f))
+    done < "$OUT/$part.result"
+done
+echo
+echo "conformance: $TOTAL_P passed, $TOTAL_F failed"
+[ "$TOTAL_F" = 0 ]
