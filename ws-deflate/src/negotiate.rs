@@ -64,6 +64,9 @@ pub enum ResponseError {
         /// What the server answered.
         got: u8,
     },
+    /// permessage-deflate was not offered at all.
+    #[error("permessage-deflate was not offered")]
+    NotOffered,
     /// The response's `client_max_window_bits` is above our offered value.
     #[error("client_max_window_bits={got} exceeds the {offered} offered")]
     ClientWindowTooLarge {
@@ -195,5 +198,5 @@ pub fn client_validate_any(
             }
         }
     }
-    Err(first_err.unwrap_or(ResponseError::ServerNoContextTakeoverMissing))
+    Err(first_err.unwrap_or(ResponseError::NotOffered))
 }
