@@ -117,7 +117,7 @@ pub fn text(seed: u64, len: usize, alphabet: u8) -> Vec<u8> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            b'a' + (x % alphabet.max(1) as u64) as u8
+            b'a'.wrapping_add((x % alphabet.max(1) as u64) as u8)
         })
         .collect()
 }
