@@ -204,6 +204,8 @@ def main():
     b.add_argument("--url", default="ws://127.0.0.1:9001")
     b.add_argument("--agent", default="wsx")
     a = ap.parse_args()
+    if getattr(a, "mux", False):
+        sys.exit("standin-wsx: --mux is not implemented by the stand-in")
     fn = {"serve": cmd_serve, "client": cmd_client, "autobahn-client": cmd_autobahn}[a.cmd]
     try:
         asyncio.run(fn(a))
