@@ -270,10 +270,12 @@ impl Inflater {
             }
             if out.capacity() == out.len() {
                 let room = limit - out.len();
+                // Double (amortised O(1) per byte), start from a guess
+                // based on the input, never reserve past the limit.
                 let grow = (input.len() - pos)
                     .saturating_mul(3)
                     .max(out.len())
-                    .clamp(256, 1 << 20)
+                    .max(256)
                     .min(room);
                 out.reserve_exact(grow);
             }
