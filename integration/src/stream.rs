@@ -207,6 +207,15 @@ impl<S> WebSocketStream<S> {
         let code = err.close_code();
         debug!(code, error = %err, "failing the connection");
         self.queue_close(Some(close::frame(code, &err.to_string())));
+        if matches!(
+            err,
+            ProtocolError::CloseTooShort
+                | ProtocolError::InvalidCloseCode(_)
+                | ProtocolError::InvalidCloseReason
+        ) {
+            // The faulty frame was the peer's close: the handshake is done.
+            self.close_received = true;
+        }
         self.draining = true;
         self.pending_error = Some(Error::Protocol(err));
     }

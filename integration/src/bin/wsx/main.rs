@@ -1,1 +1,54 @@
-fn main() {}
+//! `wsx`: the reference WebSocket server and client of the wsx crates.
+//!
+//! The command line is a contract that outside scripts drive; see
+//! `wsx --help` and DESIGN.md.
+
+mod args;
+mod autobahn;
+mod client;
+mod echo;
+mod extensions;
+mod probe;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,wsx=info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wsx: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve(a) => serve::run(a).await,
+            Command::Client(a) => client::run(a).await,
+            Command::AutobahnClient(a) => autobahn::run(a).await,
+            Command::Probe(a) => probe::run(a).await,
+        }
+    });
+    // Do not wait for blocked stdin readers.
+    rt.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wsx: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

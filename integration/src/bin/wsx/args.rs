@@ -1,0 +1,123 @@
+//! Command-line arguments (clap derive). This is the `wsx` contract.
+
+use clap::{Args, Parser, Subcommand};
+
+/// The reference WebSocket server and client of the wsx crates
+/// (RFC 6455 with permessage-deflate and pluggable extensions).
+///
+/// Logs go to stderr; set RUST_LOG (for example RUST_LOG=wsx=debug) to
+/// choose what is logged.
+#[derive(Debug, Parser)]
+#[command(name = "wsx", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Echo server. Prints `listening on ws://IP:PORT` once bound. Every
+    /// WebSocket path echoes each message back (text as text, binary as
+    /// binary); a plain `GET /` serves a demo page; SIGINT/SIGTERM close
+    /// open connections with 1001 and exit 0.
+    Serve(ServeArgs),
+    /// Connect, print the negotiated protocol and extensions to stderr, send
+    /// each stdin line as a text message, print each received message on
+    /// its own stdout line; on stdin EOF close cleanly and exit 0.
+    Client(ClientArgs),
+    /// Run every case of an Autobahn fuzzingserver as an echo client, then
+    /// ask it to update its reports.
+    AutobahnClient(AutobahnArgs),
+    /// Offer each extension and parameter combination in turn and report
+    /// what the server accepts.
+    Probe(ProbeArgs),
+}
+
+/// permessage-deflate policy (on by default).
+#[derive(Debug, Clone, Args)]
+pub struct DeflateArgs {
+    /// Do not offer or accept permessage-deflate.
+    #[arg(long)]
+    pub no_deflate: bool,
+    /// Compression level 0-9.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub deflate_level: Option<u32>,
+    /// Server compresses with at most N window bits (8-15).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(8..=15))]
+    pub server_max_window_bits: Option<u8>,
+    /// Client compresses with at most N window bits (8-15).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(8..=15))]
+    pub client_max_window_bits: Option<u8>,
+    /// The server resets its compression context after each message.
+    #[arg(long)]
+    pub server_no_context_takeover: bool,
+    /// The client resets its compression context after each message.
+    #[arg(long)]
+    pub client_no_context_takeover: bool,
+    /// Messages shorter than this are sent uncompressed.
+    #[arg(long, value_name = "BYTES")]
+    pub compress_threshold: Option<usize>,
+}
+
+/// Options both roles share.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub deflate: DeflateArgs,
+    /// Use the multiplexing extension.
+    #[arg(long)]
+    pub mux: bool,
+    /// Largest message accepted; larger closes the connection with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_message_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9998")]
+    pub listen: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// PEM certificate chain: serve wss:// (with --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key (with --tls-cert).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Seconds allowed for the opening handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub handshake_timeout: u64,
+    /// Largest request head accepted (larger gets 431).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 10)]
+    pub max_header_bytes: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// ws:// URL to connect to.
+    pub url: String,
+    /// Offer this subprotocol (repeatable, in preference order).
+    #[arg(long = "protocol", value_name = "P")]
+    pub protocols: Vec<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AutobahnArgs {
+    /// The fuzzingserver's URL.
+    #[arg(long, default_value = "ws://127.0.0.1:9001")]
+    pub url: String,
+    /// Agent name the reports are filed under.
+    #[arg(long, default_value = "wsx")]
+    pub agent: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// ws:// URL of the server to probe.
+    pub url: String,
+}

@@ -1,0 +1,162 @@
+//! `wsx serve`: the echo server with a demo page.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+use wsx::proto::handshake::{server::is_upgrade_request, simple_response};
+use wsx::{HandshakeError, ServerConfig};
+
+use crate::args::ServeArgs;
+use crate::echo::{echo, EchoEnd};
+
+const DEMO_PAGE: &str = include_str!("demo.html");
+
+/// Run the server until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<(), String> {
+    if args.tls_cert.is_some() || args.tls_key.is_some() {
+        return Err("--tls-cert/--tls-key: TLS (wss://) is not implemented yet".into());
+    }
+    let mut config = ServerConfig::default();
+    config.extensions = crate::extensions::server(&args.common)?;
+    config.websocket.max_message_size = args.common.max_message_size;
+    config.websocket.max_frame_size = args.common.max_message_size;
+    config.handshake_timeout = Duration::from_secs(args.handshake_timeout);
+    config.max_header_bytes = args.max_header_bytes;
+    let config = Arc::new(config);
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on ws://{addr}");
+        let _ = out.flush();
+    }
+    info!(%addr, extensions = ?config.extensions, "serving");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let config = config.clone();
+                    let stop = stop_rx.clone();
+                    conns.spawn(async move {
+                        debug!(%peer, "connection");
+                        handle(tcp, &config, stop).await;
+                    });
+                }
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = &mut signal => break,
+        }
+    }
+    info!(open = conns.len(), "shutting down");
+    let _ = stop_tx.send(true);
+    drop(listener);
+    let wait_all = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), wait_all).await.is_err() {
+        warn!("some connections did not close in time");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn handle(mut tcp: TcpStream, config: &ServerConfig, stop: watch::Receiver<bool>) {
+    let _ = tcp.set_nodelay(true);
+    let read = tokio::time::timeout(
+        config.handshake_timeout,
+        wsx::read_request(&mut tcp, config.max_header_bytes),
+    )
+    .await;
+    let (req, leftover) = match read {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            wsx::reject(tcp, e).await;
+            return;
+        }
+        Err(_) => {
+            wsx::reject(tcp, HandshakeError::Timeout).await;
+            return;
+        }
+    };
+    if !is_upgrade_request(&req) {
+        plain_http(tcp, &req).await;
+        return;
+    }
+    let ws = match wsx::accept_request(tcp, &req, leftover, config).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            debug!(error = %e, "handshake failed");
+            return;
+        }
+    };
+    match echo(ws, Some(stop)).await {
+        Ok(EchoEnd::Closed) | Ok(EchoEnd::Shutdown) => {}
+        Err(e) => debug!(error = %e, "connection ended with an error"),
+    }
+}
+
+async fn plain_http(mut tcp: TcpStream, req: &http::Request<()>) {
+    use tokio::io::AsyncWriteExt;
+    let resp = match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/") | ("GET", "/index.html") => simple_response(
+            200,
+            &[("Cache-Control", "no-store")],
+            "text/html; charset=utf-8",
+            DEMO_PAGE.as_bytes(),
+        ),
+        ("GET", path) => simple_response(
+            404,
+            &[],
+            "text/plain; charset=utf-8",
+            format!(
+                "404 Not Found: {path}\nThis is a WebSocket echo server: connect with a WebSocket client \
+                 to any path, or open / in a browser for the demo page.\n"
+            )
+            .as_bytes(),
+        ),
+        (method, _) => simple_response(
+            405,
+            &[("Allow", "GET")],
+            "text/plain; charset=utf-8",
+            format!("405 Method Not Allowed: {method}\nOnly GET is served here.\n").as_bytes(),
+        ),
+    };
+    let _ = tcp.write_all(&resp).await;
+    let _ = tcp.shutdown().await;
+}
