@@ -232,7 +232,7 @@ start_serve() {
 
 # Autobahn fuzzingserver subset for the default run: sections 1-10 whole, and in
 # 12.x / 13.x the small rows and two auto-fragmented rows (see specs B.6).
-AB_CLIENT_ROWS="1 2 3 4 11 16"
+AB_CLIENT_ROWS="1 2 3 4 5 6 11 12 16"
 ab_client_cases() {
     if [ "$FULL" = 1 ]; then echo '["*"]'; return; fi
     python3 - "$AB_CLIENT_ROWS" <<'EOF'
