@@ -62,6 +62,9 @@ pub struct ChannelRequest {
     pub headers: Headers,
     /// Subprotocols to offer, most preferred first.
     pub protocols: Vec<String>,
+    /// Offer no extension on this channel (by default the session's channel
+    /// extensions are offered), e.g. a plain channel beside compressed ones.
+    pub plain: bool,
 }
 
 impl ChannelRequest {
@@ -1129,7 +1132,10 @@ impl MuxSession {
             "Sec-WebSocket-Protocol",
             (!request.protocols.is_empty()).then(|| request.protocols.join(", ")),
         );
-        headers.set("Sec-WebSocket-Extensions", offer.clone());
+        headers.set(
+            "Sec-WebSocket-Extensions",
+            if request.plain { None } else { offer.clone() },
+        );
         let delta = self.cfg.delta_requests && !self.sent_identity;
         let (encoding, sent_headers) = if delta {
             (
