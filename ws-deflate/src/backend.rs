@@ -64,7 +64,7 @@ pub enum BackendError {
     #[error("compressor error: {0}")]
     Compress(String),
     /// The compressed data is corrupt.
-    #[error("corrupt DEFLATE data: {0}")]
+    #[error("corrupt compressed data: {0}")]
     Corrupt(String),
     /// Inflating would exceed the output limit.
     #[error("decompressed data exceeds the limit of {0} bytes")]
@@ -337,8 +337,10 @@ impl Inflater {
 }
 
 fn describe(e: &flate2::DecompressError) -> String {
+    // zlib-rs sometimes reports a data error in words about its own state
+    // ("repeated call with bad state"), so say what it means first.
     match e.message() {
-        Some(m) => m.to_owned(),
-        None => e.to_string(),
+        Some(m) => format!("invalid DEFLATE stream ({BACKEND}: {m})"),
+        None => format!("invalid DEFLATE stream ({e})"),
     }
 }

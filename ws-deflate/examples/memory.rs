@@ -1,0 +1,145 @@
+//! Measure the memory one permessage-deflate connection holds, per mode,
+//! with a counting global allocator.
+//!
+//! `cargo run --release -p ws-deflate --example memory`
+//!
+//! For each mode, 200 server-side connections are negotiated and each
+//! receives and sends one 4 KiB JSON-like message, so every lazily created
+//! state exists; the table shows the bytes held per connection after that
+//! (while the connection is idle), and what the factory's pool holds in
+//! total (shared by all connections).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
+use ws_ext_core::{ClientNegotiator, Frame, OpCode, RecvStack, SendStack, ServerNegotiator};
+
+struct Counting;
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        CURRENT.fetch_add(l.size(), Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        CURRENT.fetch_sub(l.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+const CONNS: usize = 200;
+
+fn message(i: usize) -> String {
+    let mut s = String::from("[");
+    while s.len() < 4096 {
+        s.push_str(&format!(
+            "{{\"id\":{i},\"name\":\"item-{}\",\"tags\":[\"a\",\"b{}\"],\"ok\":true}},",
+            s.len() % 97,
+            s.len() % 13
+        ));
+    }
+    s.push(']');
+    s
+}
+
+/// Returns (bytes per idle connection, bytes in the shared pool).
+fn measure(offer_cfg: &DeflateConfig, server_cfg: &DeflateConfig) -> (usize, usize) {
+    let client = ClientNegotiator::new().with(PerMessageDeflateClient::new(offer_cfg.clone()));
+    let offer = client.offer_header().unwrap();
+    let factory = PerMessageDeflateServer::new(server_cfg.clone());
+    let pool = factory.pool().clone();
+    let server = ServerNegotiator::new().with(factory);
+    // One compressed message per server connection, each from a fresh
+    // client (a kept context would make later ones refer to earlier ones).
+    let mut conns: Vec<(SendStack, RecvStack)> = Vec::new();
+    let mut inputs = Vec::new();
+    for i in 0..CONNS {
+        let s = server.negotiate([offer.as_bytes()]).unwrap();
+        let c = client.finish([s.response_header().unwrap().as_bytes()]).unwrap();
+        let (mut ctx, _) = c.split();
+        inputs.push(ctx.encode(Frame::new(true, OpCode::Text, message(i))).unwrap());
+    }
+    let before = CURRENT.load(Ordering::Relaxed);
+    let pool_before = pool.idle();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let stack = server.negotiate([offer.as_bytes()]).unwrap();
+        let (mut tx, mut rx) = stack.split();
+        let got = rx.decode(input, 1 << 20).unwrap();
+        drop(got);
+        let sent = tx.encode(Frame::new(true, OpCode::Text, message(i))).unwrap();
+        drop(sent);
+        conns.push((tx, rx));
+    }
+    let after = CURRENT.load(Ordering::Relaxed);
+    let pool_after = pool.idle();
+    let total = (after as isize - before as isize).max(0) as usize;
+    // Estimate the pool's share from a fresh measurement of one state each.
+    let pool_states = (pool_after.0 + pool_after.1).saturating_sub(pool_before.0 + pool_before.1);
+    drop(conns);
+    let per_conn_with_pool = total / CONNS;
+    (per_conn_with_pool, pool_states)
+}
+
+fn main() {
+    let d = DeflateConfig::default;
+    let nct_both = DeflateConfig { server_no_context_takeover: true, client_no_context_takeover: true, ..d() };
+    let rows: Vec<(&str, DeflateConfig, DeflateConfig)> = vec![
+        ("context takeover both ways, 15 bits, memLevel 8 (default)", d(), d()),
+        ("context takeover, 15 bits, memLevel 1", d(), DeflateConfig { mem_level: 1, ..d() }),
+        ("context takeover, 15 bits, memLevel 4", d(), DeflateConfig { mem_level: 4, ..d() }),
+        (
+            "context takeover, server window 9 bits, memLevel 1",
+            d(),
+            DeflateConfig { server_max_window_bits: Some(9), mem_level: 1, ..d() },
+        ),
+        (
+            "server_no_context_takeover (compressor pooled), client keeps",
+            d(),
+            DeflateConfig { server_no_context_takeover: true, ..d() },
+        ),
+        (
+            "client_no_context_takeover (inflater pooled), server keeps",
+            d(),
+            DeflateConfig { client_no_context_takeover: true, ..d() },
+        ),
+        ("no context takeover both ways (both pooled)", nct_both.clone(), nct_both.clone()),
+        (
+            "no context takeover both ways, pool disabled",
+            nct_both.clone(),
+            DeflateConfig { pool_capacity: 0, ..nct_both.clone() },
+        ),
+    ];
+    println!("backend: {}", ws_deflate::backend::BACKEND);
+    println!("| mode | bytes held per idle connection | states in the shared pool |");
+    println!("|---|---|---|");
+    for (name, c, s) in rows {
+        let (per, pooled) = measure(&c, &s);
+        println!("| {name} | {per} ({:.1} KiB) | {pooled} |", per as f64 / 1024.0);
+    }
+    // One compressor and one decompressor, alone.
+    for (label, cfg) in [
+        ("compressor 15 bits memLevel 8", (15u8, 8u8)),
+        ("compressor 15 bits memLevel 1", (15, 1)),
+        ("compressor 9 bits memLevel 1", (9, 1)),
+    ] {
+        let before = CURRENT.load(Ordering::Relaxed);
+        let d = ws_deflate::backend::Deflater::new(ws_deflate::backend::DeflaterParams {
+            level: 6,
+            window_bits: cfg.0,
+            mem_level: cfg.1,
+        });
+        let n = CURRENT.load(Ordering::Relaxed) - before;
+        drop(d);
+        println!("{label}: {n} bytes ({:.1} KiB)", n as f64 / 1024.0);
+    }
+    let before = CURRENT.load(Ordering::Relaxed);
+    let i = ws_deflate::backend::Inflater::new();
+    let n = CURRENT.load(Ordering::Relaxed) - before;
+    drop(i);
+    println!("decompressor (15 bits): {n} bytes ({:.1} KiB)", n as f64 / 1024.0);
+}
