@@ -38,12 +38,16 @@ where
 
 /// Accept a WebSocket connection: read and validate the request within the
 /// handshake timeout, answer 101 (or the matching 4xx, then close).
-pub async fn accept_with<S>(mut stream: S, config: &ServerConfig) -> Result<WebSocketStream<S>, Error>
+pub async fn accept_with<S>(
+    mut stream: S,
+    config: &ServerConfig,
+) -> Result<WebSocketStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let deadline = tokio::time::Instant::now() + config.handshake_timeout;
-    let read = tokio::time::timeout_at(deadline, read_request(&mut stream, config.max_header_bytes)).await;
+    let read =
+        tokio::time::timeout_at(deadline, read_request(&mut stream, config.max_header_bytes)).await;
     let (req, leftover) = match read {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return Err(reject(stream, e).await),

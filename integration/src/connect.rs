@@ -34,7 +34,9 @@ pub async fn connect_with(
 ) -> Result<(WebSocketStream<TcpStream>, Response<()>), Error> {
     let target = Target::parse(url)?;
     if target.tls {
-        return Err(HandshakeError::Url(format!("{url}: wss:// (TLS) is not implemented yet")).into());
+        return Err(
+            HandshakeError::Url(format!("{url}: wss:// (TLS) is not implemented yet")).into(),
+        );
     }
     let fut = async {
         let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;

@@ -198,7 +198,10 @@ impl<S> WebSocketStream<S> {
             return;
         }
         self.close_sent = true;
-        if let Err(e) = self.send.encode_message(Message::Close(frame), &mut self.out) {
+        if let Err(e) = self
+            .send
+            .encode_message(Message::Close(frame), &mut self.out)
+        {
             debug!(error = %e, "could not encode the close frame");
         }
     }
@@ -307,7 +310,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 match this.poll_write_out(cx) {
                     Poll::Ready(Err(e)) => {
                         this.terminated = true;
-                        return Poll::Ready(Some(Err(this.pending_error.take().unwrap_or(e.into()))));
+                        return Poll::Ready(Some(Err(this
+                            .pending_error
+                            .take()
+                            .unwrap_or(e.into()))));
                     }
                     // Backpressure: a peer that floods pings without reading
                     // our pongs is not read from until they drain.

@@ -27,8 +27,8 @@ pub fn parse(payload: Bytes) -> Result<Option<CloseFrame>, ProtocolError> {
     if !is_valid_code(code) {
         return Err(ProtocolError::InvalidCloseCode(code));
     }
-    let reason = Utf8Bytes::try_from(payload.slice(2..))
-        .map_err(|_| ProtocolError::InvalidCloseReason)?;
+    let reason =
+        Utf8Bytes::try_from(payload.slice(2..)).map_err(|_| ProtocolError::InvalidCloseReason)?;
     Ok(Some(CloseFrame {
         code: CloseCode::from(code),
         reason,
@@ -67,10 +67,14 @@ mod tests {
 
     #[test]
     fn code_validity_table() {
-        for code in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999] {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+        ] {
             assert!(is_valid_code(code), "{code} should be valid");
         }
-        for code in [0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for code in [
+            0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!is_valid_code(code), "{code} should be invalid");
         }
     }
@@ -78,7 +82,10 @@ mod tests {
     #[test]
     fn parse_cases() {
         assert_eq!(parse(Bytes::new()), Ok(None));
-        assert_eq!(parse(Bytes::from_static(&[3])), Err(ProtocolError::CloseTooShort));
+        assert_eq!(
+            parse(Bytes::from_static(&[3])),
+            Err(ProtocolError::CloseTooShort)
+        );
         assert_eq!(
             parse(Bytes::from_static(&[0x03, 0xed])),
             Err(ProtocolError::InvalidCloseCode(1005))

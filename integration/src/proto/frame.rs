@@ -123,10 +123,18 @@ mod tests {
     fn rfc6455_section_5_7_examples() {
         // A single-frame unmasked text message "Hello".
         let (h, n) = parse_ok(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-        assert_eq!((h.fin, h.opcode, h.mask, h.payload_len, n), (true, OpCode::Text, None, 5, 2));
+        assert_eq!(
+            (h.fin, h.opcode, h.mask, h.payload_len, n),
+            (true, OpCode::Text, None, 5, 2)
+        );
         // A single-frame masked text message "Hello".
-        let (h, n) = parse_ok(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-        assert_eq!((h.mask, h.payload_len, n), (Some([0x37, 0xfa, 0x21, 0x3d]), 5, 6));
+        let (h, n) = parse_ok(&[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
+        assert_eq!(
+            (h.mask, h.payload_len, n),
+            (Some([0x37, 0xfa, 0x21, 0x3d]), 5, 6)
+        );
         // A fragmented unmasked text message: "Hel" then "lo".
         let (h, _) = parse_ok(&[0x01, 0x03, 0x48, 0x65, 0x6c]);
         assert_eq!((h.fin, h.opcode), (false, OpCode::Text));
@@ -158,8 +166,14 @@ mod tests {
             FrameHeader::parse(&[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0]),
             Err(ProtocolError::LengthTooLarge)
         );
-        assert_eq!(FrameHeader::parse(&[0x09, 0x00]), Err(ProtocolError::FragmentedControl));
-        assert_eq!(FrameHeader::parse(&[0x89, 0x7E, 0, 126]), Err(ProtocolError::ControlTooLong(126)));
+        assert_eq!(
+            FrameHeader::parse(&[0x09, 0x00]),
+            Err(ProtocolError::FragmentedControl)
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x89, 0x7E, 0, 126]),
+            Err(ProtocolError::ControlTooLong(126))
+        );
         let (h, _) = parse_ok(&[0xF3, 0x00]);
         assert_eq!(h.rsv, RsvBits::ALL);
         assert_eq!(h.opcode, OpCode::Reserved(3));
@@ -169,7 +183,13 @@ mod tests {
     fn write_round_trips_every_length_form() {
         for len in [0u64, 125, 126, 65535, 65536, 1 << 40] {
             for mask in [None, Some([1, 2, 3, 4])] {
-                let h = FrameHeader { fin: true, rsv: RsvBits::RSV1, opcode: OpCode::Binary, mask, payload_len: len };
+                let h = FrameHeader {
+                    fin: true,
+                    rsv: RsvBits::RSV1,
+                    opcode: OpCode::Binary,
+                    mask,
+                    payload_len: len,
+                };
                 let mut out = BytesMut::new();
                 h.write(&mut out);
                 assert_eq!(parse_ok(&out), (h, out.len()));

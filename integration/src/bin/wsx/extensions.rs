@@ -1,17 +1,37 @@
 //! Map the command-line extension flags to negotiators.
 
+use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{ClientNegotiator, ServerNegotiator};
 
-use crate::args::CommonArgs;
+use crate::args::{CommonArgs, DeflateArgs};
+
+/// The permessage-deflate policy for these flags, or `None` with
+/// `--no-deflate`.
+pub fn deflate_config(args: &DeflateArgs) -> Option<DeflateConfig> {
+    if args.no_deflate {
+        return None;
+    }
+    let d = DeflateConfig::default();
+    Some(DeflateConfig {
+        level: args.deflate_level.unwrap_or(d.level),
+        server_max_window_bits: args.server_max_window_bits,
+        client_max_window_bits: args.client_max_window_bits,
+        server_no_context_takeover: args.server_no_context_takeover,
+        client_no_context_takeover: args.client_no_context_takeover,
+        compress_threshold: args.compress_threshold.unwrap_or(d.compress_threshold),
+        ..d
+    })
+}
 
 /// The server's extensions for these flags.
 pub fn server(args: &CommonArgs) -> Result<ServerNegotiator, String> {
     if args.mux {
         return Err("--mux is not implemented yet in wsx".into());
     }
-    let neg = ServerNegotiator::new();
-    if !args.deflate.no_deflate {
-        tracing::warn!("permessage-deflate is not wired into wsx yet; serving without it");
+    let mut neg = ServerNegotiator::new();
+    if let Some(cfg) = deflate_config(&args.deflate) {
+        let pmd = PerMessageDeflateServer::try_new(cfg).map_err(|e| format!("deflate: {e}"))?;
+        neg = neg.with(pmd);
     }
     Ok(neg)
 }
@@ -21,9 +41,10 @@ pub fn client(args: &CommonArgs) -> Result<ClientNegotiator, String> {
     if args.mux {
         return Err("--mux is not implemented yet in wsx".into());
     }
-    let neg = ClientNegotiator::new();
-    if !args.deflate.no_deflate {
-        tracing::warn!("permessage-deflate is not wired into wsx yet; connecting without it");
+    let mut neg = ClientNegotiator::new();
+    if let Some(cfg) = deflate_config(&args.deflate) {
+        let pmd = PerMessageDeflateClient::try_new(cfg).map_err(|e| format!("deflate: {e}"))?;
+        neg = neg.with(pmd);
     }
     Ok(neg)
 }

@@ -68,7 +68,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let _ = stop_tx.send(true);
     drop(listener);
     let wait_all = async { while conns.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(5), wait_all).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), wait_all)
+        .await
+        .is_err()
+    {
         warn!("some connections did not close in time");
     }
     Ok(())

@@ -33,12 +33,20 @@ impl Target {
         let tls = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("ws") => false,
             Some(s) if s.eq_ignore_ascii_case("wss") => true,
-            _ => return Err(HandshakeError::Url(format!("{url:?}: the scheme must be ws or wss"))),
+            _ => {
+                return Err(HandshakeError::Url(format!(
+                    "{url:?}: the scheme must be ws or wss"
+                )))
+            }
         };
         let authority = uri
             .authority()
             .ok_or_else(|| HandshakeError::Url(format!("{url:?}: no host")))?;
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         if host.is_empty() {
             return Err(HandshakeError::Url(format!("{url:?}: no host")));
         }
@@ -148,7 +156,11 @@ pub fn response(
     let protocol = match protos.as_slice() {
         [] => None,
         [p] if config.subprotocols.iter().any(|o| o == p) => Some(p.clone()),
-        [p] => return Err(invalid(format!("server chose subprotocol {p:?}, which was not offered"))),
+        [p] => {
+            return Err(invalid(format!(
+                "server chose subprotocol {p:?}, which was not offered"
+            )))
+        }
         _ => return Err(invalid("server chose more than one subprotocol")),
     };
     let lines: Vec<&[u8]> = map

@@ -201,8 +201,9 @@ pub fn accept(req: &Request<()>, config: &ServerConfig) -> Result<Accepted, Hand
         protocol = Some(String::from_utf8_lossy(p.as_bytes()).into_owned());
     }
     if let Some(ext) = extensions.response_header() {
-        let v = HeaderValue::from_str(&ext)
-            .map_err(|_| HandshakeError::Invalid("extension response is not a valid header".into()))?;
+        let v = HeaderValue::from_str(&ext).map_err(|_| {
+            HandshakeError::Invalid("extension response is not a valid header".into())
+        })?;
         response
             .headers_mut()
             .insert(header::SEC_WEBSOCKET_EXTENSIONS, v);
