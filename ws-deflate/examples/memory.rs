@@ -60,9 +60,14 @@ fn measure(offer_cfg: &DeflateConfig, server_cfg: &DeflateConfig) -> (usize, usi
     let mut inputs = Vec::new();
     for i in 0..CONNS {
         let s = server.negotiate([offer.as_bytes()]).unwrap();
-        let c = client.finish([s.response_header().unwrap().as_bytes()]).unwrap();
+        let c = client
+            .finish([s.response_header().unwrap().as_bytes()])
+            .unwrap();
         let (mut ctx, _) = c.split();
-        inputs.push(ctx.encode(Frame::new(true, OpCode::Text, message(i))).unwrap());
+        inputs.push(
+            ctx.encode(Frame::new(true, OpCode::Text, message(i)))
+                .unwrap(),
+        );
     }
     let before = CURRENT.load(Ordering::Relaxed);
     let pool_before = pool.idle();
@@ -71,7 +76,9 @@ fn measure(offer_cfg: &DeflateConfig, server_cfg: &DeflateConfig) -> (usize, usi
         let (mut tx, mut rx) = stack.split();
         let got = rx.decode(input, 1 << 20).unwrap();
         drop(got);
-        let sent = tx.encode(Frame::new(true, OpCode::Text, message(i))).unwrap();
+        let sent = tx
+            .encode(Frame::new(true, OpCode::Text, message(i)))
+            .unwrap();
         drop(sent);
         conns.push((tx, rx));
     }
@@ -87,31 +94,70 @@ fn measure(offer_cfg: &DeflateConfig, server_cfg: &DeflateConfig) -> (usize, usi
 
 fn main() {
     let d = DeflateConfig::default;
-    let nct_both = DeflateConfig { server_no_context_takeover: true, client_no_context_takeover: true, ..d() };
+    let nct_both = DeflateConfig {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..d()
+    };
     let rows: Vec<(&str, DeflateConfig, DeflateConfig)> = vec![
-        ("context takeover both ways, 15 bits, memLevel 8 (default)", d(), d()),
-        ("context takeover, 15 bits, memLevel 1", d(), DeflateConfig { mem_level: 1, ..d() }),
-        ("context takeover, 15 bits, memLevel 4", d(), DeflateConfig { mem_level: 4, ..d() }),
+        (
+            "context takeover both ways, 15 bits, memLevel 8 (default)",
+            d(),
+            d(),
+        ),
+        (
+            "context takeover, 15 bits, memLevel 1",
+            d(),
+            DeflateConfig {
+                mem_level: 1,
+                ..d()
+            },
+        ),
+        (
+            "context takeover, 15 bits, memLevel 4",
+            d(),
+            DeflateConfig {
+                mem_level: 4,
+                ..d()
+            },
+        ),
         (
             "context takeover, server window 9 bits, memLevel 1",
             d(),
-            DeflateConfig { server_max_window_bits: Some(9), mem_level: 1, ..d() },
+            DeflateConfig {
+                server_max_window_bits: Some(9),
+                mem_level: 1,
+                ..d()
+            },
         ),
         (
             "server_no_context_takeover (compressor pooled), client keeps",
             d(),
-            DeflateConfig { server_no_context_takeover: true, ..d() },
+            DeflateConfig {
+                server_no_context_takeover: true,
+                ..d()
+            },
         ),
         (
             "client_no_context_takeover (inflater pooled), server keeps",
             d(),
-            DeflateConfig { client_no_context_takeover: true, ..d() },
+            DeflateConfig {
+                client_no_context_takeover: true,
+                ..d()
+            },
         ),
-        ("no context takeover both ways (both pooled)", nct_both.clone(), nct_both.clone()),
+        (
+            "no context takeover both ways (both pooled)",
+            nct_both.clone(),
+            nct_both.clone(),
+        ),
         (
             "no context takeover both ways, pool disabled",
             nct_both.clone(),
-            DeflateConfig { pool_capacity: 0, ..nct_both.clone() },
+            DeflateConfig {
+                pool_capacity: 0,
+                ..nct_both.clone()
+            },
         ),
     ];
     println!("backend: {}", ws_deflate::backend::BACKEND);
@@ -119,7 +165,10 @@ fn main() {
     println!("|---|---|---|");
     for (name, c, s) in rows {
         let (per, pooled) = measure(&c, &s);
-        println!("| {name} | {per} ({:.1} KiB) | {pooled} |", per as f64 / 1024.0);
+        println!(
+            "| {name} | {per} ({:.1} KiB) | {pooled} |",
+            per as f64 / 1024.0
+        );
     }
     // One compressor and one decompressor, alone.
     for (label, cfg) in [
@@ -141,5 +190,8 @@ fn main() {
     let i = ws_deflate::backend::Inflater::new();
     let n = CURRENT.load(Ordering::Relaxed) - before;
     drop(i);
-    println!("decompressor (15 bits): {n} bytes ({:.1} KiB)", n as f64 / 1024.0);
+    println!(
+        "decompressor (15 bits): {n} bytes ({:.1} KiB)",
+        n as f64 / 1024.0
+    );
 }

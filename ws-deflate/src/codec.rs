@@ -18,10 +18,10 @@
 //! the next message starts afresh too.
 
 use bytes::Bytes;
-use tracing::{debug, trace};
+use tracing::trace;
 use ws_ext_core::{Decoder, Encoder, ExtensionError, Frame, OpCode, RsvBits};
 
-use crate::backend::{BackendError, InflateEnd, SYNC_TRAILER};
+use crate::backend::{BackendError, SYNC_TRAILER};
 use crate::state::{CompressorSlot, DecompressorSlot};
 
 /// Strip the sync-flush trailer of a final frame's output. Nothing at all
@@ -185,30 +185,6 @@ impl PmdDecoder {
         self.slot.is_allocated()
     }
 
-    /// Inflate `input` into `out` (at most `limit` bytes), reading past a
-    /// BFINAL block with a fresh inflater.
-    fn feed(
-        &mut self,
-        mut input: &[u8],
-        out: &mut Vec<u8>,
-        limit: usize,
-        stream_ended: &mut bool,
-    ) -> Result<(), BackendError> {
-        while !input.is_empty() {
-            let inflater = self.slot.get();
-            match inflater.inflate(input, out, limit)? {
-                InflateEnd::Consumed => break,
-                InflateEnd::StreamEnd(n) => {
-                    debug!("BFINAL block: the peer's DEFLATE stream ended");
-                    *stream_ended = true;
-                    inflater.reset();
-                    input = &input[n..];
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn protocol(&self, reason: &str) -> ExtensionError {
         ExtensionError::protocol(self.name, reason)
     }
@@ -258,11 +234,15 @@ impl Decoder for PmdDecoder {
         };
         let mut out = Vec::new();
         fed += frame.payload.len();
-        let mut result = self.feed(&frame.payload, &mut out, budget, &mut stream_ended);
+        let mut result = self
+            .slot
+            .feed(&frame.payload, &mut out, budget, &mut stream_ended);
         if result.is_ok() && frame.fin && fed > 0 {
             // An entirely empty compressed message never touches the
             // inflater: `00 00 ff ff` alone would leave it mid-block.
-            result = self.feed(&SYNC_TRAILER, &mut out, budget, &mut stream_ended);
+            result = self
+                .slot
+                .feed(&SYNC_TRAILER, &mut out, budget, &mut stream_ended);
         }
         if let Err(e) = result {
             self.slot.poison();

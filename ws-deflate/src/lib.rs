@@ -72,6 +72,7 @@
 pub mod backend;
 mod codec;
 pub mod config;
+pub mod deflate_frame;
 pub mod memory;
 pub mod negotiate;
 pub mod params;
@@ -81,6 +82,9 @@ mod state;
 
 pub use codec::{PmdDecoder, PmdEncoder};
 pub use config::{ConfigError, DeflateConfig};
+pub use deflate_frame::{
+    DeflateFrame, DeflateFrameClient, DeflateFrameDecoder, DeflateFrameEncoder, DeflateFrameServer,
+};
 pub use negotiate::{Agreement, DeclineReason, ResponseError};
 pub use params::{
     ClientMaxWindowBits, OfferParams, ParamError, ResponseParams, PERMESSAGE_DEFLATE,

@@ -3,7 +3,9 @@
 //! per message it goes back to the [`DeflatePool`] when the message ends,
 //! and it always goes back when the connection's codec is dropped.
 
-use crate::backend::{Deflater, DeflaterParams, Inflater};
+use tracing::debug;
+
+use crate::backend::{BackendError, Deflater, DeflaterParams, InflateEnd, Inflater};
 use crate::pool::DeflatePool;
 
 /// The compressor of one connection.
@@ -103,6 +105,31 @@ impl DecompressorSlot {
                 i.reset();
             }
         }
+    }
+
+    /// Inflate `input` into `out` (at most `limit` bytes). A BFINAL block
+    /// ends the peer's DEFLATE stream: what follows is read by a fresh
+    /// inflater, and `stream_ended` is set so the message end resets it.
+    pub(crate) fn feed(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+        stream_ended: &mut bool,
+    ) -> Result<(), BackendError> {
+        while !input.is_empty() {
+            let inflater = self.get();
+            match inflater.inflate(input, out, limit)? {
+                InflateEnd::Consumed => break,
+                InflateEnd::StreamEnd(n) => {
+                    debug!("BFINAL block: the peer's DEFLATE stream ended");
+                    *stream_ended = true;
+                    inflater.reset();
+                    input = &input[n..];
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Drop the state after an error (it is never reused).
