@@ -102,7 +102,7 @@ fn quickcheck_round_trips() {
     }
     QuickCheck::new()
         .tests(60)
-        .gen(Gen::new(12))
+        .rng(Gen::new(12))
         .quickcheck(prop as fn(Params, Vec<Msg>) -> bool);
 }
 
