@@ -1,9 +1,11 @@
 //! The send queue of one logical channel: frames wait here until the send
 //! quota lets them out, split into fragments when the quota is short.
 //!
-//! Control frames go ahead of data (they may be inserted between the
-//! fragments of a data message, and once started are finished before data
-//! resumes: every fragment is emitted whole). When a frame is split the
+//! Ping and pong go ahead of data (they may be inserted between the
+//! fragments of a data message; every fragment is emitted whole, and a
+//! started control frame is finished before anything else on the channel).
+//! Close does **not** overtake data: it queues behind everything already
+//! queued, so no data is lost behind it. When a frame is split the
 //! first fragment keeps the opcode and the RSV bits, the others are
 //! continuation frames without RSV bits (right for per-message extensions
 //! such as permessage-deflate; frame-based ones are refused under mux), and
@@ -26,6 +28,7 @@ pub struct SendQueue {
     control: VecDeque<Queued>,
     data: VecDeque<Queued>,
     bytes: usize,
+    close_sent: bool,
 }
 
 impl SendQueue {
@@ -36,7 +39,7 @@ impl SendQueue {
             frame,
             started: false,
         };
-        if q.frame.opcode.is_control() {
+        if q.frame.opcode.is_control() && q.frame.opcode != OpCode::Close {
             self.control.push_back(q);
         } else {
             self.data.push_back(q);
@@ -46,6 +49,22 @@ impl SendQueue {
     /// Payload bytes queued.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Whether the last fragment of a Close frame has left.
+    pub fn close_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    /// Which queue the next fragment comes from: a started control frame
+    /// (a split Close) first, then ping/pong, then data.
+    fn next_is_data(&self) -> bool {
+        let data_control_started = self
+            .data
+            .front()
+            .is_some_and(|h| h.started && h.frame.opcode.is_control());
+        let control_started = self.control.front().is_some_and(|h| h.started);
+        (data_control_started && !control_started) || self.control.is_empty()
     }
 
     /// Nothing queued.
@@ -62,7 +81,11 @@ impl SendQueue {
 
     /// The quota the next fragment needs at least (for a blocked check).
     pub fn min_cost(&self) -> Option<u64> {
-        let head = self.control.front().or(self.data.front())?;
+        let head = if self.next_is_data() {
+            self.data.front()
+        } else {
+            self.control.front()
+        }?;
         let header = u64::from(!head.started && head.frame.opcode != OpCode::Continuation);
         Some(header + u64::from(!head.frame.payload.is_empty()))
     }
@@ -70,7 +93,7 @@ impl SendQueue {
     /// Take the next fragment that `quota` allows, at most `max_payload`
     /// payload bytes (≥ 1), and reduce `quota` by its cost.
     pub fn next_fragment(&mut self, quota: &mut u64, max_payload: usize) -> Option<Frame> {
-        let q = if self.control.is_empty() {
+        let q = if self.next_is_data() {
             &mut self.data
         } else {
             &mut self.control
@@ -104,8 +127,12 @@ impl SendQueue {
             payload,
         };
         head.started = true;
+        let was_close = head.frame.opcode == OpCode::Close;
         if last {
             q.pop_front();
+            if was_close {
+                self.close_sent = true;
+            }
         }
         *quota -= header + n as u64;
         self.bytes -= n;
@@ -169,5 +196,34 @@ mod tests {
             (OpCode::Binary, true, 0)
         );
         assert_eq!(quota, 0);
+    }
+
+    #[test]
+    fn close_waits_for_data_and_is_not_interrupted() {
+        let mut q = SendQueue::default();
+        q.push(Frame::new(true, OpCode::Binary, "data"));
+        q.push(Frame::new(true, OpCode::Close, &b"\x03\xe8bye"[..]));
+        let mut quota = 5;
+        assert_eq!(
+            q.next_fragment(&mut quota, 100).unwrap().opcode,
+            OpCode::Binary
+        );
+        quota = 3;
+        let c = q.next_fragment(&mut quota, 100).unwrap();
+        assert_eq!((c.opcode, c.fin), (OpCode::Close, false));
+        assert!(!q.close_sent());
+        // A ping queued now must not split the Close.
+        q.push(Frame::new(true, OpCode::Ping, ""));
+        quota = 100;
+        let rest = q.next_fragment(&mut quota, 100).unwrap();
+        assert_eq!(
+            (rest.opcode, rest.fin, &rest.payload[..]),
+            (OpCode::Continuation, true, &b"bye"[..])
+        );
+        assert!(q.close_sent());
+        assert_eq!(
+            q.next_fragment(&mut quota, 100).unwrap().opcode,
+            OpCode::Ping
+        );
     }
 }

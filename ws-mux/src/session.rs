@@ -120,7 +120,6 @@ struct Channel {
     window: u64,
     to_grant: u64,
     reassembly: Reassembly,
-    partial_cost: u64,
     message_bytes: usize,
     close_received: bool,
     deferred: VecDeque<(Frame, u64)>,
@@ -141,7 +140,6 @@ impl Channel {
             window,
             to_grant: 0,
             reassembly: Reassembly::default(),
-            partial_cost: 0,
             message_bytes: 0,
             close_received: false,
             deferred: VecDeque::new(),
@@ -685,9 +683,13 @@ impl MuxSession {
         let request = match request {
             Ok(r) if r.method == "GET" => r,
             Ok(r) => {
-                return Ok(self.refuse(channel, 400, &format!("method {} is not GET", r.method)))
+                self.refuse(channel, 400, &format!("method {} is not GET", r.method));
+                return Ok(());
             }
-            Err(e) => return Ok(self.refuse(channel, 400, &e.to_string())),
+            Err(e) => {
+                self.refuse(channel, 400, &e.to_string());
+                return Ok(());
+            }
         };
         let Extensions::Server(negotiator) = &self.extensions else {
             return Err(phys(
@@ -706,7 +708,10 @@ impl MuxSession {
         });
         let stack = match stack {
             Ok(s) => s,
-            Err(e) => return Ok(self.refuse(channel, 400, &e)),
+            Err(e) => {
+                self.refuse(channel, 400, &e);
+                return Ok(());
+            }
         };
         let protocols = parse_protocols(&request.headers);
         let extensions = stack.names().into_iter().map(str::to_owned).collect();
@@ -870,13 +875,15 @@ impl MuxSession {
         }
         match ch.reassembly.accept(frame) {
             Err(f) => self.fail_logical(channel, f.code, f.reason),
-            Ok(None) => ch.partial_cost += cost,
+            // A control fragment: held in the reassembly buffer (at most
+            // 125 bytes), so its quota goes back at once — a window smaller
+            // than the whole control frame must not deadlock.
+            Ok(None) => ch.grant(cost),
             Ok(Some(frame)) => {
-                let total = cost + std::mem::take(&mut ch.partial_cost);
                 if ch.is_open() {
-                    self.deliver(channel, frame, total);
+                    self.deliver(channel, frame, cost);
                 } else {
-                    ch.deferred.push_back((frame, total));
+                    ch.deferred.push_back((frame, cost));
                 }
             }
         }
@@ -1055,16 +1062,7 @@ impl MuxSession {
                 continue;
             };
             self.last_served = id;
-            if frame.opcode == OpCode::Close && frame.fin {
-                ch.close_sent = true;
-            } else if frame.opcode == OpCode::Continuation
-                && frame.fin
-                && ch.close_queued
-                && ch.queue.is_empty()
-            {
-                // The last fragment of a split Close.
-                ch.close_sent = true;
-            }
+            ch.close_sent = ch.queue.close_sent();
             let finished = ch.close_sent && ch.close_received;
             let payload = unit::encode_frame(id, &frame);
             if finished {

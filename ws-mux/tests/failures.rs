@@ -1,7 +1,6 @@
 //! What a session does with a peer that breaks the rules: raw bytes in,
 //! drop codes out.
 
-
 use bytes::Bytes;
 use ws_ext_core::{ExtensionStack, OpCode, ServerNegotiator};
 use ws_mux::{
@@ -72,7 +71,10 @@ fn expect_physical(s: &mut MuxSession, input: &'static [u8], code: u16) {
     assert_eq!(&last[..3], &[0x00, 0x60, 0x00], "DropChannel on channel 0");
     assert_eq!(u16::from_be_bytes([last[4], last[5]]), code);
     assert_eq!(s.poll_transmit(), None);
-    assert_eq!(s.receive_physical(b(b"\x01\x81x")), Err(MuxError::SessionFailed));
+    assert_eq!(
+        s.receive_physical(b(b"\x01\x81x")),
+        Err(MuxError::SessionFailed)
+    );
     assert_eq!(
         s.send_message(1, OpCode::Text, "x"),
         Err(MuxError::SessionFailed)
@@ -108,7 +110,10 @@ fn physical_failures_have_their_codes() {
 fn text_message_on_the_physical_connection() {
     let mut s = server(MuxConfig::default());
     let e = s.receive_physical_text();
-    assert_eq!(e.drop_code(), Some(drop_code::INVALID_ENCAPSULATING_MESSAGE));
+    assert_eq!(
+        e.drop_code(),
+        Some(drop_code::INVALID_ENCAPSULATING_MESSAGE)
+    );
     assert!(s.poll_transmit().is_some());
     assert!(s.is_failed());
 }
@@ -127,7 +132,10 @@ fn add_channel_without_a_slot_is_2007() {
     let e = s.receive_physical(block(0x00, 3, GET)).unwrap_err();
     assert_eq!(e.drop_code(), Some(drop_code::NEW_CHANNEL_SLOT_VIOLATION));
     let out = s.poll_transmit().unwrap();
-    assert_eq!((&out[..3], &out[4..6]), (&[0x00, 0x60, 0x00][..], &[0x07, 0xd7][..]));
+    assert_eq!(
+        (&out[..3], &out[4..6]),
+        (&[0x00, 0x60, 0x00][..], &[0x07, 0xd7][..])
+    );
 }
 
 #[test]
@@ -144,30 +152,49 @@ fn max_channels_caps_the_slots_granted() {
     );
     let first = s.poll_transmit().unwrap();
     // FlowControl(1, 65536) then NewChannelSlot(2 slots, 65536).
-    assert_eq!(&first[first.len() - 11..], &[0x80, 0x02, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]);
+    assert_eq!(
+        &first[first.len() - 11..],
+        &[0x80, 0x02, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]
+    );
 }
 
 #[test]
 fn client_side_physical_failures() {
     // AddChannelRequest may not reach a client.
     let mut c = client(MuxConfig::default());
-    expect_physical(&mut c, b"\x00\x00\x02\x00", drop_code::INVALID_MUX_CONTROL_BLOCK);
+    expect_physical(
+        &mut c,
+        b"\x00\x00\x02\x00",
+        drop_code::INVALID_MUX_CONTROL_BLOCK,
+    );
     // Too many slots.
     let mut c = client(MuxConfig {
         max_slots: 100,
         ..MuxConfig::default()
     });
     c.receive_physical(b(b"\x00\x80\x40\x00")).unwrap();
-    expect_physical(&mut c, b"\x00\x80\x40\x00", drop_code::NEW_CHANNEL_SLOT_OVERFLOW);
+    expect_physical(
+        &mut c,
+        b"\x00\x80\x40\x00",
+        drop_code::NEW_CHANNEL_SLOT_OVERFLOW,
+    );
     // Fallback with non-zero numbers.
     let mut c = client(MuxConfig::default());
-    expect_physical(&mut c, b"\x00\x81\x01\x00", drop_code::INVALID_MUX_CONTROL_BLOCK);
+    expect_physical(
+        &mut c,
+        b"\x00\x81\x01\x00",
+        drop_code::INVALID_MUX_CONTROL_BLOCK,
+    );
     // AddChannelResponse for a channel that is open already.
     let mut c = client(MuxConfig::default());
     expect_physical(&mut c, b"\x00\x20\x01\x00", drop_code::BAD_RESPONSE);
     // Unknown response encoding.
     let mut c = client(MuxConfig::default());
-    expect_physical(&mut c, b"\x00\x22\x01\x00", drop_code::UNKNOWN_RESPONSE_ENCODING);
+    expect_physical(
+        &mut c,
+        b"\x00\x22\x01\x00",
+        drop_code::UNKNOWN_RESPONSE_ENCODING,
+    );
     // An unparseable response.
     let mut c = client(MuxConfig::default());
     c.receive_physical(b(b"\x00\x80\x01\x10")).unwrap();
@@ -275,7 +302,11 @@ fn bad_fragmentation_is_3009() {
     for input in [&b"\x01\x00x"[..], &b"\x01\x01x\x01\x01y"[..]] {
         let mut s = server(MuxConfig::default());
         // The second case: a Text frame without FIN, then another Text.
-        let (first, rest) = if input.len() > 3 { input.split_at(3) } else { (input, &b""[..]) };
+        let (first, rest) = if input.len() > 3 {
+            input.split_at(3)
+        } else {
+            (input, &b""[..])
+        };
         s.receive_physical(Bytes::copy_from_slice(first)).unwrap();
         if !rest.is_empty() {
             s.receive_physical(Bytes::copy_from_slice(rest)).unwrap();
@@ -289,7 +320,10 @@ fn unknown_rsv_bit_fails_the_channel() {
     // No extension on channel 1: RSV1 is not allowed.
     let mut s = server(MuxConfig::default());
     s.receive_physical(b(b"\x01\xc1x")).unwrap();
-    assert_eq!(drops(&mut s), [(1, Some(drop_code::LOGICAL_CHANNEL_FAILED))]);
+    assert_eq!(
+        drops(&mut s),
+        [(1, Some(drop_code::LOGICAL_CHANNEL_FAILED))]
+    );
 }
 
 #[test]
@@ -330,7 +364,10 @@ fn drop_channel_is_acknowledged_with_3008() {
     let mut s = server(MuxConfig::default());
     s.receive_physical(b(b"\x00\x60\x01\x02\x03\xe8")).unwrap();
     // DropChannel(1, 3008) with an empty message (then a replacement slot).
-    assert_eq!(&s.poll_transmit().unwrap()[..6], b"\x00\x60\x01\x02\x0b\xc0");
+    assert_eq!(
+        &s.poll_transmit().unwrap()[..6],
+        b"\x00\x60\x01\x02\x0b\xc0"
+    );
     assert_eq!(dropped_events(&mut s), [(1, Some(1000), true)]);
     // An ACK is never acknowledged.
     let mut s = server(MuxConfig::default());
@@ -350,7 +387,8 @@ fn malformed_request_is_refused_with_400() {
     assert_eq!(&out[..], &expect[..]);
     assert!(s.poll_event().is_none());
     // Wrong method: refused too.
-    s.receive_physical(block(0x00, 3, "POST / HTTP/1.1\r\n\r\n")).unwrap();
+    s.receive_physical(block(0x00, 3, "POST / HTTP/1.1\r\n\r\n"))
+        .unwrap();
     assert_eq!(&s.poll_transmit().unwrap()[..3], &[0x00, 0x30, 0x03]);
 }
 
@@ -361,13 +399,19 @@ fn fallback_stops_new_channels() {
     c.receive_physical(b(b"\x00\x81\x00\x00")).unwrap();
     let ev: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
     assert_eq!(ev, [Event::SlotsAvailable { slots: 2 }, Event::Fallback]);
-    assert_eq!(c.open_channel(ChannelRequest::new("/")), Err(MuxError::Fallback));
+    assert_eq!(
+        c.open_channel(ChannelRequest::new("/")),
+        Err(MuxError::Fallback)
+    );
 }
 
 #[test]
 fn no_slot_no_channel() {
     let mut c = client(MuxConfig::default());
-    assert_eq!(c.open_channel(ChannelRequest::new("/")), Err(MuxError::NoChannelSlot));
+    assert_eq!(
+        c.open_channel(ChannelRequest::new("/")),
+        Err(MuxError::NoChannelSlot)
+    );
     let mut s = server(MuxConfig::default());
     assert!(matches!(
         s.open_channel(ChannelRequest::new("/")),
@@ -407,8 +451,14 @@ fn client_against_pywebsocket_bytes() {
     assert_eq!(c.poll_transmit().unwrap(), b(b"\x02\x81Hello"));
     c.receive_physical(b(b"\x00\x40\x02\x06")).unwrap();
     c.receive_physical(b(b"\x02\x81Hello")).unwrap();
-    assert!(matches!(c.poll_event(), Some(Event::QuotaAvailable { channel: 2 })));
-    assert!(matches!(c.poll_event(), Some(Event::Frame { channel: 2, .. })));
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::QuotaAvailable { channel: 2 })
+    ));
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Frame { channel: 2, .. })
+    ));
     c.drop_channel(ch, 1000, "").unwrap();
     assert_eq!(
         c.poll_transmit().unwrap(),

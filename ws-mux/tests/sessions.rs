@@ -31,7 +31,9 @@ fn channel_one_carries_messages_both_ways() {
     let mut p = plain(MuxConfig::default(), MuxConfig::default());
     p.run();
     p.client.send_message(1, OpCode::Text, "ping?").unwrap();
-    p.server.send_message(1, OpCode::Binary, vec![1u8, 2, 3]).unwrap();
+    p.server
+        .send_message(1, OpCode::Binary, vec![1u8, 2, 3])
+        .unwrap();
     p.run();
     let (s, _) = messages(&p.server_frames(1));
     let (c, _) = messages(&p.client_frames(1));
@@ -67,12 +69,18 @@ fn many_channels_with_interleaved_fragmented_messages() {
             for (k, id) in ids.iter().enumerate() {
                 let b = &bodies[k];
                 let (lo, hi) = (b.len() * part / 3, b.len() * (part + 1) / 3);
-                let op = if part == 0 { OpCode::Binary } else { OpCode::Continuation };
+                let op = if part == 0 {
+                    OpCode::Binary
+                } else {
+                    OpCode::Continuation
+                };
                 p.client
                     .send_frame(*id, Frame::new(part == 2, op, b[lo..hi].to_vec()))
                     .unwrap();
                 if part == 1 {
-                    p.client.send_message(*id, OpCode::Ping, format!("r{round}")).unwrap();
+                    p.client
+                        .send_message(*id, OpCode::Ping, format!("r{round}"))
+                        .unwrap();
                 }
             }
             p.step(5);
@@ -90,16 +98,27 @@ fn many_channels_with_interleaved_fragmented_messages() {
         assert_eq!(control.len(), 3);
         assert!(control.iter().all(|f| f.opcode == OpCode::Ping && f.fin));
         // Frames were split by quota: more frames than sent.
-        assert!(frames.len() > 9 + 3, "channel {id}: {} frames", frames.len());
+        assert!(
+            frames.len() > 9 + 3,
+            "channel {id}: {} frames",
+            frames.len()
+        );
     }
 }
 
 fn deflate_pair() -> Pair {
     let dcfg = ws_deflate::DeflateConfig::default();
-    let client_ext: Vec<Arc<dyn ClientExtensionFactory>> =
-        vec![Arc::new(ws_deflate::PerMessageDeflateClient::new(dcfg.clone()))];
+    let client_ext: Vec<Arc<dyn ClientExtensionFactory>> = vec![Arc::new(
+        ws_deflate::PerMessageDeflateClient::new(dcfg.clone()),
+    )];
     let server_ext = ServerNegotiator::new().with(ws_deflate::PerMessageDeflateServer::new(dcfg));
-    pair(MuxConfig::default(), MuxConfig::default(), client_ext, server_ext, Some(65536))
+    pair(
+        MuxConfig::default(),
+        MuxConfig::default(),
+        client_ext,
+        server_ext,
+        Some(65536),
+    )
 }
 
 #[test]
@@ -135,7 +154,9 @@ fn compressed_channels_beside_plain_ones() {
     // Channel 1 was offered permessage-deflate before mux: compressed too.
     for ch in [1, z, plain] {
         for _ in 0..3 {
-            p.client.send_message(ch, OpCode::Text, text.clone()).unwrap();
+            p.client
+                .send_message(ch, OpCode::Text, text.clone())
+                .unwrap();
         }
         // A fragmented compressed message.
         p.client
@@ -162,13 +183,23 @@ fn compressed_channels_beside_plain_ones() {
     // On the wire: RSV1 in the encapsulated header of the compressed
     // channels only, and their messages are much smaller.
     let on = |ch: u8| -> Vec<&Bytes> { wire.iter().filter(|m| m[0] == ch).collect() };
-    assert!(on(z as u8).iter().any(|m| m[1] == 0xc1), "RSV1|FIN|TEXT on /z");
+    assert!(
+        on(z as u8).iter().any(|m| m[1] == 0xc1),
+        "RSV1|FIN|TEXT on /z"
+    );
     assert!(on(1).iter().any(|m| m[1] == 0xc1));
     assert!(on(plain as u8).iter().all(|m| m[1] & 0x70 == 0));
     let size = |ch: u8| on(ch).iter().map(|m| m.len()).sum::<usize>();
-    assert!(size(z as u8) * 4 < size(plain as u8), "{} vs {}", size(z as u8), size(plain as u8));
+    assert!(
+        size(z as u8) * 4 < size(plain as u8),
+        "{} vs {}",
+        size(z as u8),
+        size(plain as u8)
+    );
     // The server echoes compressed too.
-    p.server.send_message(z, OpCode::Text, text.clone()).unwrap();
+    p.server
+        .send_message(z, OpCode::Text, text.clone())
+        .unwrap();
     p.run();
     let (back, _) = messages(&p.client_frames(z));
     assert_eq!(back, [(OpCode::Text, text.into_bytes())]);
@@ -181,8 +212,12 @@ fn one_channel_dropped_while_others_go_on() {
     let a = p.open("/a");
     let b = p.open("/b");
     let c = p.open("/c");
-    p.client.send_message(b, OpCode::Text, "queued, then discarded").unwrap();
-    p.client.drop_channel(b, drop_code::NORMAL_CLOSURE, "bye").unwrap();
+    p.client
+        .send_message(b, OpCode::Text, "queued, then discarded")
+        .unwrap();
+    p.client
+        .drop_channel(b, drop_code::NORMAL_CLOSURE, "bye")
+        .unwrap();
     p.run();
     assert!(p.sev.contains(&Event::ChannelDropped {
         channel: b,
@@ -192,10 +227,18 @@ fn one_channel_dropped_while_others_go_on() {
     }));
     assert!(p.server_frames(b).is_empty());
     // The ACK (3008) was absorbed: no event on the client.
-    assert!(!p.cev.iter().any(|e| matches!(e, Event::ChannelDropped { .. })));
-    assert_eq!(p.client.send_message(b, OpCode::Text, "x"), Err(MuxError::UnknownChannel(b)));
+    assert!(!p
+        .cev
+        .iter()
+        .any(|e| matches!(e, Event::ChannelDropped { .. })));
+    assert_eq!(
+        p.client.send_message(b, OpCode::Text, "x"),
+        Err(MuxError::UnknownChannel(b))
+    );
     for ch in [a, c, 1] {
-        p.client.send_message(ch, OpCode::Text, "still here").unwrap();
+        p.client
+            .send_message(ch, OpCode::Text, "still here")
+            .unwrap();
     }
     // The server drops c; the client sees it and acknowledges.
     p.server.drop_channel(c, 4002, "busy").unwrap();
@@ -224,7 +267,9 @@ fn quota_exhaustion_and_replenishment() {
     let ch = p.open("/q");
     assert_eq!(p.client.send_quota(ch), Some(50));
     let body = Rng(3).bytes(200);
-    p.client.send_message(ch, OpCode::Binary, body.clone()).unwrap();
+    p.client
+        .send_message(ch, OpCode::Binary, body.clone())
+        .unwrap();
     p.run();
     // 1 octet for the opcode + 49 bytes, then the quota is gone.
     assert_eq!(p.client.send_quota(ch), Some(0));
@@ -263,10 +308,15 @@ fn send_buffer_is_bounded() {
     let mut p = plain(ccfg, scfg);
     p.run();
     let ch = p.open("/b");
-    p.client.send_message(ch, OpCode::Binary, vec![0u8; 900]).unwrap();
+    p.client
+        .send_message(ch, OpCode::Binary, vec![0u8; 900])
+        .unwrap();
     assert_eq!(
         p.client.send_message(ch, OpCode::Binary, vec![0u8; 200]),
-        Err(MuxError::SendBufferFull { channel: ch, limit: 1000 })
+        Err(MuxError::SendBufferFull {
+            channel: ch,
+            limit: 1000
+        })
     );
     // Control frames still go in.
     p.client.send_message(ch, OpCode::Ping, "").unwrap();
@@ -286,7 +336,10 @@ fn closing_handshake_ends_the_channel_and_returns_the_slot() {
     ));
     p.run();
     let close = p.server_frames(ch).pop().unwrap();
-    assert_eq!((close.opcode, &close.payload[..]), (OpCode::Close, &b"\x03\xe8done"[..]));
+    assert_eq!(
+        (close.opcode, &close.payload[..]),
+        (OpCode::Close, &b"\x03\xe8done"[..])
+    );
     p.server.close_channel(ch, 1000, "").unwrap();
     p.run();
     assert!(p.sev.contains(&Event::ChannelClosed { channel: ch }));
@@ -337,7 +390,9 @@ fn rejected_channel_and_subprotocols() {
         p.server.accept_channel(ok, Some("c"), Headers::new()),
         Err(MuxError::InvalidArgument(_))
     ));
-    p.server.accept_channel(ok, Some("b"), Headers::new()).unwrap();
+    p.server
+        .accept_channel(ok, Some("b"), Headers::new())
+        .unwrap();
     p.run();
     assert!(p.cev.iter().any(|e| matches!(e,
         Event::ChannelRejected { channel, response } if *channel == r && response.status == 404)));
@@ -359,7 +414,10 @@ fn identity_requests_when_delta_is_off() {
     // channel 0, AddChannelRequest with Enc=0, channel 2.
     assert_eq!(&m[..3], &[0x00, 0x00, 0x02]);
     let text = String::from_utf8_lossy(&m);
-    assert!(text.contains("GET /i HTTP/1.1\r\nHost: example.test\r\n"), "{text}");
+    assert!(
+        text.contains("GET /i HTTP/1.1\r\nHost: example.test\r\n"),
+        "{text}"
+    );
     assert!(text.contains("Connection: Upgrade\r\n"));
     assert!(!text.contains("Sec-WebSocket-Key"));
     assert!(!text.contains("Upgrade: websocket"));

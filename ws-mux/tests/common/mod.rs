@@ -50,7 +50,7 @@ impl Encoder for ChainState {
             return Ok(frame);
         }
         if frame.opcode.starts_message() {
-            frame.rsv = frame.rsv | RsvBits::RSV1;
+            frame.rsv |= RsvBits::RSV1;
         }
         frame.payload = self.apply(&frame.payload);
         Ok(frame)
@@ -91,7 +91,10 @@ impl Extension for ChainExt {
         ExtensionElement::new(CHAIN)
     }
     fn split(self: Box<Self>) -> (Box<dyn Encoder>, Box<dyn Decoder>) {
-        (Box::new(ChainState::default()), Box::new(ChainState::default()))
+        (
+            Box::new(ChainState::default()),
+            Box::new(ChainState::default()),
+        )
     }
 }
 
@@ -228,13 +231,17 @@ impl Pair {
     pub fn step(&mut self, n: usize) -> bool {
         let mut any = false;
         for _ in 0..n {
-            let Some(p) = self.client.poll_transmit() else { break };
+            let Some(p) = self.client.poll_transmit() else {
+                break;
+            };
             self.server.receive_physical(p).expect("server receive");
             self.moved.0 += 1;
             any = true;
         }
         for _ in 0..n {
-            let Some(p) = self.server.poll_transmit() else { break };
+            let Some(p) = self.server.poll_transmit() else {
+                break;
+            };
             self.client.receive_physical(p).expect("client receive");
             self.moved.1 += 1;
             any = true;
@@ -271,7 +278,11 @@ impl Pair {
             .open_channel(ws_mux::ChannelRequest::new(path))
             .expect("open");
         self.run();
-        assert!(self.client.is_open(id), "channel {id} did not open: {:?}", self.cev);
+        assert!(
+            self.client.is_open(id),
+            "channel {id} did not open: {:?}",
+            self.cev
+        );
         id
     }
 }
