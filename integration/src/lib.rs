@@ -31,3 +31,9 @@ pub use accept::{accept, accept_request, accept_with, negotiate_upgrade, read_re
 pub use connect::{client_handshake, connect, connect_with};
 pub use proto::handshake::client::Target;
 pub use stream::{ReadyState, WebSocketStream};
+
+pub mod blocking;
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(feature = "tls")]
+pub use tls::{connect_tls, connect_tls_with, MaybeTlsStream, TlsConnector};

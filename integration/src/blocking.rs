@@ -1,0 +1,622 @@
+//! The blocking adapter: a [`WebSocket`] over any `std::io::Read + Write`
+//! (a `std::net::TcpStream`, a rustls `StreamOwned`, ...), driven by the
+//! same sans-I/O engine as the tokio adapter, with the same extensions.
+//!
+//! ```no_run
+//! # fn run() -> Result<(), wsx::Error> {
+//! let (mut ws, _response) = wsx::blocking::connect("ws://127.0.0.1:9998/")?;
+//! ws.send(wsx::Message::text("hello"))?;
+//! let echo = ws.read()?;
+//! ws.close(None)?;
+//! // Read on until the closing handshake is done.
+//! while ws.read().is_ok() {}
+//! # let _ = echo; Ok(()) }
+//! ```
+//!
+//! ## Semantics
+//! - [`WebSocket::read`] answers pings with pongs and close frames with
+//!   close frames on its own, and still returns the `Ping`, `Pong` and
+//!   `Close` for information. Once the closing handshake is done it returns
+//!   [`Error::ConnectionClosed`]. A protocol violation by the peer sends the
+//!   matching close code, finishes the closing handshake, then returns the
+//!   error once.
+//! - [`WebSocket::send`] encodes and writes a message and flushes;
+//!   [`WebSocket::write`] only queues it (it writes once
+//!   `write_buffer_size` bytes are queued) and [`WebSocket::flush`] writes
+//!   the queue.
+//! - Timeouts. [`connect_with`] applies `handshake_timeout` to connecting
+//!   and the handshake, and `close_timeout` to waiting for the peer during
+//!   the closing handshake, through the socket's read timeout. Over a
+//!   stream given to [`accept_with`] or [`client_handshake`], nothing can
+//!   interrupt a blocked read: set a read timeout on the socket yourself
+//!   (`TcpStream::set_read_timeout`). A read that times out returns the
+//!   I/O error (`WouldBlock` or `TimedOut`) and can be retried; while
+//!   waiting for the peer's close it ends the closing handshake instead.
+
+use std::io::{self, IoSlice, Read as IoRead, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use http::{Request, Response};
+use tracing::{debug, trace};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
+use ws_ext_core::ExtensionStack;
+
+use crate::config::{ClientConfig, ServerConfig, WebSocketConfig};
+use crate::error::{Error, HandshakeError, ProtocolError};
+use crate::proto::handshake::client::{self, Target};
+use crate::proto::handshake::{server, write_response_head};
+use crate::proto::outbuf::OutBuf;
+use crate::proto::recv::{skip_until_close, Read, Receiver};
+use crate::proto::send::Sender;
+use crate::proto::{close, Role};
+use crate::stream::ReadyState;
+
+const READ_CHUNK: usize = 16 * 1024;
+const MAX_READ: usize = 256 * 1024;
+const MAX_IOSLICES: usize = 32;
+
+/// Sets the read timeout of the underlying socket (known only when this
+/// module created the socket).
+type SetReadTimeout<S> = fn(&S, Option<Duration>) -> io::Result<()>;
+
+/// A blocking WebSocket connection over `S`.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    io: S,
+    role: Role,
+    config: WebSocketConfig,
+    read_buf: BytesMut,
+    recv: Receiver,
+    send: Sender,
+    out: OutBuf,
+    protocol: Option<String>,
+    extensions: Option<String>,
+    close_sent: bool,
+    close_received: bool,
+    draining: bool,
+    pending_error: Option<Error>,
+    read_done: bool,
+    terminated: bool,
+    /// When the close timeout expires (set once a close frame is sent).
+    close_deadline: Option<Instant>,
+    set_read_timeout: Option<SetReadTimeout<S>>,
+}
+
+impl<S> WebSocket<S> {
+    /// Wrap a connection whose opening handshake is already done. Bytes
+    /// read past the end of the handshake go in `leftover`.
+    pub fn from_parts(
+        io: S,
+        role: Role,
+        extensions: ExtensionStack,
+        protocol: Option<String>,
+        config: WebSocketConfig,
+        leftover: BytesMut,
+    ) -> Self {
+        let ext_header = extensions.response_header();
+        let (send_stack, recv_stack) = extensions.split();
+        WebSocket {
+            io,
+            role,
+            read_buf: leftover,
+            recv: Receiver::new(
+                role,
+                recv_stack,
+                config.max_frame_size,
+                config.max_message_size,
+            ),
+            send: Sender::new(role, send_stack),
+            out: OutBuf::new(),
+            protocol,
+            extensions: ext_header,
+            close_sent: false,
+            close_received: false,
+            draining: false,
+            pending_error: None,
+            read_done: false,
+            terminated: false,
+            close_deadline: None,
+            set_read_timeout: None,
+            config,
+        }
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The negotiated subprotocol.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The negotiated extensions, as the `Sec-WebSocket-Extensions` response
+    /// value (`None`: no extension).
+    pub fn extensions(&self) -> Option<&str> {
+        self.extensions.as_deref()
+    }
+
+    /// The browser-style ready state.
+    pub fn ready_state(&self) -> ReadyState {
+        if self.terminated {
+            ReadyState::Closed
+        } else if self.close_sent || self.close_received || self.draining {
+            ReadyState::Closing
+        } else {
+            ReadyState::Open
+        }
+    }
+
+    /// Encoded bytes not yet written to the socket.
+    pub fn buffered_amount(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The underlying connection.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The underlying connection, mutably (writing to it directly corrupts
+    /// the WebSocket stream).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// Give back the underlying connection (queued bytes are lost).
+    pub fn into_inner(self) -> S {
+        self.io
+    }
+
+    fn queue_close(&mut self, frame: Option<CloseFrame>) {
+        if self.close_sent {
+            return;
+        }
+        self.close_sent = true;
+        self.close_deadline = Some(Instant::now() + self.config.close_timeout);
+        if let Err(e) = self
+            .send
+            .encode_message(Message::Close(frame), &mut self.out)
+        {
+            debug!(error = %e, "could not encode the close frame");
+        }
+    }
+
+    fn fail(&mut self, err: ProtocolError) {
+        let code = err.close_code();
+        debug!(code, error = %err, "failing the connection");
+        self.queue_close(Some(close::frame(code, &err.to_string())));
+        if matches!(
+            err,
+            ProtocolError::CloseTooShort
+                | ProtocolError::InvalidCloseCode(_)
+                | ProtocolError::InvalidCloseReason
+        ) {
+            // The faulty frame was the peer's close: the handshake is done.
+            self.close_received = true;
+        }
+        self.draining = true;
+        self.pending_error = Some(Error::Protocol(err));
+    }
+
+    fn finish(&mut self) -> Error {
+        self.terminated = true;
+        self.pending_error.take().unwrap_or(Error::ConnectionClosed)
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl<S: IoRead + Write> WebSocket<S> {
+    /// Write out the whole queue (vectored).
+    fn write_out(&mut self) -> io::Result<()> {
+        while !self.out.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+            let k = self.out.io_slices(&mut slices);
+            let n = match self.io.write_vectored(&slices[..k]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.out.advance(n);
+        }
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> io::Result<()> {
+        self.write_out()?;
+        self.io.flush()
+    }
+
+    /// Apply the remaining close timeout to the socket, where we can.
+    fn arm_close_timeout(&mut self) {
+        if let (Some(set), Some(deadline)) = (self.set_read_timeout, self.close_deadline) {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            if let Err(e) = set(&self.io, Some(left)) {
+                debug!(error = %e, "could not set the socket's read timeout");
+            }
+        }
+    }
+
+    /// Read more bytes into the read buffer. `Ok(0)` is EOF.
+    fn fill(&mut self, want: usize) -> io::Result<usize> {
+        // Reserve what the frame needs, but zero and read at most
+        // MAX_READ bytes per call so a large frame costs O(size).
+        let start = self.read_buf.len();
+        self.read_buf.reserve(want.max(READ_CHUNK));
+        self.read_buf
+            .resize(start + want.clamp(READ_CHUNK, MAX_READ), 0);
+        let r = loop {
+            match self.io.read(&mut self.read_buf[start..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        self.read_buf.truncate(start + *r.as_ref().unwrap_or(&0));
+        r
+    }
+
+    /// After the closing handshake or a failure: flush; the client waits
+    /// for the server to close TCP first (RFC 6455 §7.1.1), up to the close
+    /// timeout. The server closes TCP when the `WebSocket` is dropped.
+    fn wind_down(&mut self) -> Error {
+        if let Err(e) = self.flush_all() {
+            debug!(error = %e, "write failed while closing");
+            return self.finish();
+        }
+        if self.role == Role::Client && !self.read_done {
+            self.arm_close_timeout();
+            loop {
+                self.read_buf.clear();
+                match self.fill(READ_CHUNK) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => continue,
+                }
+            }
+            self.read_done = true;
+        }
+        self.finish()
+    }
+
+    /// Read the next message. Pings are answered and close frames replied
+    /// to before this returns them. After the closing handshake:
+    /// [`Error::ConnectionClosed`].
+    pub fn read(&mut self) -> Result<Message, Error> {
+        loop {
+            if self.terminated {
+                return Err(Error::ConnectionClosed);
+            }
+            if !self.out.is_empty() {
+                if let Err(e) = self.flush_all() {
+                    if is_timeout(&e) {
+                        return Err(e.into());
+                    }
+                    self.terminated = true;
+                    return Err(self.pending_error.take().unwrap_or(e.into()));
+                }
+            }
+            if (self.close_sent && self.close_received) || self.read_done {
+                return Err(self.wind_down());
+            }
+            let need = if self.draining {
+                match skip_until_close(&mut self.read_buf) {
+                    Ok(false) => READ_CHUNK,
+                    Ok(true) | Err(_) => {
+                        self.read_done = true;
+                        continue;
+                    }
+                }
+            } else {
+                match self.recv.read(&mut self.read_buf) {
+                    Ok(Read::NeedMore(n)) => n,
+                    Ok(Read::Message(msg)) => {
+                        match &msg {
+                            Message::Ping(p) if !self.close_sent => {
+                                let pong = Message::Pong(p.clone());
+                                if let Err(e) = self.send.encode_message(pong, &mut self.out) {
+                                    debug!(error = %e, "could not encode the pong");
+                                }
+                                if let Err(e) = self.flush_all() {
+                                    debug!(error = %e, "could not write the pong yet");
+                                }
+                            }
+                            Message::Close(frame) => {
+                                self.close_received = true;
+                                let reply = frame.as_ref().map(|f| CloseFrame {
+                                    code: f.code,
+                                    reason: Default::default(),
+                                });
+                                trace!(?frame, "close received");
+                                self.queue_close(reply);
+                                if let Err(e) = self.flush_all() {
+                                    debug!(error = %e, "could not write the close reply yet");
+                                }
+                            }
+                            _ => {}
+                        }
+                        return Ok(msg);
+                    }
+                    Err(e) => {
+                        self.fail(e);
+                        continue;
+                    }
+                }
+            };
+            if self.close_sent {
+                if self.close_deadline.is_some_and(|d| Instant::now() >= d) {
+                    debug!("peer did not answer the close frame in time");
+                    self.read_done = true;
+                    continue;
+                }
+                self.arm_close_timeout();
+            }
+            match self.fill(need) {
+                Ok(0) => {
+                    if self.close_sent || self.close_received || self.draining {
+                        self.read_done = true;
+                        continue;
+                    }
+                    self.terminated = true;
+                    return Err(Error::ResetWithoutClose);
+                }
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) && self.close_sent => {
+                    debug!("peer did not answer the close frame in time");
+                    self.read_done = true;
+                }
+                Err(e) if is_timeout(&e) => return Err(e.into()),
+                Err(e) => {
+                    self.terminated = true;
+                    return Err(self.pending_error.take().unwrap_or(e.into()));
+                }
+            }
+        }
+    }
+
+    /// Queue a message; the queue is written out once it holds
+    /// `write_buffer_size` bytes. Call [`WebSocket::flush`] to send now.
+    pub fn write(&mut self, msg: Message) -> Result<(), Error> {
+        if self.terminated {
+            return Err(Error::ConnectionClosed);
+        }
+        if self.close_sent {
+            return Err(Error::SendAfterClose);
+        }
+        if let Message::Close(frame) = msg {
+            self.queue_close(frame);
+        } else {
+            self.send.encode_message(msg, &mut self.out)?;
+        }
+        if self.out.len() >= self.config.write_buffer_size {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    /// Queue a message and flush.
+    pub fn send(&mut self, msg: Message) -> Result<(), Error> {
+        self.write(msg)?;
+        self.flush()
+    }
+
+    /// Write out everything queued and flush the connection.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        if self.terminated && self.out.is_empty() {
+            return Ok(());
+        }
+        self.flush_all()?;
+        Ok(())
+    }
+
+    /// Start the closing handshake: send a close frame (`None`: code 1000
+    /// with no reason) unless one was sent, and flush. Keep calling
+    /// [`WebSocket::read`] until it returns [`Error::ConnectionClosed`] to
+    /// finish the handshake.
+    pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        if self.terminated {
+            return Err(Error::ConnectionClosed);
+        }
+        if !self.close_sent {
+            self.queue_close(Some(frame.unwrap_or_else(|| close::frame(1000, ""))));
+        }
+        self.flush_all()?;
+        Ok(())
+    }
+}
+
+/// Accept a WebSocket connection with the default [`ServerConfig`] (no
+/// extension, no subprotocol).
+pub fn accept<S: IoRead + Write>(stream: S) -> Result<WebSocket<S>, Error> {
+    accept_with(stream, &ServerConfig::default())
+}
+
+/// Accept a WebSocket connection: read and validate the request, answer 101
+/// (or the matching 4xx, then give up). `handshake_timeout` is not applied:
+/// set a read timeout on the socket for that.
+pub fn accept_with<S: IoRead + Write>(
+    mut stream: S,
+    config: &ServerConfig,
+) -> Result<WebSocket<S>, Error> {
+    let (req, leftover) = match read_request(&mut stream, config.max_header_bytes) {
+        Ok(r) => r,
+        Err(e) => return Err(reject(stream, e)),
+    };
+    accept_request(stream, &req, leftover, config)
+}
+
+/// Read one HTTP request head. Returns the request and any bytes read past
+/// its end. Does not answer errors (see [`reject`]).
+pub fn read_request<S: IoRead>(
+    stream: &mut S,
+    max_header_bytes: usize,
+) -> Result<(Request<()>, BytesMut), HandshakeError> {
+    let mut buf = BytesMut::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some((req, n)) = server::parse_request(&buf, max_header_bytes)? {
+            let _ = buf.split_to(n);
+            return Ok((req, buf));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(HandshakeError::Eof),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return Err(HandshakeError::Timeout),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Answer a failed handshake with its HTTP status and reason (best effort)
+/// and return the error.
+pub fn reject<S: Write>(mut stream: S, err: HandshakeError) -> Error {
+    debug!(error = %err, status = err.status(), "handshake rejected");
+    if !matches!(err, HandshakeError::Io(_) | HandshakeError::Eof) {
+        let _ = stream.write_all(&server::error_response(&err));
+        let _ = stream.flush();
+    }
+    Error::Handshake(err)
+}
+
+/// Finish a handshake whose request was already read: validate it,
+/// negotiate, answer, and wrap the connection. `leftover` holds the bytes
+/// read past the request head.
+pub fn accept_request<S: IoRead + Write>(
+    mut stream: S,
+    req: &Request<()>,
+    leftover: BytesMut,
+    config: &ServerConfig,
+) -> Result<WebSocket<S>, Error> {
+    let accepted = match server::accept(req, config) {
+        Ok(a) => a,
+        Err(e) => return Err(reject(stream, e)),
+    };
+    let mut head = Vec::with_capacity(256);
+    write_response_head(&accepted.response, &mut head);
+    stream.write_all(&head)?;
+    stream.flush()?;
+    Ok(WebSocket::from_parts(
+        stream,
+        Role::Server,
+        accepted.extensions,
+        accepted.protocol,
+        config.websocket.clone(),
+        leftover,
+    ))
+}
+
+/// Connect to a `ws://` URL with the default [`ClientConfig`].
+pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+    connect_with(url, &ClientConfig::default())
+}
+
+/// Connect to a `ws://` URL: TCP (with `TCP_NODELAY`) and the opening
+/// handshake, each bounded by the handshake timeout. The returned socket
+/// has no read timeout; the close timeout is applied during the closing
+/// handshake. `wss://` is not supported by the blocking adapter: connect a
+/// rustls `StreamOwned` yourself and use [`client_handshake`].
+pub fn connect_with(
+    url: &str,
+    config: &ClientConfig,
+) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+    let target = Target::parse(url)?;
+    if target.tls {
+        return Err(HandshakeError::Url(format!(
+            "{url}: the blocking adapter does not do TLS; wrap a TLS stream and call client_handshake"
+        ))
+        .into());
+    }
+    let deadline = Instant::now() + config.handshake_timeout;
+    let addrs = (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .map_err(|e| HandshakeError::Url(format!("{url}: cannot resolve {}: {e}", target.host)))?;
+    let mut last_err = None;
+    let mut tcp = None;
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HandshakeError::Timeout.into());
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let tcp = match (tcp, last_err) {
+        (Some(t), _) => t,
+        (None, Some(e)) if is_timeout(&e) => return Err(HandshakeError::Timeout.into()),
+        (None, Some(e)) => return Err(HandshakeError::Io(e).into()),
+        (None, None) => {
+            return Err(HandshakeError::Url(format!(
+                "{url}: {} resolves to no address",
+                target.host
+            ))
+            .into())
+        }
+    };
+    tcp.set_nodelay(true)?;
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    tcp.set_read_timeout(Some(left))?;
+    tcp.set_write_timeout(Some(left))?;
+    let (mut ws, resp) = client_handshake(tcp, &target, config).map_err(|e| match e {
+        Error::Io(e) | Error::Handshake(HandshakeError::Io(e)) if is_timeout(&e) => {
+            HandshakeError::Timeout.into()
+        }
+        e => e,
+    })?;
+    ws.io.set_read_timeout(None)?;
+    ws.io.set_write_timeout(None)?;
+    ws.set_read_timeout = Some(TcpStream::set_read_timeout);
+    Ok((ws, resp))
+}
+
+/// Run the client handshake over an already connected stream (TCP, TLS,
+/// anything). Frames that arrive right behind the 101 are kept.
+pub fn client_handshake<S: IoRead + Write>(
+    mut stream: S,
+    target: &Target,
+    config: &ClientConfig,
+) -> Result<(WebSocket<S>, Response<()>), Error> {
+    let (request, key) = client::request(target, config);
+    stream.write_all(&request)?;
+    stream.flush()?;
+    let mut buf = BytesMut::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some((connected, n)) = client::response(&buf, &key, config)? {
+            let _ = buf.split_to(n);
+            let ws = WebSocket::from_parts(
+                stream,
+                Role::Client,
+                connected.extensions,
+                connected.protocol,
+                config.websocket.clone(),
+                buf,
+            );
+            return Ok((ws, connected.response));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(HandshakeError::Eof.into()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(HandshakeError::Io(e).into()),
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! `wss://`: TLS for both roles with rustls (the `ring` provider).
+//!
+//! - Server: build a [`TlsAcceptor`] from a PEM certificate chain and key
+//!   ([`acceptor_from_pem_files`], [`acceptor_from_pem`]), then
+//!   [`accept_tls_with`] runs the TLS handshake and the WebSocket handshake.
+//! - Client: [`connect_tls`] / [`connect_tls_with`] take `ws://` and `wss://`
+//!   URLs alike and return a [`WebSocketStream`] over a [`MaybeTlsStream`].
+//!   A [`TlsConnector`] says which roots are trusted: the Mozilla roots of
+//!   `webpki-roots` by default, plus (or instead) CA certificates from PEM,
+//!   for a private CA or a self-signed test certificate. The server name
+//!   (SNI and certificate check) is the URL's host.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use futures_util::{SinkExt, StreamExt};
+//! let tls = wsx::tls::TlsConnector::webpki_roots_and_pem_file("my-ca.pem")?;
+//! let (mut ws, _resp) =
+//!     wsx::tls::connect_tls_with("wss://localhost:9443/", &wsx::ClientConfig::default(), &tls)
+//!         .await?;
+//! ws.send(wsx::Message::text("hello")).await?;
+//! let echo = ws.next().await;
+//! # let _ = echo; Ok(()) }
+//! ```
+
+use std::io::{self, IoSlice};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::Response;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::crypto::ring as ring_provider;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio_rustls::rustls::{self, RootCertStore};
+use tracing::debug;
+
+pub use tokio_rustls::TlsAcceptor;
+
+use crate::config::{ClientConfig, ServerConfig};
+use crate::connect::client_handshake;
+use crate::error::{Error, HandshakeError};
+use crate::proto::handshake::client::Target;
+use crate::stream::WebSocketStream;
+
+/// A failure to set up TLS: reading or parsing PEM files, or a certificate
+/// and key that rustls does not accept.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The PEM text is malformed.
+    #[error("{what}: malformed PEM: {detail}")]
+    Pem {
+        /// Which input (a path, or "certificate PEM" / "key PEM").
+        what: String,
+        /// What the PEM parser said.
+        detail: String,
+    },
+    /// No `CERTIFICATE` section was found.
+    #[error("{0}: no certificate found (expected a PEM \"BEGIN CERTIFICATE\" section)")]
+    NoCertificates(String),
+    /// No private key section was found.
+    #[error("{0}: no private key found (expected a PEM \"BEGIN PRIVATE KEY\", \"BEGIN RSA PRIVATE KEY\" or \"BEGIN EC PRIVATE KEY\" section)")]
+    NoPrivateKey(String),
+    /// A CA certificate could not be added to the root store.
+    #[error("{what}: invalid CA certificate: {source}")]
+    BadRoot {
+        /// Which input.
+        what: String,
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// rustls rejected the configuration (for example a key that does not
+    /// match the certificate, or an unsupported key type).
+    #[error("TLS configuration rejected: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+fn pem_error(what: &str, e: rustls::pki_types::pem::Error) -> TlsError {
+    TlsError::Pem {
+        what: what.to_owned(),
+        detail: format!("{e:?}"),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Every certificate in PEM text, in order (a chain: leaf first).
+/// `what` names the input in errors.
+pub fn certs_from_pem(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(what, e))?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificates(what.to_owned()));
+    }
+    Ok(certs)
+}
+
+/// The first private key (PKCS#8, PKCS#1 or SEC1) in PEM text.
+pub fn private_key_from_pem(pem: &[u8], what: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    match PrivateKeyDer::from_pem_slice(pem) {
+        Ok(k) => Ok(k),
+        Err(rustls::pki_types::pem::Error::NoItemsFound) => {
+            Err(TlsError::NoPrivateKey(what.to_owned()))
+        }
+        Err(e) => Err(pem_error(what, e)),
+    }
+}
+
+/// Every certificate of a PEM file.
+pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let path = path.as_ref();
+    certs_from_pem(&read_file(path)?, &path.display().to_string())
+}
+
+/// The first private key of a PEM file.
+pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let path = path.as_ref();
+    private_key_from_pem(&read_file(path)?, &path.display().to_string())
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(ring_provider::default_provider())
+}
+
+/// A rustls server configuration (TLS 1.2 and 1.3, no client
+/// authentication) for a certificate chain and its key.
+pub fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    Ok(Arc::new(config))
+}
+
+/// A [`TlsAcceptor`] from a PEM certificate chain file and a PEM key file
+/// (what `wsx serve --tls-cert PEM --tls-key PEM` takes).
+pub fn acceptor_from_pem_files(
+    cert: impl AsRef<Path>,
+    key: impl AsRef<Path>,
+) -> Result<TlsAcceptor, TlsError> {
+    let certs = load_certs(cert)?;
+    let key = load_private_key(key)?;
+    Ok(TlsAcceptor::from(server_config(certs, key)?))
+}
+
+/// A [`TlsAcceptor`] from in-memory PEM text.
+pub fn acceptor_from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsAcceptor, TlsError> {
+    let certs = certs_from_pem(cert_pem, "certificate PEM")?;
+    let key = private_key_from_pem(key_pem, "key PEM")?;
+    Ok(TlsAcceptor::from(server_config(certs, key)?))
+}
+
+/// The Mozilla root certificates of `webpki-roots`.
+pub fn webpki_root_store() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+/// Add every certificate in PEM text to `store` as a trust anchor; returns
+/// how many were added.
+pub fn add_pem_roots(store: &mut RootCertStore, pem: &[u8], what: &str) -> Result<usize, TlsError> {
+    let certs = certs_from_pem(pem, what)?;
+    let n = certs.len();
+    for c in certs {
+        store.add(c).map_err(|source| TlsError::BadRoot {
+            what: what.to_owned(),
+            source,
+        })?;
+    }
+    Ok(n)
+}
+
+/// Which servers a client trusts. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct TlsConnector {
+    inner: tokio_rustls::TlsConnector,
+}
+
+impl std::fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConnector").finish_non_exhaustive()
+    }
+}
+
+impl TlsConnector {
+    /// Trust exactly the roots in `roots`.
+    pub fn with_roots(roots: RootCertStore) -> Result<Self, TlsError> {
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self::from_rustls(Arc::new(config)))
+    }
+
+    /// Trust the Mozilla roots of `webpki-roots` (what a browser trusts).
+    pub fn webpki_roots() -> Result<Self, TlsError> {
+        Self::with_roots(webpki_root_store())
+    }
+
+    /// Trust only the CA certificates in PEM text (a private CA, or a
+    /// self-signed certificate in tests).
+    pub fn with_root_ca_pem(pem: &[u8]) -> Result<Self, TlsError> {
+        let mut store = RootCertStore::empty();
+        add_pem_roots(&mut store, pem, "root CA PEM")?;
+        Self::with_roots(store)
+    }
+
+    /// Trust the Mozilla roots plus the CA certificates of a PEM file
+    /// (for a `--tls-ca PEM` flag).
+    pub fn webpki_roots_and_pem_file(path: impl AsRef<Path>) -> Result<Self, TlsError> {
+        let path = path.as_ref();
+        let mut store = webpki_root_store();
+        add_pem_roots(&mut store, &read_file(path)?, &path.display().to_string())?;
+        Self::with_roots(store)
+    }
+
+    /// Use a rustls client configuration as it is (client certificates,
+    /// custom verifiers, ALPN...).
+    pub fn from_rustls(config: Arc<rustls::ClientConfig>) -> Self {
+        TlsConnector {
+            inner: tokio_rustls::TlsConnector::from(config),
+        }
+    }
+
+    /// Run the TLS client handshake over `stream` for server name `host`
+    /// (a DNS name, or an IP address, which is checked against the
+    /// certificate's IP addresses and sends no SNI).
+    pub async fn connect<S>(
+        &self,
+        host: &str,
+        stream: S,
+    ) -> Result<tokio_rustls::client::TlsStream<S>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| {
+            HandshakeError::Url(format!("{host:?} is not a valid TLS server name: {e}"))
+        })?;
+        self.inner.connect(name, stream).await.map_err(|e| {
+            debug!(error = %e, host, "TLS handshake failed");
+            Error::Handshake(HandshakeError::Io(io::Error::new(
+                e.kind(),
+                format!("TLS handshake with {host} failed: {e}"),
+            )))
+        })
+    }
+}
+
+/// A connection that is either plain or TLS (client or server side). Reads
+/// and writes pass straight through.
+#[derive(Debug)]
+pub enum MaybeTlsStream<S> {
+    /// `ws://`.
+    Plain(S),
+    /// `wss://`.
+    Tls(Box<tokio_rustls::TlsStream<S>>),
+}
+
+impl<S> MaybeTlsStream<S> {
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, MaybeTlsStream::Tls(_))
+    }
+
+    /// The underlying transport (TCP).
+    pub fn get_ref(&self) -> &S {
+        match self {
+            MaybeTlsStream::Plain(s) => s,
+            MaybeTlsStream::Tls(t) => t.get_ref().0,
+        }
+    }
+}
+
+impl<S> From<tokio_rustls::client::TlsStream<S>> for MaybeTlsStream<S> {
+    fn from(s: tokio_rustls::client::TlsStream<S>) -> Self {
+        MaybeTlsStream::Tls(Box::new(s.into()))
+    }
+}
+
+impl<S> From<tokio_rustls::server::TlsStream<S>> for MaybeTlsStream<S> {
+    fn from(s: tokio_rustls::server::TlsStream<S>) -> Self {
+        MaybeTlsStream::Tls(Box::new(s.into()))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTlsStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTlsStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            MaybeTlsStream::Plain(s) => s.is_write_vectored(),
+            MaybeTlsStream::Tls(t) => t.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A client connection over plain TCP or TLS.
+pub type ClientStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connect to a `ws://` or `wss://` URL with the default [`ClientConfig`],
+/// trusting the `webpki-roots` Mozilla roots.
+pub async fn connect_tls(url: &str) -> Result<(ClientStream, Response<()>), Error> {
+    let tls = TlsConnector::webpki_roots().map_err(|e| HandshakeError::Invalid(e.to_string()))?;
+    connect_tls_with(url, &ClientConfig::default(), &tls).await
+}
+
+/// Connect to a `ws://` or `wss://` URL: TCP (with `TCP_NODELAY`), for
+/// `wss://` the TLS handshake (server name from the URL's host), then the
+/// WebSocket handshake, all within the handshake timeout.
+pub async fn connect_tls_with(
+    url: &str,
+    config: &ClientConfig,
+    tls: &TlsConnector,
+) -> Result<(ClientStream, Response<()>), Error> {
+    let target = Target::parse(url)?;
+    let fut = async {
+        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+        tcp.set_nodelay(true)?;
+        let stream = if target.tls {
+            MaybeTlsStream::from(tls.connect(&target.host, tcp).await?)
+        } else {
+            MaybeTlsStream::Plain(tcp)
+        };
+        client_handshake(stream, &target, config).await
+    };
+    match tokio::time::timeout(config.handshake_timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(HandshakeError::Timeout.into()),
+    }
+}
+
+/// Server side: run the TLS handshake on `stream`, then the WebSocket
+/// handshake ([`crate::accept_with`]), the two together within
+/// `config.handshake_timeout`.
+pub async fn accept_tls_with<S>(
+    stream: S,
+    acceptor: &TlsAcceptor,
+    config: &ServerConfig,
+) -> Result<WebSocketStream<MaybeTlsStream<S>>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let fut = async {
+        let tls = acceptor.accept(stream).await.map_err(|e| {
+            debug!(error = %e, "TLS handshake failed");
+            Error::Handshake(HandshakeError::Io(io::Error::new(
+                e.kind(),
+                format!("TLS handshake failed: {e}"),
+            )))
+        })?;
+        crate::accept_with(MaybeTlsStream::from(tls), config).await
+    };
+    match tokio::time::timeout(config.handshake_timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(HandshakeError::Timeout.into()),
+    }
+}
