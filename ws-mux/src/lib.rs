@@ -12,7 +12,7 @@
 //! - [`MuxSession`]: one per physical connection and role — channels,
 //!   control blocks, flow control, drops and failures.
 //! - The wire: [`wire`] (channel IDs, numbers), [`control`] (the five
-//!   control blocks), [`unit`] (encapsulated frames), [`handshake`]
+//!   control blocks), [`unit`](mod@unit) (encapsulated frames), [`handshake`]
 //!   (encapsulated handshakes, delta encoding), [`drop_code`].
 //!
 //! ## Which draft
@@ -32,6 +32,37 @@
 //! channel's queue until the quota allows and are split when it is short;
 //! the receive quota is granted back as events are consumed, so what a peer
 //! can make us buffer is bounded by the receive window per channel.
+//!
+//! ## Wiring it into an engine (one task per physical connection)
+//! ```ignore
+//! // Server handshake: split the offer at `mux`.
+//! let n = ws_mux::negotiate_server(ext_lines, &physical_neg, &MuxServerFactory::new(token), &channel_neg)?;
+//! // answer with n.response_header; run n.physical on the physical frames.
+//! let Some(agreement) = &n.mux else { /* plain connection */ };
+//! let mut mux = MuxSession::server(cfg, channel_neg.clone(), agreement, &request_headers, n.channel1);
+//! loop {
+//!     while let Some(p) = mux.poll_transmit() { ws.send(Message::Binary(p)).await?; }
+//!     let r = tokio::select! {
+//!         m = ws.next() => match m {
+//!             Some(Ok(Message::Binary(b))) => mux.receive_physical(b),
+//!             Some(Ok(Message::Text(_))) => Err(mux.receive_physical_text()),
+//!             _ => break,                       // physical close / error
+//!         },
+//!         Some(cmd) = from_handles.recv() => cmd.apply(&mut mux), // send_message, close_channel…
+//!     };
+//!     if let Err(e) = r {
+//!         if e.fails_physical() {                // flush DropChannel(0), then close 1011
+//!             while let Some(p) = mux.poll_transmit() { ws.send(Message::Binary(p)).await?; }
+//!             ws.close(e.close_code()).await?; break;
+//!         }                                      // else: a usage error, report it to the handle
+//!     }
+//!     while let Some(ev) = mux.poll_event() { route(ev) } // Frame → handle of ev.channel, …
+//! }
+//! ```
+//! The client is the same with [`client_offer_header`] / [`finish_client`]
+//! and [`MuxSession::client`]. Backpressure: a handle waits while
+//! [`MuxSession::queued_bytes`] is high ([`MuxError::SendBufferFull`]) and
+//! retries on [`Event::QuotaAvailable`].
 //!
 //! ## Example: a client and a server session in memory
 //! ```
