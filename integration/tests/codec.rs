@@ -1,9 +1,13 @@
 //! Frame codec vectors through the sans-I/O receiver and sender.
 
+#![allow(clippy::field_reassign_with_default)]
+
 use bytes::{Bytes, BytesMut};
 use tungstenite::Message;
 use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
-use ws_ext_core::{ClientNegotiator, Frame, OpCode, RecvStack, RsvBits, SendStack, ServerNegotiator};
+use ws_ext_core::{
+    ClientNegotiator, Frame, OpCode, RecvStack, RsvBits, SendStack, ServerNegotiator,
+};
 use wsx::proto::outbuf::OutBuf;
 use wsx::proto::recv::{Read, Receiver};
 use wsx::proto::send::{encode_raw, Sender};
@@ -20,7 +24,10 @@ fn client() -> Receiver {
 }
 
 fn masked(fin: bool, op: OpCode, payload: &[u8]) -> BytesMut {
-    encode_raw(&Frame::new(fin, op, Bytes::copy_from_slice(payload)), Some(MASK))
+    encode_raw(
+        &Frame::new(fin, op, Bytes::copy_from_slice(payload)),
+        Some(MASK),
+    )
 }
 
 fn read_all(r: &mut Receiver, bytes: &[u8]) -> Result<Vec<Message>, ProtocolError> {
@@ -42,17 +49,33 @@ fn fails(r: &mut Receiver, bytes: &[u8]) -> (ProtocolError, u16) {
 
 #[test]
 fn rfc6455_5_7_masked_and_unmasked_hello() {
-    let msgs = read_all(&mut server(), &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]).unwrap();
+    let msgs = read_all(
+        &mut server(),
+        &[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ],
+    )
+    .unwrap();
     assert_eq!(msgs, vec![Message::text("Hello")]);
     let msgs = read_all(&mut client(), &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]).unwrap();
     assert_eq!(msgs, vec![Message::text("Hello")]);
     // Fragmented "Hel" + "lo".
-    let msgs = read_all(&mut client(), &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]).unwrap();
+    let msgs = read_all(
+        &mut client(),
+        &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f],
+    )
+    .unwrap();
     assert_eq!(msgs, vec![Message::text("Hello")]);
     // Unmasked ping, then masked pong answer as a server would read it.
     let msgs = read_all(&mut client(), &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]).unwrap();
     assert_eq!(msgs, vec![Message::Ping(Bytes::from_static(b"Hello"))]);
-    let msgs = read_all(&mut server(), &[0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]).unwrap();
+    let msgs = read_all(
+        &mut server(),
+        &[
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ],
+    )
+    .unwrap();
     assert_eq!(msgs, vec![Message::Pong(Bytes::from_static(b"Hello"))]);
     // 256 bytes and 64 KiB binary in single unmasked frames.
     for len in [256usize, 65536] {
@@ -61,7 +84,10 @@ fn rfc6455_5_7_masked_and_unmasked_hello() {
         let msgs = read_all(&mut client(), &raw).unwrap();
         assert_eq!(msgs, vec![Message::binary(vec![7u8; len])]);
         raw.truncate(raw.len() - 1);
-        assert!(read_all(&mut client(), &raw).unwrap().is_empty(), "incomplete frame yields nothing");
+        assert!(
+            read_all(&mut client(), &raw).unwrap().is_empty(),
+            "incomplete frame yields nothing"
+        );
     }
 }
 
@@ -79,27 +105,73 @@ fn byte_at_a_time_delivery() {
             got.push(m);
         }
     }
-    assert_eq!(got, vec![Message::Ping(Bytes::from_static(b"p")), Message::text("κόσμε")]);
+    assert_eq!(
+        got,
+        vec![
+            Message::Ping(Bytes::from_static(b"p")),
+            Message::text("κόσμε")
+        ]
+    );
     assert!(buf.is_empty());
 }
 
 #[test]
 fn framing_faults_are_1002() {
     let cases: Vec<(Receiver, Vec<u8>, ProtocolError)> = vec![
-        (server(), vec![0x81, 0x01, b'a'], ProtocolError::UnmaskedFrame),
-        (client(), masked(true, OpCode::Text, b"a").to_vec(), ProtocolError::MaskedFrame),
-        (server(), masked(true, OpCode::Reserved(3), b"").to_vec(), ProtocolError::ReservedOpcode(3)),
-        (server(), masked(true, OpCode::Reserved(0xB), b"").to_vec(), ProtocolError::ReservedOpcode(0xB)),
-        (server(), masked(true, OpCode::Continuation, b"a").to_vec(), ProtocolError::UnexpectedContinuation),
         (
             server(),
-            [masked(false, OpCode::Text, b"a"), masked(true, OpCode::Text, b"b")].concat(),
+            vec![0x81, 0x01, b'a'],
+            ProtocolError::UnmaskedFrame,
+        ),
+        (
+            client(),
+            masked(true, OpCode::Text, b"a").to_vec(),
+            ProtocolError::MaskedFrame,
+        ),
+        (
+            server(),
+            masked(true, OpCode::Reserved(3), b"").to_vec(),
+            ProtocolError::ReservedOpcode(3),
+        ),
+        (
+            server(),
+            masked(true, OpCode::Reserved(0xB), b"").to_vec(),
+            ProtocolError::ReservedOpcode(0xB),
+        ),
+        (
+            server(),
+            masked(true, OpCode::Continuation, b"a").to_vec(),
+            ProtocolError::UnexpectedContinuation,
+        ),
+        (
+            server(),
+            [
+                masked(false, OpCode::Text, b"a"),
+                masked(true, OpCode::Text, b"b"),
+            ]
+            .concat(),
             ProtocolError::ExpectedContinuation,
         ),
-        (server(), masked(false, OpCode::Ping, b"").to_vec(), ProtocolError::FragmentedControl),
-        (server(), masked(true, OpCode::Ping, &[0; 126]).to_vec(), ProtocolError::ControlTooLong(126)),
-        (client(), vec![0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 1], ProtocolError::LengthTooLarge),
-        (server(), masked(true, OpCode::Close, &[3]).to_vec(), ProtocolError::CloseTooShort),
+        (
+            server(),
+            masked(false, OpCode::Ping, b"").to_vec(),
+            ProtocolError::FragmentedControl,
+        ),
+        (
+            server(),
+            masked(true, OpCode::Ping, &[0; 126]).to_vec(),
+            ProtocolError::ControlTooLong(126),
+        ),
+        (
+            client(),
+            vec![0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 1],
+            ProtocolError::LengthTooLarge,
+        ),
+        (
+            server(),
+            masked(true, OpCode::Close, &[3]).to_vec(),
+            ProtocolError::CloseTooShort,
+        ),
     ];
     for (mut r, wire, want) in cases {
         let (e, code) = fails(&mut r, &wire);
@@ -116,12 +188,23 @@ fn framing_faults_are_1002() {
 
 #[test]
 fn close_codes_validated() {
-    for code in [0u16, 999, 1004, 1005, 1006, 1012, 1015, 1016, 2000, 2999, 5000, 65535] {
-        let (e, c) = fails(&mut server(), &masked(true, OpCode::Close, &code.to_be_bytes()));
+    for code in [
+        0u16, 999, 1004, 1005, 1006, 1012, 1015, 1016, 2000, 2999, 5000, 65535,
+    ] {
+        let (e, c) = fails(
+            &mut server(),
+            &masked(true, OpCode::Close, &code.to_be_bytes()),
+        );
         assert_eq!((e, c), (ProtocolError::InvalidCloseCode(code), 1002));
     }
-    for code in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999] {
-        let msgs = read_all(&mut server(), &masked(true, OpCode::Close, &code.to_be_bytes())).unwrap();
+    for code in [
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999,
+    ] {
+        let msgs = read_all(
+            &mut server(),
+            &masked(true, OpCode::Close, &code.to_be_bytes()),
+        )
+        .unwrap();
         match &msgs[..] {
             [Message::Close(Some(f))] => assert_eq!(u16::from(f.code), code),
             other => panic!("{other:?}"),
@@ -129,7 +212,10 @@ fn close_codes_validated() {
     }
     let mut bad_reason = 1000u16.to_be_bytes().to_vec();
     bad_reason.extend_from_slice(b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited");
-    assert_eq!(fails(&mut server(), &masked(true, OpCode::Close, &bad_reason)).1, 1007);
+    assert_eq!(
+        fails(&mut server(), &masked(true, OpCode::Close, &bad_reason)).1,
+        1007
+    );
     let msgs = read_all(&mut server(), &masked(true, OpCode::Close, b"")).unwrap();
     assert_eq!(msgs, vec![Message::Close(None)]);
 }
@@ -138,16 +224,33 @@ fn close_codes_validated() {
 fn invalid_utf8_fails_fast_and_is_1007() {
     // The first fragment is already invalid: fail before the message ends.
     let mut r = server();
-    let (e, code) = fails(&mut r, &masked(false, OpCode::Text, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80"));
+    let (e, code) = fails(
+        &mut r,
+        &masked(
+            false,
+            OpCode::Text,
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80",
+        ),
+    );
     assert_eq!((e, code), (ProtocolError::InvalidUtf8, 1007));
     // Truncated sequence at the end of a message.
     let (_, code) = fails(&mut server(), &masked(true, OpCode::Text, b"ok\xe2\x82"));
     assert_eq!(code, 1007);
     // A valid sequence split across fragments is fine.
-    let wire = [masked(false, OpCode::Text, b"\xe2\x82"), masked(true, OpCode::Continuation, b"\xac")].concat();
-    assert_eq!(read_all(&mut server(), &wire).unwrap(), vec![Message::text("€")]);
+    let wire = [
+        masked(false, OpCode::Text, b"\xe2\x82"),
+        masked(true, OpCode::Continuation, b"\xac"),
+    ]
+    .concat();
+    assert_eq!(
+        read_all(&mut server(), &wire).unwrap(),
+        vec![Message::text("€")]
+    );
     // Binary is never validated.
-    assert_eq!(read_all(&mut server(), &masked(true, OpCode::Binary, b"\xff")).unwrap(), vec![Message::binary(vec![0xff])]);
+    assert_eq!(
+        read_all(&mut server(), &masked(true, OpCode::Binary, b"\xff")).unwrap(),
+        vec![Message::binary(vec![0xff])]
+    );
 }
 
 #[test]
@@ -157,24 +260,45 @@ fn size_limits_are_1009_before_buffering() {
     let wire = masked(true, OpCode::Binary, &[0; 101]);
     let (e, code) = fails(&mut r, &wire[..8]);
     assert_eq!(code, 1009);
-    assert!(matches!(e, ProtocolError::FrameTooBig { size: 101, limit: 100 }));
+    assert!(matches!(
+        e,
+        ProtocolError::FrameTooBig {
+            size: 101,
+            limit: 100
+        }
+    ));
     // Fragments adding up past the message limit.
     let mut r = Receiver::new(Role::Server, RecvStack::default(), 100, 150);
-    let wire = [masked(false, OpCode::Binary, &[0; 100]), masked(true, OpCode::Continuation, &[0; 51])].concat();
+    let wire = [
+        masked(false, OpCode::Binary, &[0; 100]),
+        masked(true, OpCode::Continuation, &[0; 51]),
+    ]
+    .concat();
     let (e, code) = fails(&mut r, &wire);
-    assert_eq!((e, code), (ProtocolError::MessageTooBig { limit: 150 }, 1009));
+    assert_eq!(
+        (e, code),
+        (ProtocolError::MessageTooBig { limit: 150 }, 1009)
+    );
     // Exactly at the limit passes.
     let mut r = Receiver::new(Role::Server, RecvStack::default(), 100, 150);
-    let wire = [masked(false, OpCode::Binary, &[0; 100]), masked(true, OpCode::Continuation, &[0; 50])].concat();
+    let wire = [
+        masked(false, OpCode::Binary, &[0; 100]),
+        masked(true, OpCode::Continuation, &[0; 50]),
+    ]
+    .concat();
     assert_eq!(read_all(&mut r, &wire).unwrap().len(), 1);
 }
 
 fn deflate_pair() -> ((SendStack, RecvStack), (SendStack, RecvStack)) {
-    let client = ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default()));
-    let server = ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()));
+    let client =
+        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default()));
+    let server =
+        ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()));
     let offer = client.offer_header().unwrap();
     let s = server.negotiate([offer.as_bytes()]).unwrap();
-    let c = client.finish([s.response_header().unwrap().as_bytes()]).unwrap();
+    let c = client
+        .finish([s.response_header().unwrap().as_bytes()])
+        .unwrap();
     (c.split(), s.split())
 }
 
@@ -185,10 +309,17 @@ fn sender_to_receiver_through_deflate_with_interleaved_control() {
     let mut rx = Receiver::new(Role::Server, s_recv, 1 << 20, 1 << 20);
     let mut out = OutBuf::new();
     let text = "compress me ".repeat(100);
-    tx.encode_message(Message::text(text.clone()), &mut out).unwrap();
-    tx.encode_message(Message::Ping(Bytes::from_static(b"x")), &mut out).unwrap();
-    tx.encode_message(Message::binary(vec![1u8; 5000]), &mut out).unwrap();
-    assert!(out.len() < text.len(), "compressed on the wire: {}", out.len());
+    tx.encode_message(Message::text(text.clone()), &mut out)
+        .unwrap();
+    tx.encode_message(Message::Ping(Bytes::from_static(b"x")), &mut out)
+        .unwrap();
+    tx.encode_message(Message::binary(vec![1u8; 5000]), &mut out)
+        .unwrap();
+    assert!(
+        out.len() < text.len(),
+        "compressed on the wire: {}",
+        out.len()
+    );
     let mut wire = BytesMut::new();
     while !out.is_empty() {
         let s = out.first_slice().to_vec();
@@ -197,7 +328,14 @@ fn sender_to_receiver_through_deflate_with_interleaved_control() {
     }
     assert_ne!(wire[0] & 0x40, 0, "RSV1 set on the compressed frame");
     let msgs = read_all(&mut rx, &wire).unwrap();
-    assert_eq!(msgs, vec![Message::text(text), Message::Ping(Bytes::from_static(b"x")), Message::binary(vec![1u8; 5000])]);
+    assert_eq!(
+        msgs,
+        vec![
+            Message::text(text),
+            Message::Ping(Bytes::from_static(b"x")),
+            Message::binary(vec![1u8; 5000])
+        ]
+    );
 }
 
 #[test]
@@ -206,7 +344,8 @@ fn inflate_stops_at_the_message_budget() {
     let mut tx = Sender::new(Role::Client, c_send);
     let mut rx = Receiver::new(Role::Server, s_recv, 1 << 20, 10_000);
     let mut out = OutBuf::new();
-    tx.encode_message(Message::binary(vec![0u8; 100_000]), &mut out).unwrap();
+    tx.encode_message(Message::binary(vec![0u8; 100_000]), &mut out)
+        .unwrap();
     let wire = out.first_slice().to_vec();
     assert!(wire.len() < 1000);
     assert_eq!(fails(&mut rx, &wire).1, 1009);
@@ -216,12 +355,18 @@ fn inflate_stops_at_the_message_budget() {
 fn sender_refuses_what_cannot_be_sent() {
     let mut tx = Sender::new(Role::Server, SendStack::default());
     let mut out = OutBuf::new();
-    assert!(tx.encode_message(Message::Ping(Bytes::from(vec![0; 126])), &mut out).is_err());
-    let bad = Message::Close(Some(wsx::CloseFrame { code: wsx::CloseCode::from(1005), reason: "".into() }));
+    assert!(tx
+        .encode_message(Message::Ping(Bytes::from(vec![0; 126])), &mut out)
+        .is_err());
+    let bad = Message::Close(Some(wsx::CloseFrame {
+        code: wsx::CloseCode::from(1005),
+        reason: "".into(),
+    }));
     assert!(tx.encode_message(bad, &mut out).is_err());
     assert!(out.is_empty());
     // A server frame is unmasked; large payloads are queued without a copy.
-    tx.encode_message(Message::binary(vec![9u8; 100_000]), &mut out).unwrap();
+    tx.encode_message(Message::binary(vec![9u8; 100_000]), &mut out)
+        .unwrap();
     assert_eq!(out.len(), 100_010);
     assert_eq!(&out.first_slice()[..2], &[0x82, 127]);
 }

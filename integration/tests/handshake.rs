@@ -1,5 +1,7 @@
 //! Opening handshake vectors, both roles.
 
+#![allow(clippy::field_reassign_with_default)]
+
 use std::sync::Arc;
 
 use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
@@ -17,7 +19,9 @@ fn request(extra: &str) -> String {
 }
 
 fn parse(raw: &str) -> http::Request<()> {
-    let (req, n) = server::parse_request(raw.as_bytes(), 16 << 10).unwrap().unwrap();
+    let (req, n) = server::parse_request(raw.as_bytes(), 16 << 10)
+        .unwrap()
+        .unwrap();
     assert_eq!(n, raw.len());
     req
 }
@@ -44,7 +48,8 @@ fn rfc6455_accept_key_and_101() {
 
 #[test]
 fn header_tokens_are_case_insensitive_and_listed() {
-    let raw = "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n\
+    let raw =
+        "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n\
                Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     assert!(accept(raw, &ServerConfig::default()).is_ok());
 }
@@ -76,7 +81,10 @@ fn every_400_case() {
     for raw in cases {
         let (status, answer) = status_of(&raw);
         assert_eq!(status, 400, "{raw}");
-        assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
         let body = answer.split("\r\n\r\n").nth(1).unwrap();
         assert!(body.len() > 10, "the body says why: {body:?}");
     }
@@ -85,8 +93,13 @@ fn every_400_case() {
 #[test]
 fn malformed_extension_header_is_400_even_with_extensions_registered() {
     let mut config = ServerConfig::default();
-    config.extensions = ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()));
-    let e = accept(&request("Sec-WebSocket-Extensions: permessage-deflate;;\r\n"), &config).unwrap_err();
+    config.extensions =
+        ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()));
+    let e = accept(
+        &request("Sec-WebSocket-Extensions: permessage-deflate;;\r\n"),
+        &config,
+    )
+    .unwrap_err();
     assert!(matches!(e, HandshakeError::Extensions(_)), "{e:?}");
     assert_eq!(e.status(), 400);
 }
@@ -116,9 +129,18 @@ fn oversized_heads_are_431() {
     let e = server::parse_request(request(&many).as_bytes(), 16 << 10).unwrap_err();
     assert_eq!(e.status(), 431);
     // Incomplete and under the limit: wait for more.
-    assert!(server::parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n", 1024).unwrap().is_none());
+    assert!(
+        server::parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n", 1024)
+            .unwrap()
+            .is_none()
+    );
     // Garbage is 400.
-    assert_eq!(server::parse_request(b"\x00\x01 nonsense\r\n\r\n", 1024).unwrap_err().status(), 400);
+    assert_eq!(
+        server::parse_request(b"\x00\x01 nonsense\r\n\r\n", 1024)
+            .unwrap_err()
+            .status(),
+        400
+    );
 }
 
 #[test]
@@ -138,7 +160,10 @@ fn subprotocol_choice_and_callback() {
         }
         if let Some(h) = resp.headers_mut() {
             h.insert("x-served-by", http::HeaderValue::from_static("wsx"));
-            h.insert("sec-websocket-protocol", http::HeaderValue::from_static("chosen"));
+            h.insert(
+                "sec-websocket-protocol",
+                http::HeaderValue::from_static("chosen"),
+            );
         }
         RequestDecision::Accept
     });
@@ -147,15 +172,24 @@ fn subprotocol_choice_and_callback() {
     assert_eq!(a.protocol.as_deref(), Some("chosen"));
     let e = accept(&request("").replacen("/chat", "/other", 1), &config).unwrap_err();
     assert_eq!(e.status(), 403);
-    assert!(String::from_utf8(server::error_response(&e)).unwrap().contains("wrong path"));
+    assert!(String::from_utf8(server::error_response(&e))
+        .unwrap()
+        .contains("wrong path"));
 }
 
 #[test]
 fn deflate_is_negotiated_in_the_101() {
     let mut config = ServerConfig::default();
-    config.extensions = ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()));
-    let a = accept(&request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"), &config).unwrap();
-    let ext = a.response.headers()["sec-websocket-extensions"].to_str().unwrap();
+    config.extensions =
+        ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()));
+    let a = accept(
+        &request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"),
+        &config,
+    )
+    .unwrap();
+    let ext = a.response.headers()["sec-websocket-extensions"]
+        .to_str()
+        .unwrap();
     assert!(ext.starts_with("permessage-deflate"), "{ext}");
     assert_eq!(a.extensions.names(), vec!["permessage-deflate"]);
 }
@@ -179,9 +213,17 @@ fn response_for(key: &str, extra: &str) -> String {
 #[test]
 fn client_request_shape() {
     let mut config = client_config();
-    config.extensions = ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default()));
+    config.extensions =
+        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default()));
     let target = client::Target::parse("ws://example.com:8080/path?q=1").unwrap();
-    assert_eq!((target.port, target.host_header.as_str(), target.path.as_str()), (8080, "example.com:8080", "/path?q=1"));
+    assert_eq!(
+        (
+            target.port,
+            target.host_header.as_str(),
+            target.path.as_str()
+        ),
+        (8080, "example.com:8080", "/path?q=1")
+    );
     let (req, key) = client::request(&target, &config);
     let req = String::from_utf8(req).unwrap();
     assert!(req.starts_with("GET /path?q=1 HTTP/1.1\r\n"));
@@ -189,7 +231,10 @@ fn client_request_shape() {
     assert!(req.contains(&format!("Sec-WebSocket-Key: {key}\r\n")));
     assert!(server::is_valid_key(key.as_bytes()));
     assert!(req.contains("Sec-WebSocket-Protocol: chat\r\n"));
-    assert!(req.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"), "{req}");
+    assert!(
+        req.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"),
+        "{req}"
+    );
     assert!(client::Target::parse("http://x/").is_err());
     assert!(client::Target::parse("ws:///nohost").is_err());
     assert_eq!(client::Target::parse("ws://h").unwrap().path, "/");
@@ -207,7 +252,9 @@ fn client_keeps_bytes_after_the_101() {
     assert_eq!(n, head_len);
     assert_eq!(&buf[n..], &[0x81, 0x02, b'h', b'i']);
     assert_eq!(c.protocol.as_deref(), Some("chat"));
-    assert!(client::response(&buf[..head_len - 1], key, &config).unwrap().is_none());
+    assert!(client::response(&buf[..head_len - 1], key, &config)
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -216,13 +263,28 @@ fn client_rejects_bad_responses() {
     let key = "x3JJHMbDL1EzLkh9GBhXDw==";
     let good = response_for(key, "");
     let cases: Vec<(String, &str)> = vec![
-        ("HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno".into(), "403"),
+        (
+            "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno".into(),
+            "403",
+        ),
         (good.replacen("Upgrade: websocket\r\n", "", 1), "Upgrade"),
-        (good.replacen("Connection: Upgrade\r\n", "", 1), "Connection"),
+        (
+            good.replacen("Connection: Upgrade\r\n", "", 1),
+            "Connection",
+        ),
         (response_for("AAAAAAAAAAAAAAAAAAAAAA==", ""), "Accept"),
-        (good.replacen("Sec-WebSocket-Accept", "X-Nothing", 1), "Accept"),
-        (response_for(key, "Sec-WebSocket-Protocol: other\r\n"), "not offered"),
-        (response_for(key, "Sec-WebSocket-Extensions: permessage-deflate\r\n"), "permessage-deflate"),
+        (
+            good.replacen("Sec-WebSocket-Accept", "X-Nothing", 1),
+            "Accept",
+        ),
+        (
+            response_for(key, "Sec-WebSocket-Protocol: other\r\n"),
+            "not offered",
+        ),
+        (
+            response_for(key, "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+            "permessage-deflate",
+        ),
         ("garbage\r\n\r\n".into(), "malformed"),
     ];
     for (raw, needle) in cases {

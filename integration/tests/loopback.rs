@@ -1,5 +1,7 @@
 //! Our client against our server over loopback TCP.
 
+#![allow(clippy::field_reassign_with_default)]
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,9 +10,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{ClientNegotiator, ServerNegotiator};
-use wsx::{ClientConfig, CloseCode, CloseFrame, Message, ReadyState, ServerConfig, WebSocketStream};
+use wsx::{
+    ClientConfig, CloseCode, CloseFrame, Message, ReadyState, ServerConfig, WebSocketStream,
+};
 
-async fn echo_server(config: ServerConfig) -> (String, tokio::task::JoinHandle<Vec<Result<(), String>>>) {
+async fn echo_server(
+    config: ServerConfig,
+) -> (String, tokio::task::JoinHandle<Vec<Result<(), String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let handle = tokio::spawn(async move {
@@ -74,7 +80,10 @@ async fn echo_text_binary_empty_and_large() {
     assert!(matches!(&rest[0], Message::Close(Some(f)) if f.code == CloseCode::Normal));
     assert_eq!(ws.ready_state(), ReadyState::Closed);
     assert!(ws.next().await.is_none());
-    assert!(matches!(ws.send(Message::text("late")).await, Err(wsx::Error::ConnectionClosed)));
+    assert!(matches!(
+        ws.send(Message::text("late")).await,
+        Err(wsx::Error::ConnectionClosed)
+    ));
     assert_eq!(server.await.unwrap(), vec![Ok(())]);
 }
 
@@ -113,14 +122,22 @@ async fn ping_is_answered_automatically_and_close_code_echoed() {
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut ws = wsx::accept(tcp).await.unwrap();
-        ws.send(Message::Ping(Bytes::from_static(b"are you there"))).await.unwrap();
-        let pong = ws.next().await.unwrap().unwrap();
-        assert_eq!(pong, Message::Pong(Bytes::from_static(b"are you there")));
-        ws.send(Message::Close(Some(CloseFrame { code: CloseCode::from(4001), reason: "done".into() })))
+        ws.send(Message::Ping(Bytes::from_static(b"are you there")))
             .await
             .unwrap();
+        let pong = ws.next().await.unwrap().unwrap();
+        assert_eq!(pong, Message::Pong(Bytes::from_static(b"are you there")));
+        ws.send(Message::Close(Some(CloseFrame {
+            code: CloseCode::from(4001),
+            reason: "done".into(),
+        })))
+        .await
+        .unwrap();
         let reply = ws.next().await.unwrap().unwrap();
-        assert!(matches!(reply, Message::Close(Some(ref f)) if u16::from(f.code) == 4001), "{reply:?}");
+        assert!(
+            matches!(reply, Message::Close(Some(ref f)) if u16::from(f.code) == 4001),
+            "{reply:?}"
+        );
         assert!(ws.next().await.is_none());
     });
     let (mut ws, _) = wsx::connect(&url).await.unwrap();
@@ -130,7 +147,9 @@ async fn ping_is_answered_automatically_and_close_code_echoed() {
     }
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0], Message::Ping(Bytes::from_static(b"are you there")));
-    assert!(matches!(&seen[1], Message::Close(Some(f)) if u16::from(f.code) == 4001 && f.reason == "done"));
+    assert!(
+        matches!(&seen[1], Message::Close(Some(f)) if u16::from(f.code) == 4001 && f.reason == "done")
+    );
     server.await.unwrap();
 }
 
@@ -147,7 +166,10 @@ async fn frames_right_behind_the_101_are_kept() {
             buf.extend_from_slice(&chunk[..n]);
         }
         let req = String::from_utf8(buf).unwrap();
-        let key = req.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap();
+        let key = req
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap();
         let accept = wsx::proto::handshake::derive_accept_key(key.trim().as_bytes());
         let mut out = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
@@ -163,7 +185,10 @@ async fn frames_right_behind_the_101_are_kept() {
     });
     let (mut ws, _) = wsx::connect(&url).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("early"));
-    assert!(matches!(ws.next().await.unwrap().unwrap(), Message::Close(Some(_))));
+    assert!(matches!(
+        ws.next().await.unwrap().unwrap(),
+        Message::Close(Some(_))
+    ));
     // Our close reply went out masked; then the server closes TCP.
     let rest = server.await.unwrap();
     assert_eq!(rest.len(), 8, "masked close reply with code: {rest:?}");
@@ -181,10 +206,16 @@ async fn too_big_message_closes_with_1009() {
     assert_eq!(ws.next().await.unwrap().unwrap().len(), 1000);
     ws.send(Message::binary(vec![0u8; 1001])).await.unwrap();
     let m = ws.next().await.unwrap().unwrap();
-    assert!(matches!(&m, Message::Close(Some(f)) if u16::from(f.code) == 1009), "{m:?}");
+    assert!(
+        matches!(&m, Message::Close(Some(f)) if u16::from(f.code) == 1009),
+        "{m:?}"
+    );
     assert!(ws.next().await.is_none());
     let results = server.await.unwrap();
-    assert!(results[0].as_ref().unwrap_err().contains("1009"), "{results:?}");
+    assert!(
+        results[0].as_ref().unwrap_err().contains("1009"),
+        "{results:?}"
+    );
 }
 
 #[tokio::test]
@@ -192,13 +223,19 @@ async fn handshake_timeout_answers_408() {
     let mut config = ServerConfig::default();
     config.handshake_timeout = Duration::from_millis(200);
     let (url, server) = echo_server(config).await;
-    let addr = url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_owned();
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(server.await.unwrap()[0].as_ref().unwrap_err().contains("timed out"));
+    assert!(server.await.unwrap()[0]
+        .as_ref()
+        .unwrap_err()
+        .contains("timed out"));
 }
 
 #[tokio::test]
@@ -228,13 +265,18 @@ async fn upgraded_connection_entry_over_an_in_memory_pipe() {
         .body(())
         .unwrap();
     let mut config = ServerConfig::default();
-    config.extensions = ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()));
+    config.extensions =
+        ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()));
     let accepted = wsx::negotiate_upgrade(&req, &config).unwrap();
-    let ext = accepted.response.headers()["sec-websocket-extensions"].to_str().unwrap().to_owned();
+    let ext = accepted.response.headers()["sec-websocket-extensions"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let mut server = WebSocketStream::from_upgraded(a, accepted, config.websocket.clone());
     assert_eq!(server.extensions(), Some(ext.as_str()));
     // The other end: a client stack negotiated from the same response.
-    let client_neg = ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default()));
+    let client_neg =
+        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default()));
     let stack = client_neg.finish([ext.as_bytes()]).unwrap();
     let mut client = WebSocketStream::from_parts(
         b,
@@ -244,8 +286,14 @@ async fn upgraded_connection_entry_over_an_in_memory_pipe() {
         Default::default(),
         Default::default(),
     );
-    client.send(Message::text("over the pipe ".repeat(50))).await.unwrap();
-    assert_eq!(server.next().await.unwrap().unwrap(), Message::text("over the pipe ".repeat(50)));
+    client
+        .send(Message::text("over the pipe ".repeat(50)))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.next().await.unwrap().unwrap(),
+        Message::text("over the pipe ".repeat(50))
+    );
     server.send(Message::text("back")).await.unwrap();
     assert_eq!(client.next().await.unwrap().unwrap(), Message::text("back"));
 }
@@ -277,7 +325,11 @@ async fn deflate_every_parameter_combination() {
     let payloads = vec![
         Message::text("{\"compressible\": true} ".repeat(200)),
         Message::text(""),
-        Message::binary((0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>()),
+        Message::binary(
+            (0..20_000u32)
+                .map(|i| (i * 7919 % 251) as u8)
+                .collect::<Vec<_>>(),
+        ),
         Message::text("short"),
         Message::text("{\"compressible\": true} ".repeat(200)),
     ];
@@ -293,15 +345,24 @@ async fn deflate_every_parameter_combination() {
             sc.extensions = ServerNegotiator::new().with(PerMessageDeflateServer::new(s_cfg));
             cc.extensions = ClientNegotiator::new().with(PerMessageDeflateClient::new(c_cfg));
             let (url, server) = echo_server(sc).await;
-            let (mut ws, _) = wsx::connect_with(&url, &cc).await.unwrap_or_else(|e| panic!("combo {i} {cfg:?}: {e}"));
-            let ext = ws.extensions().unwrap_or_else(|| panic!("combo {i}: not negotiated")).to_owned();
+            let (mut ws, _) = wsx::connect_with(&url, &cc)
+                .await
+                .unwrap_or_else(|e| panic!("combo {i} {cfg:?}: {e}"));
+            let ext = ws
+                .extensions()
+                .unwrap_or_else(|| panic!("combo {i}: not negotiated"))
+                .to_owned();
             assert!(ext.starts_with("permessage-deflate"));
             if server_side && cfg.server_no_context_takeover {
                 assert!(ext.contains("server_no_context_takeover"), "{ext}");
             }
             for m in &payloads {
                 ws.send(m.clone()).await.unwrap();
-                assert_eq!(&ws.next().await.unwrap().unwrap(), m, "combo {i} server_side={server_side} {ext}");
+                assert_eq!(
+                    &ws.next().await.unwrap().unwrap(),
+                    m,
+                    "combo {i} server_side={server_side} {ext}"
+                );
             }
             close_and_drain(&mut ws).await;
             assert_eq!(server.await.unwrap(), vec![Ok(())], "combo {i}");

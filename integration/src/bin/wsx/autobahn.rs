@@ -9,8 +9,10 @@ use crate::echo::echo;
 
 /// Run every case, then update the reports.
 pub async fn run(args: AutobahnArgs) -> Result<(), String> {
-    let mut config = ClientConfig::default();
-    config.extensions = crate::extensions::client(&args.common)?;
+    let mut config = ClientConfig {
+        extensions: crate::extensions::client(&args.common)?,
+        ..ClientConfig::default()
+    };
     config.websocket.max_message_size = args.common.max_message_size;
     config.websocket.max_frame_size = args.common.max_message_size;
     let base = args.url.trim_end_matches('/');

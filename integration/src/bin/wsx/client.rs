@@ -10,8 +10,10 @@ use crate::args::ClientArgs;
 
 /// Connect, pump stdin to the server and the server to stdout.
 pub async fn run(args: ClientArgs) -> Result<(), String> {
-    let mut config = ClientConfig::default();
-    config.extensions = crate::extensions::client(&args.common)?;
+    let mut config = ClientConfig {
+        extensions: crate::extensions::client(&args.common)?,
+        ..ClientConfig::default()
+    };
     config.websocket.max_message_size = args.common.max_message_size;
     config.websocket.max_frame_size = args.common.max_message_size;
     config.subprotocols = args.protocols.clone();

@@ -21,8 +21,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     if args.tls_cert.is_some() || args.tls_key.is_some() {
         return Err("--tls-cert/--tls-key: TLS (wss://) is not implemented yet".into());
     }
-    let mut config = ServerConfig::default();
-    config.extensions = crate::extensions::server(&args.common)?;
+    let mut config = ServerConfig {
+        extensions: crate::extensions::server(&args.common)?,
+        ..ServerConfig::default()
+    };
     config.websocket.max_message_size = args.common.max_message_size;
     config.websocket.max_frame_size = args.common.max_message_size;
     config.handshake_timeout = Duration::from_secs(args.handshake_timeout);
