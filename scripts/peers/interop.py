@@ -312,7 +312,8 @@ async def node_client_run(url, offers, group, label):
     missing = [m["name"] for m in SUITE if m["name"] not in seen]
     if missing:
         R.add(group, f"{label} / connection", False,
-              f"messages never echoed: {missing[:3]}...; errors {errors}; stderr {err.decode()[-500:]}")
+              f"{len(missing)} messages never echoed (first {missing[0]}); close {close}; "
+              f"errors {errors}; stderr {err.decode()[-500:]}")
     else:
         R.add(group, f"{label} / clean close", close == 1000, f"close {close}; errors {errors}")
     return resp, offers_sent
@@ -408,12 +409,16 @@ async def role_serve(peer):
     for policy, label, offers in serve_matrix(peer):
         flags = policy.flags() + getattr(policy, "extra", [])
         name = f"[wsx serve {' '.join(flags) or '(defaults)'}] offer {label}"
+        nfail = len(R.failures)
         try:
             async with Serve(flags) as srv:
                 resp = await run(srv.url, offers, group, name)
         except RuntimeError as e:
             R.add(group, name, False, str(e))
             continue
+        if len(R.failures) > nfail:
+            tail = srv.stderr.decode("utf-8", "replace").strip().splitlines()[-6:]
+            print("    wsx serve stderr: " + ("\n    ".join(tail) or "(empty)"), flush=True)
         resp, raw = resp
         if resp is None:
             continue
