@@ -48,7 +48,11 @@
 //! `client_max_window_bits` < 15, a server configured with
 //! `server_max_window_bits` < 15) messages are sent uncompressed, which is
 //! always legal. Decompression always uses a 15-bit window, which accepts
-//! any peer.
+//! any peer. One difference to know: miniz_oxide's inflater reads a match
+//! distance that reaches before the start of the stream as zeros instead of
+//! failing, so a peer that lost context sync yields wrong bytes (still
+//! bounded by the budget, still UTF-8-checked by the engine) rather than a
+//! 1007 close; zlib-rs fails with 1007.
 //!
 //! **Window bits 8.** Offers and responses with 8 are valid. Raw DEFLATE
 //! with an 8-bit window is refused by zlib ≥ 1.2.9 and zlib-rs, so our

@@ -7,7 +7,9 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+#[cfg(feature = "zlib-rs")]
+use flate2::{Compress, Compression, FlushCompress};
+use flate2::{Decompress, FlushDecompress};
 use miniz_oxide::deflate::core::CompressorOxide;
 use miniz_oxide::inflate::stream::InflateState;
 use miniz_oxide::{DataFormat, MZFlush, MZStatus};
@@ -18,7 +20,7 @@ const TRAILER: [u8; 4] = [0, 0, 0xff, 0xff];
 
 fn corpus() -> Vec<Vec<u8>> {
     let mut v = Vec::new();
-    for i in 0..40u64 {
+    for i in 0..21u64 {
         let len = [0usize, 1, 17, 300, 4000, 33_000, 70_000][(i % 7) as usize];
         v.push(text(i, len, [2, 26, 255][(i % 3) as usize]));
     }
@@ -79,7 +81,7 @@ fn encode_message(
 #[test]
 fn independent_inflaters_decode_our_streams() {
     for level in [0u32, 1, 6, 9] {
-        for bits in [None, Some(9), Some(12), Some(15)] {
+        for bits in [None, Some(9), Some(12)] {
             for no_ctx in [false, true] {
                 let offer = OfferParams {
                     client_no_context_takeover: no_ctx,
@@ -100,7 +102,13 @@ fn independent_inflaters_decode_our_streams() {
                 let mut fl = Decompress::new(false);
                 for (i, body) in corpus().iter().enumerate() {
                     let (compressed, wire) = encode_message(&mut enc, body, &[i * 31, i * 4099]);
-                    assert!(compressed);
+                    // miniz_oxide cannot limit its window: it sends plain.
+                    let can = ws_deflate::backend::can_compress_with(bits.unwrap_or(15));
+                    assert_eq!(compressed, can);
+                    if !can {
+                        assert_eq!(&wire, body);
+                        continue;
+                    }
                     if no_ctx {
                         miniz.reset(DataFormat::Raw);
                         fl.reset(false);
@@ -127,7 +135,9 @@ trait Peer {
     fn message(&mut self, body: &[u8], finish: bool) -> Vec<u8>;
 }
 
+#[cfg(feature = "zlib-rs")]
 struct Flate2Peer(Compress);
+#[cfg(feature = "zlib-rs")]
 impl Peer for Flate2Peer {
     fn message(&mut self, body: &[u8], finish: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(body.len() + 1024);
@@ -232,6 +242,7 @@ fn check_peer(name: &str, mut peer: impl Peer, finish: bool) {
     }
 }
 
+#[cfg(feature = "zlib-rs")]
 #[test]
 fn our_decoder_reads_zlib_rs_streams_at_every_level_and_window() {
     for level in 0..=9 {

@@ -1,9 +1,7 @@
 //! Every row of the RFC 7692 §7.1 decision tables (specs §B.2), both roles,
 //! through the table functions and through the ws-ext-core negotiators.
 
-use ws_deflate::negotiate::{
-    client_validate, server_respond, server_respond_with, DeclineReason, ResponseError,
-};
+use ws_deflate::negotiate::{client_validate, server_respond_with, DeclineReason, ResponseError};
 use ws_deflate::{
     ClientMaxWindowBits as Cmwb, DeflateConfig, OfferParams, ParamError, PerMessageDeflateClient,
     PerMessageDeflateServer, ResponseParams,
@@ -28,6 +26,11 @@ fn resp(snct: bool, cnct: bool, smwb: Option<u8>, cmwb: Option<u8>) -> ResponseP
     }
 }
 
+/// The table itself, for a backend that can limit its window.
+fn table(o: &OfferParams, c: &DeflateConfig) -> Result<ws_deflate::Agreement, DeclineReason> {
+    server_respond_with(o, c, true)
+}
+
 fn cfg() -> DeflateConfig {
     DeflateConfig::default()
 }
@@ -46,7 +49,7 @@ fn server_no_context_takeover_is_offered_or_config() {
             server_no_context_takeover: config,
             ..cfg()
         };
-        let a = server_respond(&offer(offered, false, None, Cmwb::Absent), &c).unwrap();
+        let a = table(&offer(offered, false, None, Cmwb::Absent), &c).unwrap();
         assert_eq!(
             a.response.server_no_context_takeover, want,
             "offered {offered} config {config}"
@@ -62,7 +65,7 @@ fn client_no_context_takeover_is_config_and_hint_lets_server_reset() {
             client_no_context_takeover: config,
             ..cfg()
         };
-        let a = server_respond(&offer(false, hint, None, Cmwb::Absent), &c).unwrap();
+        let a = table(&offer(false, hint, None, Cmwb::Absent), &c).unwrap();
         assert_eq!(a.response.client_no_context_takeover, config);
         // The receiver may reset when either the response or the offer says so.
         assert_eq!(a.recv_no_context_takeover, hint || config);
@@ -87,7 +90,7 @@ fn server_max_window_bits_rows() {
             server_max_window_bits: config,
             ..cfg()
         };
-        let a = server_respond(&offer(false, false, offered, Cmwb::Absent), &c).unwrap();
+        let a = table(&offer(false, false, offered, Cmwb::Absent), &c).unwrap();
         assert_eq!(
             a.response.server_max_window_bits, want,
             "config {config:?} offered {offered:?}"
@@ -115,7 +118,7 @@ fn client_max_window_bits_rows() {
             client_max_window_bits: config,
             ..cfg()
         };
-        let a = server_respond(&offer(false, false, None, offered), &c).unwrap();
+        let a = table(&offer(false, false, None, offered), &c).unwrap();
         assert_eq!(
             a.response.client_max_window_bits, want,
             "config {config:?} offered {offered:?}"
@@ -170,6 +173,7 @@ fn server_declines_invalid_offers() {
     }
 }
 
+#[cfg(feature = "zlib-rs")]
 #[test]
 fn server_takes_first_acceptable_offer() {
     let s = server();
@@ -200,6 +204,7 @@ fn server_takes_first_acceptable_offer() {
 
 /// Autobahn 13.x offers (autobahn 0.10.9 adds client_no_context_takeover
 /// and client_max_window_bits to every offer).
+#[cfg(feature = "zlib-rs")]
 #[test]
 fn server_accepts_autobahn_13_offers() {
     let s = server();
@@ -513,11 +518,36 @@ fn end_to_end_every_policy_pairs_up() {
                     let sn = ServerNegotiator::new().with(PerMessageDeflateServer::new(s));
                     let offer = cn.offer_header().unwrap();
                     let stack = sn.negotiate([offer.as_bytes()]).unwrap();
-                    let r = stack.response_header().expect("accepted");
+                    let Some(r) = stack.response_header() else {
+                        // Only miniz_oxide declines: it cannot limit its window.
+                        assert!(!ws_deflate::backend::can_compress_with(9));
+                        assert!(smwb.is_some_and(|b| b < 15), "{offer} declined");
+                        continue;
+                    };
                     cn.finish([r.as_bytes()])
                         .unwrap_or_else(|e| panic!("{offer} -> {r}: {e}"));
                 }
             }
         }
     }
+}
+
+/// miniz_oxide cannot limit its compressor window: 13.7's first offer
+/// (server_max_window_bits=9) is declined and the second one wins.
+#[cfg(not(feature = "zlib-rs"))]
+#[test]
+fn miniz_server_declines_window_limit_and_takes_next_offer() {
+    let s = server();
+    let base = "permessage-deflate; client_no_context_takeover; client_max_window_bits";
+    let req = format!(
+        "{base}; server_no_context_takeover; server_max_window_bits=9, {base}; server_no_context_takeover, {base}"
+    );
+    assert_eq!(
+        server_response(&s, &req).as_deref(),
+        Some("permessage-deflate; server_no_context_takeover")
+    );
+    assert_eq!(
+        server_response(&s, &format!("{base}; server_max_window_bits=15")).as_deref(),
+        Some("permessage-deflate; server_max_window_bits=15")
+    );
 }

@@ -40,13 +40,22 @@ pub fn pair(
     client_cfg: &DeflateConfig,
     server_cfg: &DeflateConfig,
 ) -> ((PmdEncoder, PmdDecoder), (PmdEncoder, PmdDecoder)) {
+    try_pair(client_cfg, server_cfg).expect("server accepts")
+}
+
+/// [`pair`], or `None` when the server declines the offer (with the
+/// miniz_oxide backend, offers limiting the server's window).
+pub fn try_pair(
+    client_cfg: &DeflateConfig,
+    server_cfg: &DeflateConfig,
+) -> Option<((PmdEncoder, PmdDecoder), (PmdEncoder, PmdDecoder))> {
     let offer = client_cfg.primary_offer();
-    let sa = negotiate::server_respond(&offer, server_cfg).expect("server accepts");
+    let sa = negotiate::server_respond(&offer, server_cfg).ok()?;
     let ca = negotiate::client_validate(&offer, &sa.response).expect("client accepts");
     let pool = DeflatePool::new(4);
     let c = PerMessageDeflate::new(Role::Client, ca, client_cfg.clone(), pool.clone());
     let s = PerMessageDeflate::new(Role::Server, sa, server_cfg.clone(), pool);
-    (c.into_codec(), s.into_codec())
+    Some((c.into_codec(), s.into_codec()))
 }
 
 /// A codec pair straight from an offer and a response (no config checks).
