@@ -1,0 +1,96 @@
+//! Lazily created state, and state returned to the pool between messages
+//! where no context is kept, so an idle connection holds none.
+
+mod common;
+
+use common::*;
+use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
+use ws_ext_core::{ClientNegotiator, Decoder, Encoder, Frame, OpCode, ServerNegotiator};
+
+#[test]
+fn state_is_created_lazily() {
+    let ((enc, dec), _) = pair(&DeflateConfig::default(), &DeflateConfig::default());
+    assert!(!enc.holds_state() && !dec.holds_state());
+}
+
+#[test]
+fn kept_context_holds_state_no_context_returns_it() {
+    let kept = DeflateConfig::default();
+    let ((mut enc, _), (_, mut dec)) = pair(&kept, &kept);
+    let msg = text(1, 2000, 8);
+    let f = enc
+        .encode(Frame::new(true, OpCode::Text, msg.clone()))
+        .unwrap();
+    dec.decode(f, 1 << 20).unwrap();
+    assert!(
+        enc.holds_state() && dec.holds_state(),
+        "context takeover keeps state"
+    );
+
+    let nct = DeflateConfig {
+        client_no_context_takeover: true,
+        ..DeflateConfig::default()
+    };
+    let ((mut enc, _), (_, mut dec)) = pair(&nct, &DeflateConfig::default());
+    // Mid-message the state is held; after the message it is not.
+    let a = enc
+        .encode(Frame::new(false, OpCode::Text, msg.clone()))
+        .unwrap();
+    assert!(enc.holds_state());
+    dec.decode(a, 1 << 20).unwrap();
+    assert!(dec.holds_state());
+    let b = enc
+        .encode(Frame::new(true, OpCode::Continuation, msg.clone()))
+        .unwrap();
+    assert!(!enc.holds_state(), "compressor back in the pool");
+    dec.decode(b, 1 << 20).unwrap();
+    assert!(!dec.holds_state(), "decompressor back in the pool");
+}
+
+#[test]
+fn pool_is_shared_and_bounded() {
+    let cfg = DeflateConfig {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        pool_capacity: 3,
+        ..DeflateConfig::default()
+    };
+    let factory = PerMessageDeflateServer::new(cfg.clone());
+    let pool = factory.pool().clone();
+    let server = ServerNegotiator::new().with(factory);
+    let client = ClientNegotiator::new().with(PerMessageDeflateClient::new(cfg));
+    let offer = client.offer_header().unwrap();
+    let mut conns = Vec::new();
+    for i in 0..10 {
+        let s = server.negotiate([offer.as_bytes()]).unwrap();
+        let c = client
+            .finish([s.response_header().unwrap().as_bytes()])
+            .unwrap();
+        let (mut ctx, _) = c.split();
+        let (mut stx, mut srx) = s.split();
+        let m = text(i, 3000, 8);
+        let f = ctx
+            .encode(Frame::new(true, OpCode::Binary, m.clone()))
+            .unwrap();
+        assert_eq!(srx.decode(f, 1 << 20).unwrap().payload, m);
+        let out = stx.encode(Frame::new(true, OpCode::Binary, m)).unwrap();
+        assert!(out.rsv.bits() != 0);
+        conns.push((stx, srx));
+        // Sequential connections reuse one state of each kind.
+        assert_eq!(pool.idle(), (1, 1), "after connection {i}");
+    }
+    // Ten connections mid-message at once need ten states; the pool keeps 3.
+    let mut opened = Vec::new();
+    for (stx, _) in conns.iter_mut() {
+        opened.push(
+            stx.encode(Frame::new(false, OpCode::Binary, vec![1u8; 100]))
+                .unwrap(),
+        );
+    }
+    assert_eq!(pool.idle().0, 0);
+    for (stx, _) in conns.iter_mut() {
+        stx.encode(Frame::new(true, OpCode::Continuation, vec![2u8; 100]))
+            .unwrap();
+    }
+    assert_eq!(pool.idle().0, 3, "bounded by pool_capacity");
+}
