@@ -14,6 +14,7 @@ from __future__ import print_function
 import io
 import json
 import os
+import re
 import sys
 
 from autobahntestsuite.case import Cases, CaseCategories, CaseSubCategories, CaseBasename
@@ -93,8 +94,16 @@ def main():
         print("  NON-STRICT: " + " ".join(nonstrict))
     if extra:
         print("  (%d unexpected extra cases in the report)" % len(extra))
+    # Failures grouped by reason (numbers masked), most frequent first.
+    groups = {}
     for cid, b, bc, reason in failed:
-        line = u"  FAIL %s behavior=%s close=%s %s" % (cid, b, bc, reason)
+        k = re.sub(r"\d+", "N", u"%s %s %s" % (b, bc, reason))
+        groups.setdefault(k, []).append((cid, b, bc, reason))
+    for members in sorted(groups.values(), key=lambda m: -len(m)):
+        ids = [m[0] for m in members]
+        shown = " ".join(ids[:12]) + (" ... (%d more)" % (len(ids) - 12) if len(ids) > 12 else "")
+        _, b, bc, reason = members[0]
+        line = u"  FAIL x%d [%s]: behavior=%s close=%s %s" % (len(ids), shown, b, bc, reason)
         print(line.encode("utf-8") if sys.version_info[0] == 2 else line)
     if failed:
         ids = [c for c, _, _, _ in failed]

@@ -369,6 +369,8 @@ def serve_matrix(peer):
         M.append((d, f"client_max_window_bits={n}", [Offer(cmwb=n)]))
     M.append((d, "server_no_context_takeover", [Offer(snct=True)]))
     M.append((d, "client_no_context_takeover", [Offer(cnct=True)]))
+    M.append((d, "Autobahn 12.x offer (client_no_context_takeover; client_max_window_bits)",
+              [Offer(cnct=True, cmwb=True)]))
     M.append((d, "both no_context_takeover", [Offer(snct=True, cnct=True, cmwb=True)]))
     M.append((d, "all four", [Offer(snct=True, cnct=True, smwb=10, cmwb=11)]))
     M.append((d, "no compression offered", None))
