@@ -7,11 +7,12 @@ use tokio::net::TcpStream;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, HandshakeError};
+use crate::maybe_tls::MaybeTlsStream;
 use crate::proto::handshake::client::{self, Target};
 use crate::proto::Role;
 use crate::stream::WebSocketStream;
 
-/// Connect to a `ws://` URL with the default [`ClientConfig`].
+/// Connect to a `ws://` or `wss://` URL with the default [`ClientConfig`].
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), wsx::Error> {
@@ -21,31 +22,43 @@ use crate::stream::WebSocketStream;
 /// let echo = ws.next().await;
 /// # let _ = echo; Ok(()) }
 /// ```
-pub async fn connect(url: &str) -> Result<(WebSocketStream<TcpStream>, Response<()>), Error> {
+pub async fn connect(
+    url: &str,
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response<()>), Error> {
     connect_with(url, &ClientConfig::default()).await
 }
 
-/// Connect to a `ws://` URL: TCP (with `TCP_NODELAY`) and the opening
-/// handshake, both within the handshake timeout. `wss://` is not supported
-/// yet.
+/// Connect to a `ws://` or `wss://` URL: TCP (with `TCP_NODELAY`), TLS for
+/// `wss://` (trusting the `webpki-roots` Mozilla roots; for other roots
+/// use [`crate::tls::connect_tls_with`]) and the opening handshake, all
+/// within the handshake timeout. `wss://` needs the `tls` feature (on by
+/// default).
 pub async fn connect_with(
     url: &str,
     config: &ClientConfig,
-) -> Result<(WebSocketStream<TcpStream>, Response<()>), Error> {
-    let target = Target::parse(url)?;
-    if target.tls {
-        return Err(
-            HandshakeError::Url(format!("{url}: wss:// (TLS) is not implemented yet")).into(),
-        );
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response<()>), Error> {
+    #[cfg(feature = "tls")]
+    {
+        crate::tls::connect_tls_with(url, config, crate::tls::default_connector()?).await
     }
-    let fut = async {
-        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
-        tcp.set_nodelay(true)?;
-        client_handshake(tcp, &target, config).await
-    };
-    match tokio::time::timeout(config.handshake_timeout, fut).await {
-        Ok(r) => r,
-        Err(_) => Err(HandshakeError::Timeout.into()),
+    #[cfg(not(feature = "tls"))]
+    {
+        let target = Target::parse(url)?;
+        if target.tls {
+            return Err(HandshakeError::Url(format!(
+                "{url}: wss:// needs wsx built with the `tls` feature"
+            ))
+            .into());
+        }
+        let fut = async {
+            let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+            tcp.set_nodelay(true)?;
+            client_handshake(MaybeTlsStream::Plain(tcp), &target, config).await
+        };
+        match tokio::time::timeout(config.handshake_timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(HandshakeError::Timeout.into()),
+        }
     }
 }
 

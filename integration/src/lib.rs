@@ -33,7 +33,9 @@ pub use proto::handshake::client::Target;
 pub use stream::{ReadyState, WebSocketStream};
 
 pub mod blocking;
+mod maybe_tls;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub use maybe_tls::MaybeTlsStream;
 #[cfg(feature = "tls")]
-pub use tls::{connect_tls, connect_tls_with, MaybeTlsStream, TlsConnector};
+pub use tls::{connect_tls_with, TlsConnector};

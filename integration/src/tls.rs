@@ -3,12 +3,13 @@
 //! - Server: build a [`TlsAcceptor`] from a PEM certificate chain and key
 //!   ([`acceptor_from_pem_files`], [`acceptor_from_pem`]), then
 //!   [`accept_tls_with`] runs the TLS handshake and the WebSocket handshake.
-//! - Client: [`connect_tls`] / [`connect_tls_with`] take `ws://` and `wss://`
-//!   URLs alike and return a [`WebSocketStream`] over a [`MaybeTlsStream`].
-//!   A [`TlsConnector`] says which roots are trusted: the Mozilla roots of
-//!   `webpki-roots` by default, plus (or instead) CA certificates from PEM,
-//!   for a private CA or a self-signed test certificate. The server name
-//!   (SNI and certificate check) is the URL's host.
+//! - Client: [`crate::connect`] and [`crate::connect_with`] take `wss://`
+//!   URLs and trust the Mozilla roots of `webpki-roots`. [`connect_tls_with`]
+//!   takes a [`TlsConnector`] that says which roots are trusted: those, plus
+//!   (or instead) CA certificates from PEM, for a private CA or a
+//!   self-signed test certificate. The server name (SNI and certificate
+//!   check) is the URL's host. Both return a [`WebSocketStream`] over a
+//!   [`MaybeTlsStream`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,14 +23,12 @@
 //! # let _ = echo; Ok(()) }
 //! ```
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, OnceLock};
 
 use http::Response;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::crypto::ring as ring_provider;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -42,6 +41,7 @@ pub use tokio_rustls::TlsAcceptor;
 use crate::config::{ClientConfig, ServerConfig};
 use crate::connect::client_handshake;
 use crate::error::{Error, HandshakeError};
+use crate::maybe_tls::MaybeTlsStream;
 use crate::proto::handshake::client::Target;
 use crate::stream::WebSocketStream;
 
@@ -266,109 +266,20 @@ impl TlsConnector {
     }
 }
 
-/// A connection that is either plain or TLS (client or server side). Reads
-/// and writes pass straight through.
-#[derive(Debug)]
-pub enum MaybeTlsStream<S> {
-    /// `ws://`.
-    Plain(S),
-    /// `wss://`.
-    Tls(Box<tokio_rustls::TlsStream<S>>),
-}
-
-impl<S> MaybeTlsStream<S> {
-    /// Whether the connection is encrypted.
-    pub fn is_tls(&self) -> bool {
-        matches!(self, MaybeTlsStream::Tls(_))
-    }
-
-    /// The underlying transport (TCP).
-    pub fn get_ref(&self) -> &S {
-        match self {
-            MaybeTlsStream::Plain(s) => s,
-            MaybeTlsStream::Tls(t) => t.get_ref().0,
-        }
-    }
-}
-
-impl<S> From<tokio_rustls::client::TlsStream<S>> for MaybeTlsStream<S> {
-    fn from(s: tokio_rustls::client::TlsStream<S>) -> Self {
-        MaybeTlsStream::Tls(Box::new(s.into()))
-    }
-}
-
-impl<S> From<tokio_rustls::server::TlsStream<S>> for MaybeTlsStream<S> {
-    fn from(s: tokio_rustls::server::TlsStream<S>) -> Self {
-        MaybeTlsStream::Tls(Box::new(s.into()))
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTlsStream<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTlsStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTlsStream<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTlsStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTlsStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            MaybeTlsStream::Plain(s) => s.is_write_vectored(),
-            MaybeTlsStream::Tls(t) => t.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTlsStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTlsStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MaybeTlsStream::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
 /// A client connection over plain TCP or TLS.
 pub type ClientStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Connect to a `ws://` or `wss://` URL with the default [`ClientConfig`],
-/// trusting the `webpki-roots` Mozilla roots.
-pub async fn connect_tls(url: &str) -> Result<(ClientStream, Response<()>), Error> {
-    let tls = TlsConnector::webpki_roots().map_err(|e| HandshakeError::Invalid(e.to_string()))?;
-    connect_tls_with(url, &ClientConfig::default(), &tls).await
+/// The connector [`crate::connect`] and [`crate::connect_with`] use for
+/// `wss://`: the `webpki-roots` Mozilla roots, built once.
+pub fn default_connector() -> Result<&'static TlsConnector, Error> {
+    static DEFAULT: OnceLock<Option<TlsConnector>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| TlsConnector::webpki_roots().ok())
+        .as_ref()
+        .ok_or_else(|| {
+            HandshakeError::Invalid("cannot build the default TLS client configuration".into())
+                .into()
+        })
 }
 
 /// Connect to a `ws://` or `wss://` URL: TCP (with `TCP_NODELAY`), for

@@ -180,12 +180,11 @@ async fn untrusted_certificate_fails_the_handshake() {
     let acceptor =
         tls::acceptor_from_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes()).unwrap();
     let port = echo_server(acceptor, server_config(true)).await;
-    // The Mozilla roots do not include our self-signed certificate.
-    let tls = TlsConnector::webpki_roots().unwrap();
-    let err = tls::connect_tls_with(
+    // wsx::connect dispatches wss:// to TLS with the Mozilla roots, which
+    // do not include our self-signed certificate.
+    let err = wsx::connect_with(
         &format!("wss://localhost:{port}/"),
         &ClientConfig::default(),
-        &tls,
     )
     .await
     .unwrap_err();
