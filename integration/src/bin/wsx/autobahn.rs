@@ -36,7 +36,7 @@ pub async fn run(args: AutobahnArgs) -> Result<(), String> {
         let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
         match wsx::connect_with(&url, &config).await {
             Ok((ws, _)) => {
-                if let Err(e) = echo(ws, None).await {
+                if let Err(e) = echo(ws, None, None).await {
                     info!(case, error = %e, "case ended with an error");
                 }
             }

@@ -1,6 +1,7 @@
 //! The echo loop shared by `serve` and `autobahn-client`.
 
 use std::future::poll_fn;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
 
 use futures_util::{SinkExt, StreamExt};
@@ -8,6 +9,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::debug;
 use wsx::{Message, WebSocketStream};
+
+use crate::stats::ConnStats;
 
 /// How an echo session ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -24,6 +27,7 @@ pub enum EchoEnd {
 pub async fn echo<S>(
     mut ws: WebSocketStream<S>,
     mut shutdown: Option<watch::Receiver<bool>>,
+    stats: Option<&ConnStats>,
 ) -> Result<EchoEnd, wsx::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -61,6 +65,10 @@ where
             None => return Ok(EchoEnd::Closed),
             Some(Err(e)) => return Err(e),
             Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
+                if let Some(st) = stats {
+                    st.payload_in.fetch_add(m.len() as u64, Relaxed);
+                    st.payload_out.fetch_add(m.len() as u64, Relaxed);
+                }
                 if let Err(e) = ws.feed(m).await {
                     debug!(error = %e, "echo send failed");
                     // Keep reading: the close handshake may be under way.

@@ -10,6 +10,7 @@ mod echo;
 mod extensions;
 mod probe;
 mod serve;
+mod stats;
 
 use std::process::ExitCode;
 

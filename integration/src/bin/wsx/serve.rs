@@ -13,6 +13,7 @@ use wsx::{HandshakeError, ServerConfig};
 
 use crate::args::ServeArgs;
 use crate::echo::{echo, EchoEnd};
+use crate::stats::{query_id, ConnStats, Counted, Registry};
 
 const DEMO_PAGE: &str = include_str!("demo.html");
 
@@ -42,6 +43,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     }
     info!(%addr, extensions = ?config.extensions, "serving");
 
+    let registry = Registry::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     let signal = shutdown_signal();
@@ -52,9 +54,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
                 Ok((tcp, peer)) => {
                     let config = config.clone();
                     let stop = stop_rx.clone();
+                    let registry = registry.clone();
                     conns.spawn(async move {
                         debug!(%peer, "connection");
-                        handle(tcp, &config, stop).await;
+                        handle(tcp, &config, stop, &registry).await;
                     });
                 }
                 Err(e) => {
@@ -101,8 +104,15 @@ async fn shutdown_signal() {
     }
 }
 
-async fn handle(mut tcp: TcpStream, config: &ServerConfig, stop: watch::Receiver<bool>) {
+async fn handle(
+    tcp: TcpStream,
+    config: &ServerConfig,
+    stop: watch::Receiver<bool>,
+    registry: &Registry,
+) {
     let _ = tcp.set_nodelay(true);
+    let stats = Arc::new(ConnStats::default());
+    let mut tcp = Counted::new(tcp, stats.clone());
     let read = tokio::time::timeout(
         config.handshake_timeout,
         wsx::read_request(&mut tcp, config.max_header_bytes),
@@ -120,9 +130,11 @@ async fn handle(mut tcp: TcpStream, config: &ServerConfig, stop: watch::Receiver
         }
     };
     if !is_upgrade_request(&req) {
-        plain_http(tcp, &req).await;
+        plain_http(tcp, &req, registry).await;
         return;
     }
+    let _registration =
+        query_id(req.uri().query()).and_then(|id| registry.register(id, stats.clone()));
     let ws = match wsx::accept_request(tcp, &req, leftover, config).await {
         Ok(ws) => ws,
         Err(e) => {
@@ -130,15 +142,33 @@ async fn handle(mut tcp: TcpStream, config: &ServerConfig, stop: watch::Receiver
             return;
         }
     };
-    match echo(ws, Some(stop)).await {
+    match echo(ws, Some(stop), Some(&stats)).await {
         Ok(EchoEnd::Closed) | Ok(EchoEnd::Shutdown) => {}
         Err(e) => debug!(error = %e, "connection ended with an error"),
     }
 }
 
-async fn plain_http(mut tcp: TcpStream, req: &http::Request<()>) {
+async fn plain_http<S>(mut tcp: S, req: &http::Request<()>, registry: &Registry)
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
     use tokio::io::AsyncWriteExt;
+    let stats = query_id(req.uri().query()).and_then(|id| registry.json(id));
     let resp = match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/stats") => match stats {
+            Some(json) => simple_response(
+                200,
+                &[("Cache-Control", "no-store")],
+                "application/json",
+                json.as_bytes(),
+            ),
+            None => simple_response(
+                404,
+                &[],
+                "text/plain; charset=utf-8",
+                b"404 Not Found: no open connection with that id\n",
+            ),
+        },
         ("GET", "/") | ("GET", "/index.html") => simple_response(
             200,
             &[("Cache-Control", "no-store")],
