@@ -31,6 +31,13 @@ pub enum Command {
     /// Offer each extension and parameter combination in turn and report
     /// what the server accepts.
     Probe(ProbeArgs),
+    /// Compare permessage-deflate settings on FILES_OR_DIRS (default: the
+    /// built-in corpora): ratio, bytes on the wire, compress/decompress
+    /// speed, memory per connection. A table, --csv, --json, --svg FILE.
+    Ratio(crate::ratio::RatioArgs),
+    /// Drive any echo server: messages/s, p50/p99 round trip, bytes on the
+    /// wire, compression ratio and connection errors.
+    Load(crate::load::LoadArgs),
 }
 
 /// permessage-deflate policy (on by default).

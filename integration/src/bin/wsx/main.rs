@@ -6,9 +6,12 @@
 mod args;
 mod autobahn;
 mod client;
+mod corpus;
 mod echo;
 mod extensions;
+mod load;
 mod probe;
+mod ratio;
 mod serve;
 mod stats;
 
@@ -44,6 +47,8 @@ fn main() -> ExitCode {
             Command::Client(a) => client::run(a).await,
             Command::AutobahnClient(a) => autobahn::run(a).await,
             Command::Probe(a) => probe::run(a).await,
+            Command::Ratio(a) => ratio::run(a).await,
+            Command::Load(a) => load::run(a).await,
         }
     });
     // Do not wait for blocked stdin readers.
