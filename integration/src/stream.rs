@@ -102,19 +102,22 @@ impl<S> WebSocketStream<S> {
         leftover: BytesMut,
     ) -> Self {
         let ext_header = extensions.response_header();
+        let plain = extensions.is_empty();
         let (send_stack, recv_stack) = extensions.split();
         let mut read_buf = leftover;
         read_buf.reserve(READ_CHUNK);
+        let mut recv = Receiver::new(
+            role,
+            recv_stack,
+            config.max_frame_size,
+            config.max_message_size,
+        );
+        recv.set_early_utf8(plain);
         WebSocketStream {
             io,
             role,
             read_buf,
-            recv: Receiver::new(
-                role,
-                recv_stack,
-                config.max_frame_size,
-                config.max_message_size,
-            ),
+            recv,
             send: Sender::new(role, send_stack),
             out: OutBuf::new(),
             protocol,

@@ -189,3 +189,40 @@ async fn stats_show_bytes_saved_for_the_demo_page() {
     .unwrap();
     assert!(gone.starts_with("HTTP/1.1 404"));
 }
+
+#[test]
+fn probe_reports_what_the_server_accepts() {
+    let s = serve(&["--server-max-window-bits", "12"]);
+    let out = Command::new(WSX)
+        .args(["probe", &format!("ws://{}/", s.addr)])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let line = |offer: &str| {
+        table
+            .lines()
+            .find(|l| {
+                l.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .starts_with(offer)
+                    && l.contains(" 101 ")
+            })
+            .unwrap_or_else(|| panic!("{offer} not in {table}"))
+            .to_owned()
+    };
+    assert!(line("permessage-deflate; server_max_window_bits=15")
+        .ends_with("permessage-deflate; server_max_window_bits=12"));
+    assert!(line("x-unknown-extension; foo=bar").ends_with("(none)"));
+    let plain = serve(&["--no-deflate"]);
+    let out = Command::new(WSX)
+        .args(["probe", &format!("ws://{}/", plain.addr)])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.lines().skip(1).all(|l| l.ends_with("(none)")),
+        "{table}"
+    );
+}

@@ -370,3 +370,37 @@ fn sender_refuses_what_cannot_be_sent() {
     assert_eq!(out.len(), 100_010);
     assert_eq!(&out.first_slice()[..2], &[0x82, 127]);
 }
+
+#[test]
+fn early_utf8_fails_before_the_frame_is_complete() {
+    let payload =
+        b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64";
+    let wire = masked(true, OpCode::Text, payload);
+    // Header (6 bytes) plus the first 14 payload bytes: already invalid.
+    let mut r = server();
+    r.set_early_utf8(true);
+    let mut buf = BytesMut::from(&wire[..20]);
+    assert_eq!(r.read(&mut buf).unwrap_err(), ProtocolError::InvalidUtf8);
+    // Without early validation the same prefix just waits for more.
+    let mut r = server();
+    let mut buf = BytesMut::from(&wire[..20]);
+    assert!(matches!(r.read(&mut buf).unwrap(), Read::NeedMore(_)));
+    // A valid frame delivered in odd pieces with early validation is intact.
+    let text = "κόσμε€𝄞 text ".repeat(30);
+    let wire = [
+        masked(false, OpCode::Text, &text.as_bytes()[..101]),
+        masked(true, OpCode::Continuation, &text.as_bytes()[101..]),
+    ]
+    .concat();
+    let mut r = server();
+    r.set_early_utf8(true);
+    let mut buf = BytesMut::new();
+    let mut got = Vec::new();
+    for chunk in wire.chunks(7) {
+        buf.extend_from_slice(chunk);
+        while let Read::Message(m) = r.read(&mut buf).unwrap() {
+            got.push(m);
+        }
+    }
+    assert_eq!(got, vec![Message::text(text)]);
+}

@@ -45,6 +45,12 @@ pub struct Receiver {
     header: Option<(FrameHeader, usize)>,
     partial: Option<Partial>,
     utf8: Utf8Validator,
+    /// No extension is active: payloads reach the application unchanged, so
+    /// text can be validated while a frame is still arriving.
+    early_utf8: bool,
+    /// Payload bytes of the current (incomplete) frame already unmasked in
+    /// the buffer and fed to the UTF-8 validator.
+    validated: usize,
 }
 
 impl Receiver {
@@ -59,6 +65,23 @@ impl Receiver {
             header: None,
             partial: None,
             utf8: Utf8Validator::new(),
+            early_utf8: false,
+            validated: 0,
+        }
+    }
+
+    /// Validate text while a frame is still arriving (fail fast on a bad
+    /// prefix of a long frame). Only correct when no extension is active,
+    /// since the payload is checked before it reaches the extension stack.
+    pub fn set_early_utf8(&mut self, on: bool) {
+        self.early_utf8 = on;
+    }
+
+    fn is_text_frame(&self, h: &FrameHeader) -> bool {
+        match h.opcode {
+            OpCode::Text => true,
+            OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.text),
+            _ => false,
         }
     }
 
@@ -120,13 +143,25 @@ impl Receiver {
             // The frame limit bounds payload_len, so it fits usize.
             let total = header_len + header.payload_len as usize;
             if buf.len() < total {
+                if self.early_utf8 && self.is_text_frame(&header) {
+                    let end = buf.len() - header_len;
+                    let part = &mut buf[header_len + self.validated..];
+                    if let Some(m) = header.mask {
+                        apply_mask(part, rotate(m, self.validated));
+                    }
+                    self.utf8
+                        .feed(part)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    self.validated = end;
+                }
                 return Ok(Read::NeedMore(total - buf.len()));
             }
             self.header = None;
+            let validated = std::mem::take(&mut self.validated);
             let _ = buf.split_to(header_len);
             let mut payload = buf.split_to(header.payload_len as usize);
             if let Some(m) = header.mask {
-                apply_mask(&mut payload, m);
+                apply_mask(&mut payload[validated..], rotate(m, validated));
             }
             let frame = Frame {
                 fin: header.fin,
@@ -135,13 +170,19 @@ impl Receiver {
                 payload: payload.freeze(),
             };
             trace!(opcode = ?frame.opcode, fin = frame.fin, len = frame.payload.len(), "frame in");
-            if let Some(msg) = self.on_frame(frame)? {
+            if let Some(msg) = self.on_frame(frame, validated)? {
                 return Ok(Read::Message(msg));
             }
         }
     }
 
-    fn on_frame(&mut self, frame: Frame) -> Result<Option<Message>, ProtocolError> {
+    /// `validated`: how many leading payload bytes the UTF-8 validator has
+    /// already seen (early validation, no extension active).
+    fn on_frame(
+        &mut self,
+        frame: Frame,
+        validated: usize,
+    ) -> Result<Option<Message>, ProtocolError> {
         if frame.opcode.is_control() {
             let frame = self.stack.decode(frame, 125)?;
             return Ok(Some(match frame.opcode {
@@ -159,8 +200,9 @@ impl Receiver {
             None => frame.opcode == OpCode::Text,
         };
         if text {
+            let rest = frame.payload.get(validated..).unwrap_or_default();
             self.utf8
-                .feed(&frame.payload)
+                .feed(rest)
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
             if fin {
                 self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -199,6 +241,12 @@ impl Receiver {
             Message::Binary(payload)
         }))
     }
+}
+
+/// The mask as seen from payload offset `offset`.
+fn rotate(m: [u8; 4], offset: usize) -> [u8; 4] {
+    let o = offset & 3;
+    [m[o], m[(o + 1) & 3], m[(o + 2) & 3], m[(o + 3) & 3]]
 }
 
 /// After the connection failed or a close was sent and data is being drained:
