@@ -405,9 +405,9 @@ for part in "${PARTS[@]}"; do
             ;;
     esac
 done
+[ ${#BG[@]} -eq 0 ] || log "waiting for the Autobahn runs"
 for pid in "${BG[@]:-}"; do
     [ -n "$pid" ] || continue
-    log "waiting for the Autobahn runs"
     wait "$pid" || true
 done
 for part in "${PARTS[@]}"; do

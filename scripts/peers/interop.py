@@ -148,9 +148,11 @@ class Serve:
 
     async def __aenter__(self):
         args = [WSX, "serve", "--listen", "127.0.0.1:0"] + self.flags
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "wsx=debug")  # failures then show wsx's reason
         self.proc = await asyncio.create_subprocess_exec(
             *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            stdin=asyncio.subprocess.DEVNULL)
+            stdin=asyncio.subprocess.DEVNULL, env=env)
         try:
             line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
         except asyncio.TimeoutError:
@@ -528,9 +530,11 @@ async def role_client(peer):
             i = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
             g = got[i] if i < len(got) else None
             w = want[i] if i < len(want) else None
+            seen = f"; server received {srv.conns[0]['count']} messages" if srv.conns and "count" in srv.conns[0] else ""
             R.add(group, f"{name} / {len(lines)} lines echoed", False,
                   f"stdout has {len(got) - 1} lines, want {len(lines)}; first difference at line {i}: "
-                  f"got {None if g is None else (len(g), g[:40])}, want {None if w is None else (len(w), w[:40])}")
+                  f"got {None if g is None else (len(g), g[:40])}, want {None if w is None else (len(w), w[:40])}"
+                  f"{seen}")
         if not srv.conns:
             R.add(group, f"{name} / handshake", False, "server saw no WebSocket connection")
             continue
