@@ -33,6 +33,7 @@ pub use proto::handshake::client::Target;
 pub use stream::{ReadyState, WebSocketStream};
 
 pub mod blocking;
+pub mod mux;
 mod maybe_tls;
 #[cfg(feature = "tls")]
 pub mod tls;

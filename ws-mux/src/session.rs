@@ -986,16 +986,26 @@ impl MuxSession {
     /// The next event, if any. With `auto_release`, handing out a frame
     /// grants its quota back to the peer.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.poll_event_with_cost().map(|(event, _)| event)
+    }
+
+    /// Like [`MuxSession::poll_event`], also returning the quota an
+    /// [`Event::Frame`] was worth on the wire (its cost before the channel's
+    /// extensions were undone, which a decompressed frame no longer shows;
+    /// 0 for other events). With `auto_release` off, pass it to
+    /// [`MuxSession::release`] once the frame is consumed.
+    pub fn poll_event_with_cost(&mut self) -> Option<(Event, u64)> {
         let (event, release) = self.events.pop_front()?;
         if let Event::QuotaAvailable { channel } = &event {
             self.quota_events.remove(channel);
         }
+        let cost = release.map_or(0, |(_, n)| n);
         if let (Some((channel, n)), true) = (release, self.cfg.auto_release) {
             if let Some(ch) = self.channels.get_mut(&channel) {
                 ch.grant(n);
             }
         }
-        Some(event)
+        Some((event, cost))
     }
 
     /// Manual flow control (`auto_release = false`): the application has
