@@ -39,6 +39,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use http::{Request, Response};
+#[cfg(feature = "tls")]
+use tokio_rustls::rustls;
 use tracing::{debug, trace};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
@@ -263,6 +265,11 @@ impl<S: IoRead + Write> WebSocket<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => break r,
             }
+        };
+        let r = match r {
+            // A TLS peer that closed TCP without close_notify: EOF.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            r => r,
         };
         self.read_buf.truncate(start + *r.as_ref().unwrap_or(&0));
         r
@@ -517,39 +524,174 @@ pub fn accept_request<S: IoRead + Write>(
     ))
 }
 
-/// Connect to a `ws://` URL with the default [`ClientConfig`].
-pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+/// A blocking client connection: plain TCP or (with the `tls` feature)
+/// rustls over TCP.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MaybeTlsStream {
+    /// `ws://`.
+    Plain(TcpStream),
+    /// `wss://`.
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl MaybeTlsStream {
+    /// The TCP socket (for timeouts and addresses; reading or writing it
+    /// directly corrupts the stream).
+    pub fn get_ref(&self) -> &TcpStream {
+        match self {
+            MaybeTlsStream::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => &t.sock,
+        }
+    }
+
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        match self {
+            MaybeTlsStream::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(_) => true,
+        }
+    }
+
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.get_ref().set_read_timeout(d)
+    }
+}
+
+impl IoRead for MaybeTlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for MaybeTlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Connect to a `ws://` or `wss://` URL with the default [`ClientConfig`].
+pub fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream>, Response<()>), Error> {
     connect_with(url, &ClientConfig::default())
 }
 
-/// Connect to a `ws://` URL: TCP (with `TCP_NODELAY`) and the opening
-/// handshake, each bounded by the handshake timeout. The returned socket
-/// has no read timeout; the close timeout is applied during the closing
-/// handshake. `wss://` is not supported by the blocking adapter: connect a
-/// rustls `StreamOwned` yourself and use [`client_handshake`].
+/// Connect to a `ws://` or `wss://` URL: TCP (with `TCP_NODELAY`), TLS for
+/// `wss://` (trusting the `webpki-roots` Mozilla roots; see
+/// [`connect_tls_with`] for others) and the opening handshake, together
+/// bounded by the handshake timeout. The returned socket has no read
+/// timeout; the close timeout is applied during the closing handshake.
 pub fn connect_with(
     url: &str,
     config: &ClientConfig,
-) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
-    let target = Target::parse(url)?;
-    if target.tls {
-        return Err(HandshakeError::Url(format!(
-            "{url}: the blocking adapter does not do TLS; wrap a TLS stream and call client_handshake"
-        ))
-        .into());
+) -> Result<(WebSocket<MaybeTlsStream>, Response<()>), Error> {
+    #[cfg(feature = "tls")]
+    {
+        connect_tls_with(url, config, crate::tls::default_connector()?)
     }
+    #[cfg(not(feature = "tls"))]
+    {
+        connect_inner(url, config, |target, tcp| {
+            if target.tls {
+                return Err(HandshakeError::Url(format!(
+                    "{url}: wss:// needs wsx built with the `tls` feature"
+                ))
+                .into());
+            }
+            Ok(MaybeTlsStream::Plain(tcp))
+        })
+    }
+}
+
+/// [`connect_with`] with the trusted roots of `tls` for `wss://` URLs.
+#[cfg(feature = "tls")]
+pub fn connect_tls_with(
+    url: &str,
+    config: &ClientConfig,
+    tls: &crate::tls::TlsConnector,
+) -> Result<(WebSocket<MaybeTlsStream>, Response<()>), Error> {
+    use rustls::pki_types::ServerName;
+    connect_inner(url, config, |target, mut tcp| {
+        if !target.tls {
+            return Ok(MaybeTlsStream::Plain(tcp));
+        }
+        let host = target.host.as_str();
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| {
+            HandshakeError::Url(format!("{host:?} is not a valid TLS server name: {e}"))
+        })?;
+        let failed = |e: io::Error| -> Error {
+            debug!(error = %e, host, "TLS handshake failed");
+            if is_timeout(&e) {
+                return HandshakeError::Timeout.into();
+            }
+            HandshakeError::Io(io::Error::new(
+                e.kind(),
+                format!("TLS handshake with {host} failed: {e}"),
+            ))
+            .into()
+        };
+        let mut conn = rustls::ClientConnection::new(tls.rustls_config(), name)
+            .map_err(|e| failed(io::Error::other(e)))?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).map_err(failed)?;
+        }
+        Ok(MaybeTlsStream::Tls(Box::new(rustls::StreamOwned::new(
+            conn, tcp,
+        ))))
+    })
+}
+
+/// TCP connect within the handshake timeout, `wrap` (TLS or not), the
+/// WebSocket handshake; then clear the socket timeouts and arm the close
+/// timeout hook.
+fn connect_inner(
+    url: &str,
+    config: &ClientConfig,
+    wrap: impl FnOnce(&Target, TcpStream) -> Result<MaybeTlsStream, Error>,
+) -> Result<(WebSocket<MaybeTlsStream>, Response<()>), Error> {
+    let target = Target::parse(url)?;
     let deadline = Instant::now() + config.handshake_timeout;
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
     let addrs = (target.host.as_str(), target.port)
         .to_socket_addrs()
         .map_err(|e| HandshakeError::Url(format!("{url}: cannot resolve {}: {e}", target.host)))?;
     let mut last_err = None;
     let mut tcp = None;
     for addr in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if Instant::now() >= deadline {
             return Err(HandshakeError::Timeout.into());
         }
-        match TcpStream::connect_timeout(&addr, left) {
+        match TcpStream::connect_timeout(&addr, left()) {
             Ok(s) => {
                 tcp = Some(s);
                 break;
@@ -570,20 +712,20 @@ pub fn connect_with(
         }
     };
     tcp.set_nodelay(true)?;
-    let left = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    tcp.set_read_timeout(Some(left))?;
-    tcp.set_write_timeout(Some(left))?;
-    let (mut ws, resp) = client_handshake(tcp, &target, config).map_err(|e| match e {
+    tcp.set_read_timeout(Some(left()))?;
+    tcp.set_write_timeout(Some(left()))?;
+    let stream = wrap(&target, tcp)?;
+    stream.get_ref().set_read_timeout(Some(left()))?;
+    stream.get_ref().set_write_timeout(Some(left()))?;
+    let (mut ws, resp) = client_handshake(stream, &target, config).map_err(|e| match e {
         Error::Io(e) | Error::Handshake(HandshakeError::Io(e)) if is_timeout(&e) => {
             HandshakeError::Timeout.into()
         }
         e => e,
     })?;
-    ws.io.set_read_timeout(None)?;
-    ws.io.set_write_timeout(None)?;
-    ws.set_read_timeout = Some(TcpStream::set_read_timeout);
+    ws.io.get_ref().set_read_timeout(None)?;
+    ws.io.get_ref().set_write_timeout(None)?;
+    ws.set_read_timeout = Some(MaybeTlsStream::set_read_timeout);
     Ok((ws, resp))
 }
 

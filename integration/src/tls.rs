@@ -242,6 +242,12 @@ impl TlsConnector {
         }
     }
 
+    /// The rustls client configuration (for the blocking adapter, or to
+    /// derive another configuration).
+    pub fn rustls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.inner.config().clone()
+    }
+
     /// Run the TLS client handshake over `stream` for server name `host`
     /// (a DNS name, or an IP address, which is checked against the
     /// certificate's IP addresses and sends no SNI).

@@ -254,3 +254,36 @@ fn pem_files_and_their_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_client_over_wss_with_deflate() {
+    let cert = self_signed();
+    let acceptor =
+        tls::acceptor_from_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes()).unwrap();
+    let port = echo_server(acceptor, server_config(true)).await;
+    let ca = cert.cert_pem.clone();
+    tokio::task::spawn_blocking(move || {
+        use wsx::blocking;
+        let tls = TlsConnector::with_root_ca_pem(ca.as_bytes()).unwrap();
+        let url = format!("wss://localhost:{port}/");
+        let (mut ws, resp) = blocking::connect_tls_with(&url, &client_config(true), &tls).unwrap();
+        assert_eq!(resp.status(), 101);
+        assert!(ws.get_ref().is_tls());
+        assert!(ws.extensions().unwrap().starts_with("permessage-deflate"));
+        for msg in payloads() {
+            ws.send(msg.clone()).unwrap();
+            assert_eq!(ws.read().unwrap(), msg);
+        }
+        ws.close(None).unwrap();
+        match ws.read().unwrap() {
+            Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1000),
+            other => panic!("expected the close reply, got {other:?}"),
+        }
+        assert!(matches!(ws.read(), Err(Error::ConnectionClosed)));
+        // The default roots do not trust our certificate.
+        let err = blocking::connect(&url).unwrap_err();
+        assert!(err.to_string().contains("certificate"), "{err}");
+    })
+    .await
+    .unwrap();
+}
