@@ -24,6 +24,11 @@
 //!   [`WebSocket::write`] only queues it (it writes once
 //!   `write_buffer_size` bytes are queued) and [`WebSocket::flush`] writes
 //!   the queue.
+//! - TLS. [`connect`] and [`connect_with`] take `wss://` URLs (rustls,
+//!   trusting the `webpki-roots` Mozilla roots; [`connect_tls_with`] takes
+//!   a [`crate::TlsConnector`] with other roots). A TLS server wraps its
+//!   socket in a `rustls::StreamOwned<ServerConnection, TcpStream>` and
+//!   calls [`accept_with`].
 //! - Timeouts. [`connect_with`] applies `handshake_timeout` to connecting
 //!   and the handshake, and `close_timeout` to waiting for the peer during
 //!   the closing handshake, through the socket's read timeout. Over a

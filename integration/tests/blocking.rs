@@ -258,3 +258,65 @@ fn protocol_error_is_reported_after_the_close_handshake() {
         .unwrap();
     server.join().unwrap();
 }
+
+#[test]
+fn handshake_and_close_timeouts_apply_to_connect_with() {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    // A server that accepts TCP and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut config = client_config();
+    config.handshake_timeout = Duration::from_millis(300);
+    let t0 = Instant::now();
+    let err = blocking::connect_with(&format!("ws://127.0.0.1:{port}/"), &config).unwrap_err();
+    assert!(
+        matches!(err, Error::Handshake(wsx::HandshakeError::Timeout)),
+        "{err:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    drop(silent);
+
+    // A server that completes the handshake but never answers our close.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            tcp.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let text = String::from_utf8(head).unwrap();
+        let key = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let accept = wsx::proto::handshake::derive_accept_key(key.as_bytes());
+        write!(
+            tcp,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .unwrap();
+        // Hold the connection open, silent, until the client is done.
+        let _ = done_rx.recv_timeout(Duration::from_secs(10));
+    });
+    let mut config = ClientConfig::default();
+    config.websocket.close_timeout = Duration::from_millis(300);
+    let (mut ws, _) = blocking::connect_with(&format!("ws://127.0.0.1:{port}/"), &config).unwrap();
+    ws.close(None).unwrap();
+    let t0 = Instant::now();
+    assert!(matches!(ws.read(), Err(Error::ConnectionClosed)));
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert_eq!(ws.ready_state(), ReadyState::Closed);
+    done_tx.send(()).unwrap();
+    server.join().unwrap();
+}
