@@ -71,7 +71,7 @@ use futures_core::Stream;
 use http::{header, HeaderValue, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::debug;
 use ws_ext_core::{ClientExtensionFactory, ClientNegotiator, ServerNegotiator};
 use ws_mux::{
@@ -372,6 +372,13 @@ pub struct MuxClientConfig {
     /// The extension token (default `mux`; [`ws_mux::PYWEBSOCKET_TOKEN`] for
     /// mod_pywebsocket).
     pub token: String,
+    /// More tokens offered right after `token` (same `quota`); the one the
+    /// server answers with is used. `wsx client --mux` offers
+    /// `mux_DO_NOT_USE` then `mux`, so that it works with mod_pywebsocket
+    /// (for which the later `mux` is an unknown physical extension) and with
+    /// draft servers (for which the earlier token is an unknown channel
+    /// extension). Default none.
+    pub alternate_tokens: Vec<String>,
     /// The `quota` offer parameter: the server's initial send quota on
     /// channel 1 (mod_pywebsocket needs it; default `None`).
     pub quota: Option<u32>,
@@ -387,6 +394,7 @@ impl Default for MuxClientConfig {
         MuxClientConfig {
             client: ClientConfig::default(),
             token: ws_mux::DEFAULT_TOKEN.to_owned(),
+            alternate_tokens: Vec::new(),
             quota: None,
             mux: MuxConfig::default(),
             channel_extensions: Vec::new(),
@@ -399,6 +407,7 @@ impl std::fmt::Debug for MuxClientConfig {
         f.debug_struct("MuxClientConfig")
             .field("client", &self.client)
             .field("token", &self.token)
+            .field("alternate_tokens", &self.alternate_tokens)
             .field("quota", &self.quota)
             .field("mux", &self.mux)
             .field("channel_extensions", &self.channel_extensions.len())
@@ -426,6 +435,7 @@ impl MuxClientConfig {
 #[derive(Debug, Clone)]
 pub struct MuxClient {
     commands: mpsc::Sender<Command>,
+    done: watch::Receiver<bool>,
     token: String,
     extensions: Option<String>,
 }
@@ -456,6 +466,18 @@ impl MuxClient {
             .await
             .map_err(|_| MuxError::Closed)?;
         rx.await.map_err(|_| MuxError::Closed)?
+    }
+
+    /// Give up this handle and wait until the physical connection is
+    /// closed: that is once every other clone of this handle and every
+    /// channel is gone (channels closed or dropped), when the client closes
+    /// it with 1000, or when the server or the network ends it.
+    pub async fn close(self) {
+        let MuxClient {
+            commands, mut done, ..
+        } = self;
+        drop(commands);
+        let _ = done.wait_for(|d| *d).await;
     }
 
     /// The agreed token.
@@ -505,12 +527,18 @@ pub async fn client_mux_handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let factory = MuxClientFactory::new(config.token.clone(), config.quota);
-    let offer = ws_mux::client_offer_header(
-        &config.client.extensions,
-        &factory,
-        &config.channel_extensions,
-    );
+    let factories: Vec<MuxClientFactory> = std::iter::once(&config.token)
+        .chain(&config.alternate_tokens)
+        .map(|t| MuxClientFactory::new(t.clone(), config.quota))
+        .collect();
+    let mut channel_offer = ClientNegotiator::new();
+    for f in &config.channel_extensions {
+        channel_offer.push(f.clone());
+    }
+    let mut offers = channel_offer.offers();
+    offers.extend(factories.iter().map(MuxClientFactory::offer));
+    offers.extend(config.client.extensions.offers());
+    let offer = ws_ext_core::header::format(&offers);
     let mut plain = ClientConfig {
         extensions: ClientNegotiator::new(),
         ..config.client.clone()
@@ -550,10 +578,16 @@ where
         .iter()
         .map(|v| v.as_bytes())
         .collect();
+    // The token the server chose (the first one it names).
+    let answered = ws_ext_core::header::parse(lines.iter().copied()).unwrap_or_default();
+    let factory = answered
+        .iter()
+        .find_map(|e| factories.iter().find(|f| e.is(f.token())))
+        .unwrap_or(&factories[0]);
     let negotiation = ws_mux::finish_client(
         lines,
         &config.client.extensions,
-        &factory,
+        factory,
         &config.channel_extensions,
     )
     .map_err(HandshakeError::from)?;
@@ -589,11 +623,16 @@ where
         leftover,
     );
     let (tx, rx) = mpsc::channel(16);
+    let (done_tx, done) = watch::channel(false);
     let (driver, channel1) = Driver::client(ws, session, config.client.websocket.clone(), rx, info);
-    tokio::spawn(driver.run());
+    tokio::spawn(async move {
+        driver.run().await;
+        let _ = done_tx.send(true);
+    });
     Ok((
         MuxClient {
             commands: tx,
+            done,
             token: agreement.token,
             extensions: negotiation.response_header,
         },

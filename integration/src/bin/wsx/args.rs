@@ -74,6 +74,8 @@ pub struct CommonArgs {
     /// Use the multiplexing extension.
     #[arg(long)]
     pub mux: bool,
+    #[command(flatten)]
+    pub mux_args: crate::mux_client::MuxArgs,
     /// Largest message accepted; larger closes the connection with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_message_size: usize,

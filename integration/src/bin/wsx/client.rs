@@ -10,6 +10,9 @@ use crate::args::ClientArgs;
 
 /// Connect, pump stdin to the server and the server to stdout.
 pub async fn run(args: ClientArgs) -> Result<(), String> {
+    if args.common.mux {
+        return crate::mux_client::run(args).await;
+    }
     let mut config = ClientConfig {
         extensions: crate::extensions::client(&args.common)?,
         ..ClientConfig::default()

@@ -25,9 +25,6 @@ pub fn deflate_config(args: &DeflateArgs) -> Option<DeflateConfig> {
 
 /// The server's extensions for these flags.
 pub fn server(args: &CommonArgs) -> Result<ServerNegotiator, String> {
-    if args.mux {
-        return Err("--mux is not implemented yet in wsx".into());
-    }
     let mut neg = ServerNegotiator::new();
     if let Some(cfg) = deflate_config(&args.deflate) {
         let pmd = PerMessageDeflateServer::try_new(cfg).map_err(|e| format!("deflate: {e}"))?;
@@ -38,9 +35,6 @@ pub fn server(args: &CommonArgs) -> Result<ServerNegotiator, String> {
 
 /// The client's extensions for these flags.
 pub fn client(args: &CommonArgs) -> Result<ClientNegotiator, String> {
-    if args.mux {
-        return Err("--mux is not implemented yet in wsx".into());
-    }
     let mut neg = ClientNegotiator::new();
     if let Some(cfg) = deflate_config(&args.deflate) {
         let pmd = PerMessageDeflateClient::try_new(cfg).map_err(|e| format!("deflate: {e}"))?;

@@ -10,6 +10,8 @@ mod corpus;
 mod echo;
 mod extensions;
 mod load;
+mod mux_client;
+mod mux_serve;
 mod probe;
 mod ratio;
 mod serve;

@@ -30,6 +30,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     config.websocket.max_frame_size = args.common.max_message_size;
     config.handshake_timeout = Duration::from_secs(args.handshake_timeout);
     config.max_header_bytes = args.max_header_bytes;
+    crate::mux_serve::init(&args.common, &config);
     let config = Arc::new(config);
 
     let listener = TcpListener::bind(&args.listen)
@@ -135,6 +136,10 @@ async fn handle(
     }
     let _registration =
         query_id(req.uri().query()).and_then(|id| registry.register(id, stats.clone()));
+    if let Some(mux) = crate::mux_serve::config() {
+        crate::mux_serve::handle(tcp, &req, leftover, &mux, stop).await;
+        return;
+    }
     let ws = match wsx::accept_request(tcp, &req, leftover, config).await {
         Ok(ws) => ws,
         Err(e) => {
