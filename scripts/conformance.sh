@@ -344,6 +344,13 @@ start_modpyws() {
     wait_port "$MODPYWS_PORT" 30 || { tail "$d/modpyws.log"; die "mod_pywebsocket did not start"; }
 }
 
+show_log() { # the interesting lines of a part's log, at most 80
+    local n
+    n="$(grep -cv '^RESULT\|^PASS\|^$' "$1" || true)"
+    grep -v '^RESULT\|^PASS\|^$' "$1" | head -n 80 || true
+    [ "${n:-0}" -le 80 ] || echo "    ... $((n - 80)) more lines in $1"
+}
+
 run_part() { # run_part NAME: run part_NAME in a subshell with its own log and cleanup
     local name="$1" rc=0 t0
     t0=$(date +%s)
@@ -359,82 +366,88 @@ run_part() { # run_part NAME: run part_NAME in a subshell with its own log and c
 }
 
 # ---------------------------------------------------------------- main
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-PARTS=()
-for part in autobahn-server autobahn-client python node chromium mux; do
-    if want "$part"; then PARTS+=("$part"); fi
-done
-[ ${#PARTS[@]} -gt 0 ] || die "nothing selected"
+# (one function, so that bash has read all of it before it runs: editing
+# this file during a run cannot break the run)
+main() {
+    mkdir -p "$OUT"
+    OUT="$(cd "$OUT" && pwd)"
+    PARTS=()
+    for part in autobahn-server autobahn-client python node chromium mux; do
+        if want "$part"; then PARTS+=("$part"); fi
+    done
+    [ ${#PARTS[@]} -gt 0 ] || die "nothing selected"
 
-# Installs first, in the foreground, so that an install failure is loud.
-for part in "${PARTS[@]}"; do
-    case "$part" in
-        autobahn-*) install_autobahn ;;
-        python) install_pyws ;;
-        node) install_pyws; install_node ;;
-        chromium) install_node; install_chromium ;;
-        mux) install_modpyws ;;
-    esac
-done
-if [ "$INSTALL_ONLY" = 1 ]; then log "peers installed under $P"; exit 0; fi
-
-resolve_wsx
-T0=$(date +%s)
-log "reports and logs: $OUT"
-
-# The two Autobahn runs are single-threaded Python (wstest) and slow: run them
-# side by side in the background (2 cores), the interop parts meanwhile.
-BG=()
-for part in "${PARTS[@]}"; do
-    case "$part" in
-        autobahn-*)
-            log "start $part (background; log $OUT/$part.log)"
-            run_part "$part" &
-            BG+=($!)
-            ;;
-    esac
-done
-for part in "${PARTS[@]}"; do
-    case "$part" in
-        autobahn-*) ;;
-        *)
-            log "run $part"
-            run_part "$part"
-            grep -v '^RESULT' "$OUT/$part.log" | grep -v '^$' | tail -n 40 || true
-            ;;
-    esac
-done
-[ ${#BG[@]} -eq 0 ] || log "waiting for the Autobahn runs"
-for pid in "${BG[@]:-}"; do
-    [ -n "$pid" ] || continue
-    wait "$pid" || true
-done
-for part in "${PARTS[@]}"; do
-    case "$part" in
-        autobahn-*) grep -v '^RESULT' "$OUT/$part.log" | grep -v '^$' | tail -n 60 || true ;;
-    esac
-done
-
-# ---------------------------------------------------------------- summary
-log "summary (total $(( $(date +%s) - T0 )) s; details in $OUT)"
-TOTAL_P=0
-TOTAL_F=0
-{
-    printf '%-16s %-46s %8s %8s %7s\n' PEER ROLE PASSED FAILED SECONDS
+    # Installs first, in the foreground, so that an install failure is loud.
     for part in "${PARTS[@]}"; do
-        secs="$(cat "$OUT/$part.seconds" 2>/dev/null || echo '?')"
-        while IFS=$'\t' read -r _ peer role p f; do
-            printf '%-16s %-46s %8s %8s %7s\n' "$peer" "$role" "$p" "$f" "$secs"
+        case "$part" in
+            autobahn-*) install_autobahn ;;
+            python) install_pyws ;;
+            node) install_pyws; install_node ;;
+            chromium) install_node; install_chromium ;;
+            mux) install_modpyws ;;
+        esac
+    done
+    if [ "$INSTALL_ONLY" = 1 ]; then log "peers installed under $P"; exit 0; fi
+
+    resolve_wsx
+    T0=$(date +%s)
+    log "reports and logs: $OUT"
+
+    # The two Autobahn runs are single-threaded Python (wstest) and slow: run them
+    # side by side in the background (2 cores), the interop parts meanwhile.
+    BG=()
+    for part in "${PARTS[@]}"; do
+        case "$part" in
+            autobahn-*)
+                log "start $part (background; log $OUT/$part.log)"
+                run_part "$part" &
+                BG+=($!)
+                ;;
+        esac
+    done
+    for part in "${PARTS[@]}"; do
+        case "$part" in
+            autobahn-*) ;;
+            *)
+                log "run $part"
+                run_part "$part"
+                show_log "$OUT/$part.log"
+                ;;
+        esac
+    done
+    [ ${#BG[@]} -eq 0 ] || log "waiting for the Autobahn runs"
+    for pid in "${BG[@]:-}"; do
+        [ -n "$pid" ] || continue
+        wait "$pid" || true
+    done
+    for part in "${PARTS[@]}"; do
+        case "$part" in
+            autobahn-*) show_log "$OUT/$part.log" ;;
+        esac
+    done
+
+    # ---------------------------------------------------------------- summary
+    log "summary (total $(( $(date +%s) - T0 )) s; details in $OUT)"
+    TOTAL_P=0
+    TOTAL_F=0
+    {
+        printf '%-16s %-46s %8s %8s %7s\n' PEER ROLE PASSED FAILED SECONDS
+        for part in "${PARTS[@]}"; do
+            secs="$(cat "$OUT/$part.seconds" 2>/dev/null || echo '?')"
+            while IFS=$'\t' read -r _ peer role p f; do
+                printf '%-16s %-46s %8s %8s %7s\n' "$peer" "$role" "$p" "$f" "$secs"
+            done < "$OUT/$part.result"
+        done
+    } | tee "$OUT/summary.txt"
+    for part in "${PARTS[@]}"; do
+        while IFS=$'\t' read -r _ _ _ p f; do
+            TOTAL_P=$((TOTAL_P + p))
+            TOTAL_F=$((TOTAL_F + f))
         done < "$OUT/$part.result"
     done
-} | tee "$OUT/summary.txt"
-for part in "${PARTS[@]}"; do
-    while IFS=$'\t' read -r _ _ _ p f; do
-        TOTAL_P=$((TOTAL_P + p))
-        TOTAL_F=$((TOTAL_F + f))
-    done < "$OUT/$part.result"
-done
-echo
-echo "conformance: $TOTAL_P passed, $TOTAL_F failed"
-[ "$TOTAL_F" = 0 ]
+    echo
+    echo "conformance: $TOTAL_P passed, $TOTAL_F failed"
+    [ "$TOTAL_F" = 0 ]
+}
+
+main; exit $?
