@@ -1,0 +1,436 @@
+//! The bodies of the fuzz targets, one function per parser that reads peer
+//! bytes. Each `fuzz_targets/*.rs` is a one-line libFuzzer wrapper around
+//! one of these, so a crash input can also be replayed from a plain test.
+//!
+//! Every target checks more than "no panic": the properties a hostile peer
+//! must never break (decoded output within its budget, text messages valid
+//! UTF-8, error close codes in the expected set, parse/format round trips).
+
+use bytes::{Bytes, BytesMut};
+use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
+use ws_ext_core::{
+    header, ClientNegotiator, ExtensionError, ExtensionStack, Frame, OpCode, RsvBits,
+    ServerNegotiator,
+};
+use wsx::proto::recv::{skip_until_close, Read, Receiver};
+use wsx::{ClientConfig, Message, Role, ServerConfig};
+
+fn deflate_server() -> ServerNegotiator {
+    ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default()))
+}
+
+fn deflate_client() -> ClientNegotiator {
+    ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default()))
+}
+
+/// Split `data` at `\n` into at most 8 header lines.
+fn lines(data: &[u8]) -> Vec<&[u8]> {
+    data.split(|&b| b == b'\n').take(8).collect()
+}
+
+/// `Sec-WebSocket-Extensions`: the grammar, server negotiation and client
+/// validation of a response.
+pub fn ext_header(data: &[u8]) {
+    let ls = lines(data);
+    if let Ok(list) = header::parse(ls.iter().copied()) {
+        // What we format, we parse back to the same list.
+        let text = header::format(&list);
+        let again = header::parse_str(&text)
+            .unwrap_or_else(|e| panic!("formatted header {text:?} does not parse: {e}"));
+        assert_eq!(again, list, "format/parse round trip changed {text:?}");
+    }
+    // Server: offers from a client.
+    if let Ok(stack) = deflate_server().negotiate(ls.iter().copied()) {
+        if let Some(resp) = stack.response_header() {
+            header::parse_str(&resp).expect("our own response header parses");
+            // The client that offered exactly this must accept our answer.
+            let client = deflate_client();
+            let _ = client.finish([resp.as_bytes()]);
+        }
+    }
+    // Client: a server's response.
+    let _ = deflate_client().finish(ls.iter().copied());
+}
+
+/// The server's HTTP request parser and upgrade validation.
+pub fn handshake_request(data: &[u8]) {
+    use wsx::proto::handshake::{server, write_response_head};
+    let limit = 4096;
+    let mut config = ServerConfig::default();
+    config.extensions = deflate_server();
+    config.subprotocols = vec!["chat".into(), "superchat".into()];
+    match server::parse_request(data, limit) {
+        Ok(Some((req, n))) => {
+            assert!(
+                n <= data.len() && n <= limit,
+                "head length {n} out of range"
+            );
+            let _ = server::is_upgrade_request(&req);
+            match server::accept(&req, &config) {
+                Ok(acc) => {
+                    let mut out = Vec::new();
+                    write_response_head(&acc.response, &mut out);
+                    assert!(out.starts_with(b"HTTP/1.1 101 "));
+                }
+                Err(e) => {
+                    let status = e.status();
+                    assert!((400..500).contains(&status), "status {status} for {e}");
+                    let resp = server::error_response(&e);
+                    assert!(resp.starts_with(b"HTTP/1.1 4"));
+                }
+            }
+        }
+        Ok(None) => assert!(data.len() < limit, "incomplete head past the limit"),
+        Err(e) => {
+            let status = e.status();
+            assert!(status == 400 || status == 431, "status {status} for {e}");
+        }
+    }
+}
+
+/// The client's HTTP response parser and validation.
+pub fn handshake_response(data: &[u8]) {
+    use wsx::proto::handshake::client;
+    let mut config = ClientConfig::default();
+    config.extensions = deflate_client();
+    config.subprotocols = vec!["chat".into()];
+    config.max_header_bytes = 4096;
+    // RFC 6455 §1.3's key; its accept value is s3pPLMBiTxaQ9kYGzzhZRbK+xOo=.
+    if let Ok(Some((conn, n))) = client::response(data, "dGhlIHNhbXBsZSBub25jZQ==", &config) {
+        assert!(n <= data.len());
+        let _ = conn.extensions.split();
+    }
+}
+
+/// The engine's receive path: frame headers, masking, RSV bits, extension
+/// decoding, fragmentation, control frames, close payloads, limits, UTF-8.
+///
+/// The first byte picks the configuration: bit 0 our role (server / client),
+/// bit 1 permessage-deflate negotiated, bit 2 small limits, bits 3–5 how
+/// the rest is fed (chunk size).
+pub fn frame_decoder(data: &[u8]) {
+    let Some((&cfg, rest)) = data.split_first() else {
+        return;
+    };
+    let role = if cfg & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let stack = if cfg & 2 != 0 {
+        let server = deflate_server()
+            .negotiate([&b"permessage-deflate"[..]])
+            .unwrap();
+        match role {
+            Role::Server => server,
+            Role::Client => deflate_client()
+                .finish([server.response_header().unwrap().as_bytes()])
+                .unwrap(),
+        }
+    } else {
+        ExtensionStack::default()
+    };
+    let (max_frame, max_message) = if cfg & 4 != 0 {
+        (64, 256)
+    } else {
+        (1 << 16, 1 << 18)
+    };
+    let chunk = [1usize, 2, 3, 7, 16, 64, 1024, usize::MAX][(cfg >> 3 & 7) as usize];
+    let (_, recv_stack) = stack.split();
+    let mut rx = Receiver::new(role, recv_stack, max_frame, max_message);
+    let mut buf = BytesMut::new();
+    for piece in rest.chunks(chunk.min(rest.len().max(1))) {
+        buf.extend_from_slice(piece);
+        loop {
+            match rx.read(&mut buf) {
+                Ok(Read::NeedMore(n)) => {
+                    assert!(n > 0, "NeedMore(0) would spin a reader");
+                    break;
+                }
+                Ok(Read::Message(m)) => check_message(&m, max_message),
+                Err(e) => {
+                    let code = e.close_code();
+                    assert!(
+                        matches!(code, 1002 | 1007 | 1009),
+                        "unexpected close code {code} for {e}"
+                    );
+                    // The connection now drains: this must not panic either.
+                    let _ = skip_until_close(&mut buf);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn check_message(m: &Message, max_message: usize) {
+    match m {
+        Message::Text(t) => {
+            assert!(
+                t.len() <= max_message,
+                "text of {} bytes over {max_message}",
+                t.len()
+            );
+            // The engine builds text unchecked after its own validator: check it.
+            assert!(
+                std::str::from_utf8(t.as_bytes()).is_ok(),
+                "invalid UTF-8 let through"
+            );
+        }
+        Message::Binary(b) => assert!(b.len() <= max_message),
+        Message::Ping(p) | Message::Pong(p) => assert!(p.len() <= 125),
+        Message::Close(Some(c)) => {
+            assert!(wsx::proto::close::is_valid_code(u16::from(c.code)));
+            assert!(c.reason.len() <= 123);
+        }
+        Message::Close(None) | Message::Frame(_) => {}
+    }
+}
+
+/// permessage-deflate's decode path with a budget, for every agreement the
+/// first byte picks; then the same bytes compressed by the peer's encoder
+/// must come back unchanged.
+///
+/// Input after the first byte: frames as `[flags, len, payload(len)]`,
+/// flags bit 7 FIN, bit 6 RSV1, bits 0–3 opcode.
+pub fn deflate_decode(data: &[u8]) {
+    let Some((&cfg, rest)) = data.split_first() else {
+        return;
+    };
+    let offers: [&[u8]; 4] = [
+        b"permessage-deflate",
+        b"permessage-deflate; client_no_context_takeover",
+        b"permessage-deflate; client_max_window_bits=9; server_max_window_bits=10",
+        b"permessage-deflate; client_no_context_takeover; server_no_context_takeover; client_max_window_bits=8",
+    ];
+    let offer = offers[(cfg & 3) as usize];
+    let budget = [0usize, 1, 100, 4096, 1 << 16][(cfg >> 2) as usize % 5];
+    let server = deflate_server()
+        .negotiate([offer])
+        .expect("our offers are valid");
+    let resp = server.response_header().expect("deflate accepted");
+    let client = deflate_client_offering(offer)
+        .finish([resp.as_bytes()])
+        .expect("client accepts the server's answer");
+    let (_, mut rx) = server.split();
+
+    // 1. Hostile frames straight into the decoder.
+    let mut r = rest;
+    let mut in_message = false;
+    while r.len() >= 2 {
+        let (flags, len) = (r[0], r[1] as usize);
+        let payload = &r[2..(2 + len).min(r.len())];
+        r = &r[(2 + len).min(r.len())..];
+        let opcode = OpCode::from_u8(flags & 0x0f);
+        let frame = Frame {
+            fin: flags & 0x80 != 0,
+            rsv: if flags & 0x40 != 0 {
+                RsvBits::RSV1
+            } else {
+                RsvBits::NONE
+            },
+            opcode,
+            payload: Bytes::copy_from_slice(payload),
+        };
+        // Feed only frame sequences the engine would pass on (it checks
+        // opcode order itself before the extension sees a frame).
+        match opcode {
+            OpCode::Text | OpCode::Binary if !in_message => in_message = !frame.fin,
+            OpCode::Continuation if in_message => in_message = !frame.fin,
+            OpCode::Ping | OpCode::Pong | OpCode::Close if frame.fin => {}
+            _ => continue,
+        }
+        let b = if opcode.is_control() { 125 } else { budget };
+        match rx.decode(frame, b) {
+            Ok(out) => assert!(
+                out.payload.len() <= b,
+                "decoded {} > budget {b}",
+                out.payload.len()
+            ),
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e,
+                        ExtensionError::Protocol { .. }
+                            | ExtensionError::InvalidData { .. }
+                            | ExtensionError::MessageTooBig { .. }
+                    ),
+                    "unexpected error kind {e:?}"
+                );
+                break;
+            }
+        }
+    }
+
+    // 2. Round trip: the client compresses `rest` (in up to 3 fragments),
+    //    a fresh server decoder restores it.
+    let server = deflate_server().negotiate([offer]).unwrap();
+    let (_, mut rx) = server.split();
+    let (mut tx, _) = client.split();
+    let cut1 = rest.len() / 3;
+    let cut2 = 2 * rest.len() / 3;
+    let parts = [&rest[..cut1], &rest[cut1..cut2], &rest[cut2..]];
+    let mut got = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let f = Frame {
+            fin: i == 2,
+            rsv: RsvBits::NONE,
+            opcode: if i == 0 {
+                OpCode::Binary
+            } else {
+                OpCode::Continuation
+            },
+            payload: Bytes::copy_from_slice(p),
+        };
+        let wire = tx.encode(f).expect("compress");
+        let out = rx
+            .decode(wire, 1 << 20)
+            .expect("our own compressed data decodes");
+        got.extend_from_slice(&out.payload);
+    }
+    assert_eq!(got, rest, "permessage-deflate round trip changed the data");
+}
+
+fn deflate_client_offering(offer: &[u8]) -> ClientNegotiator {
+    // A client whose policy matches `offer`, so the server's answer to it is
+    // one the client accepts.
+    let s = String::from_utf8_lossy(offer);
+    let cfg = DeflateConfig {
+        client_no_context_takeover: s.contains("client_no_context_takeover"),
+        server_no_context_takeover: s.contains("server_no_context_takeover"),
+        client_max_window_bits: if s.contains("client_max_window_bits=9") {
+            Some(9)
+        } else if s.contains("client_max_window_bits=8") {
+            Some(8)
+        } else {
+            None
+        },
+        server_max_window_bits: s.contains("server_max_window_bits=10").then_some(10),
+        ..DeflateConfig::default()
+    };
+    ClientNegotiator::new().with(PerMessageDeflateClient::new(cfg))
+}
+
+/// The mux wire: channel IDs, numbers, control blocks, units and the
+/// encapsulated handshakes, with encode/decode round trips.
+pub fn mux_wire(data: &[u8]) {
+    use ws_mux::control::ControlBlock;
+    use ws_mux::handshake::{HandshakeRequest, HandshakeResponse};
+    use ws_mux::unit::MuxUnit;
+    use ws_mux::wire;
+
+    if let Ok((id, n)) = wire::decode_channel_id(data) {
+        assert!((1..=4).contains(&n) && id <= wire::MAX_CHANNEL_ID);
+        let mut b = BytesMut::new();
+        wire::encode_channel_id(id, &mut b).unwrap();
+        assert_eq!(wire::decode_channel_id(&b).unwrap(), (id, b.len()));
+    }
+    if let Ok((v, n)) = wire::decode_number(data) {
+        assert!(v <= wire::MAX_NUMBER);
+        let mut b = BytesMut::new();
+        wire::encode_number(v, &mut b).unwrap();
+        // Numbers are accepted only in minimal form: the encoding is unique.
+        assert_eq!(&b[..], &data[..n]);
+    }
+    if let Ok(blocks) = ControlBlock::decode_all(data) {
+        let mut b = BytesMut::new();
+        for bl in &blocks {
+            bl.encode(&mut b).expect("a decoded block re-encodes");
+        }
+        assert_eq!(
+            ControlBlock::decode_all(&b).expect("re-encoded blocks decode"),
+            blocks
+        );
+    }
+    if let Ok(unit) = MuxUnit::decode(Bytes::copy_from_slice(data)) {
+        let enc = unit.encode().expect("a decoded unit re-encodes");
+        assert_eq!(MuxUnit::decode(enc).expect("re-encoded unit decodes"), unit);
+    }
+    if let Ok(req) = HandshakeRequest::parse(data, 4096) {
+        let text = req.to_text();
+        let _ = HandshakeRequest::parse(text.as_bytes(), 1 << 20);
+    }
+    if let Ok(resp) = HandshakeResponse::parse(data, 4096) {
+        let text = resp.to_text();
+        let _ = HandshakeResponse::parse(text.as_bytes(), 1 << 20);
+    }
+}
+
+/// A mux session fed hostile physical messages: server role (the peer opens
+/// channels, sends frames and control blocks), or client role after opening
+/// a channel (the peer answers with anything). First byte: bit 0 role.
+/// Rest: messages as `[len, payload(len)]`.
+pub fn mux_session(data: &[u8]) {
+    use ws_mux::{ChannelRequest, Event, Headers, MuxAgreement, MuxConfig, MuxSession};
+    let Some((&cfg, mut rest)) = data.split_first() else {
+        return;
+    };
+    let agreement = MuxAgreement {
+        token: "mux".into(),
+        quota: Some(1024),
+    };
+    let request = Headers::new()
+        .with("Host", "example.com")
+        .with("Sec-WebSocket-Extensions", "mux; quota=1024");
+    let small = MuxConfig {
+        max_channels: 5,
+        receive_window: 256,
+        slot_quota: 256,
+        initial_slots: 4,
+        max_message_size: 4096,
+        max_handshake_size: 1024,
+        max_send_buffer: 4096,
+        ..MuxConfig::default()
+    };
+    let server_role = cfg & 1 == 0;
+    let mut s = if server_role {
+        MuxSession::server(
+            small,
+            deflate_server(),
+            &agreement,
+            &request,
+            ExtensionStack::default(),
+        )
+    } else {
+        let mut c = MuxSession::client(
+            small,
+            vec![],
+            &agreement,
+            &request,
+            &Headers::new(),
+            ExtensionStack::default(),
+        );
+        let _ = c.open_channel(ChannelRequest::new("/x"));
+        c
+    };
+    let mut steps = 0;
+    while !rest.is_empty() && steps < 256 {
+        steps += 1;
+        let len = rest[0] as usize;
+        let end = (1 + len).min(rest.len());
+        let payload = Bytes::copy_from_slice(&rest[1..end]);
+        rest = &rest[end..];
+        let failed = s.receive_physical(payload).is_err();
+        let mut events = 0;
+        while let Some(e) = s.poll_event() {
+            events += 1;
+            assert!(events < 100_000, "event storm");
+            if let Event::ChannelOpenRequested { channel, .. } = e {
+                if channel % 2 == 0 {
+                    let _ = s.accept_channel(channel, None, Headers::new());
+                } else {
+                    let _ = s.reject_channel(channel, 403);
+                }
+            }
+        }
+        let mut out = 0usize;
+        while let Some(p) = s.poll_transmit() {
+            out += p.len();
+            assert!(out < 1 << 24, "output storm");
+        }
+        if failed {
+            assert!(s.is_failed() || s.receive_physical(Bytes::from_static(b"\x00")).is_err());
+            break;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Load-and-fault run (bounded, stops by itself): starts `wsx serve` on a
+# free loopback port, then integration/examples/load_fault.rs opens many
+# concurrent permessage-deflate connections exchanging numbered messages
+# while a quarter of them are reset abruptly (often mid-frame). Passes only
+# if every surviving connection got every message back, in order,
+# byte-exact, and the server still serves afterwards.
+#
+#   scripts/load-fault.sh                      200 conns x 100 messages
+#   scripts/load-fault.sh --conns 500 --messages 300 --victims 0.3 --seed 7
+#   LOAD_PROFILE=dev scripts/load-fault.sh     unoptimised build (faster to build)
+#
+# Extra arguments go to the driver (see its --help). Traffic stays on
+# 127.0.0.1. The whole run is capped by --max-seconds (default 120).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROFILE="${LOAD_PROFILE:-release}"
+if [ "$PROFILE" = release ]; then DIR=release; else DIR=debug; fi
+export CARGO_TERM_COLOR=never
+
+echo "== building wsx and the load_fault driver ($PROFILE)"
+cargo build --profile "$PROFILE" -p wsx --bin wsx --example load_fault
+BIN="target/$DIR/wsx"
+DRIVER="target/$DIR/examples/load_fault"
+
+LOG=$(mktemp -d)
+"$BIN" serve --listen 127.0.0.1:0 >"$LOG/stdout" 2>"$LOG/stderr" &
+SERVER=$!
+cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$LOG"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+    grep -q '^listening on ' "$LOG/stdout" 2>/dev/null && break
+    sleep 0.1
+done
+URL=$(sed -n 's/^listening on //p' "$LOG/stdout" | head -1)
+[ -n "$URL" ] || { echo "wsx serve did not start:"; cat "$LOG/stderr"; exit 1; }
+echo "== server $URL (pid $SERVER)"
+
+# Room for many sockets on both ends.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+status=0
+"$DRIVER" --url "$URL/" "$@" || status=$?
+
+if ! kill -0 "$SERVER" 2>/dev/null; then
+    echo "!! the server died during the run:"; tail -20 "$LOG/stderr"; exit 1
+fi
+echo "== server RSS after the run: $(awk '/VmRSS/ {print $2, $3}' /proc/$SERVER/status), peak $(awk '/VmHWM/ {print $2, $3}' /proc/$SERVER/status), open fds $(ls /proc/$SERVER/fd | wc -l)"
+exit $status
