@@ -43,7 +43,7 @@ async fn server(config: MuxServerConfig, gate: watch::Receiver<bool>) -> String 
                 let mut server = match mux::accept_mux(tcp, &config).await {
                     Ok(MuxAccepted::Mux(s)) => s,
                     Ok(MuxAccepted::Plain(ws)) => {
-                        let mut ws = ws;
+                        let mut ws = *ws;
                         while let Some(Ok(m)) = ws.next().await {
                             if m.is_text() || m.is_binary() {
                                 let _ = ws.send(m).await;

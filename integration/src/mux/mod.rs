@@ -187,8 +187,9 @@ impl Default for MuxServerConfig {
 pub enum MuxAccepted<S> {
     /// Mux was agreed: take the channels from the [`MuxServer`].
     Mux(MuxServer),
-    /// A plain WebSocket connection.
-    Plain(WebSocketStream<S>),
+    /// A plain WebSocket connection (boxed: it is much larger than the
+    /// handle of the other variant).
+    Plain(Box<WebSocketStream<S>>),
 }
 
 /// A logical channel the client opened (channel 1 is the first).
@@ -318,7 +319,7 @@ where
         leftover,
     );
     let Some(agreement) = negotiation.mux else {
-        return Ok(MuxAccepted::Plain(ws));
+        return Ok(MuxAccepted::Plain(Box::new(ws)));
     };
     let headers = headers_of(req.headers());
     let path = req

@@ -65,7 +65,7 @@ pub async fn handle<S>(
     let mut server = match wsx::mux::accept_mux_request(stream, req, leftover, config).await {
         Ok(MuxAccepted::Mux(s)) => s,
         Ok(MuxAccepted::Plain(ws)) => {
-            if let Err(e) = echo(ws, Some(stop), None).await {
+            if let Err(e) = echo(*ws, Some(stop), None).await {
                 debug!(error = %e, "connection ended with an error");
             }
             return;
