@@ -16,14 +16,12 @@ async fn handle(tcp: TcpStream) {
         return;
     };
     while let Some(Ok(msg)) = ws.next().await {
-        match msg {
-            Message::Text(_) | Message::Binary(_) => {
-                if ws.send(msg).await.is_err() {
-                    return;
-                }
-            }
-            Message::Close(_) => return, // tungstenite answers the close itself
-            _ => {}
+        if msg.is_close() {
+            return; // tungstenite answers the close itself
+        }
+        let data = matches!(msg, Message::Text(_) | Message::Binary(_));
+        if data && ws.send(msg).await.is_err() {
+            return;
         }
     }
 }
