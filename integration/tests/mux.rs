@@ -512,3 +512,38 @@ async fn server_without_mux_is_reported() {
         other => panic!("expected NotAgreed, got {:?}", other.map(|_| ())),
     }
 }
+
+/// Against mod_pywebsocket 0.7.9's standalone server with its example
+/// handlers (see docs/mux.md): set `WSX_MODPYWS_URL=ws://127.0.0.1:PORT/echo`.
+/// Skipped (passes) when the variable is not set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywebsocket_interop() {
+    let Ok(url) = std::env::var("WSX_MODPYWS_URL") else {
+        eprintln!("WSX_MODPYWS_URL not set: skipped");
+        return;
+    };
+    let (client, mut first) = within(
+        "connect",
+        mux::connect_mux(&url, &MuxClientConfig::pywebsocket()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(client.token(), ws_mux::PYWEBSOCKET_TOKEN);
+    let path = first.get_ref().info().path.clone();
+    let mut a = within("open", client.open_channel(&path)).await.unwrap();
+    let b = within("open", client.open_channel(&path)).await.unwrap();
+    let mut c = within("open", client.open_channel(&path)).await.unwrap();
+    // Larger than its 8192-byte quotas: exhausted and replenished.
+    roundtrip(&mut a, Message::text("a".repeat(50_000))).await;
+    roundtrip(&mut first, Message::text("first")).await;
+    // Drop one channel; the others go on.
+    b.get_ref().drop_channel(1000, "");
+    drop(b);
+    roundtrip(&mut c, Message::text("c goes on")).await;
+    roundtrip(&mut a, Message::binary(payload(1, 20_000))).await;
+    close(c).await;
+    close(a).await;
+    roundtrip(&mut first, Message::text("first still")).await;
+    close(first).await;
+    within("physical close", client.close()).await;
+}
