@@ -25,11 +25,13 @@ pub use tungstenite::{Message, Utf8Bytes};
 
 mod accept;
 mod connect;
+mod event;
 pub mod stream;
 
 pub use accept::{accept, accept_request, accept_with, negotiate_upgrade, read_request, reject};
 pub use connect::{client_handshake, connect, connect_with};
 pub use proto::handshake::client::Target;
+pub use event::{Event, Events};
 pub use stream::{ReadyState, WebSocketStream};
 
 pub mod blocking;

@@ -369,3 +369,69 @@ async fn deflate_every_parameter_combination() {
         }
     }
 }
+
+#[tokio::test]
+async fn events_are_open_message_close_in_order() {
+    let (url, server) = echo_server(ServerConfig::default()).await;
+    let (ws, _) = wsx::connect(&url).await.unwrap();
+    let mut events = wsx::Events::new(ws);
+    assert!(matches!(
+        events.next().await,
+        Some(wsx::Event::Open {
+            extensions: None,
+            ..
+        })
+    ));
+    assert_eq!(events.ready_state(), ReadyState::Open);
+    events.send(Message::text("hi")).await.unwrap();
+    match events.next().await {
+        Some(wsx::Event::Message(m)) => assert_eq!(m, Message::text("hi")),
+        other => panic!("{other:?}"),
+    }
+    events.close().await.unwrap();
+    assert_eq!(events.ready_state(), ReadyState::Closing);
+    match events.next().await {
+        Some(wsx::Event::Close {
+            code, was_clean, ..
+        }) => {
+            assert_eq!(code, 1000);
+            assert!(was_clean);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(events.next().await.is_none());
+    assert_eq!(events.ready_state(), ReadyState::Closed);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn events_report_error_then_unclean_close() {
+    let mut config = ServerConfig::default();
+    config.websocket.max_message_size = 10;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let ws = wsx::accept_with(tcp, &config).await.unwrap();
+        let mut events = wsx::Events::new(ws);
+        let mut kinds = Vec::new();
+        while let Some(ev) = events.next().await {
+            kinds.push(match ev {
+                wsx::Event::Open { .. } => "open".to_owned(),
+                wsx::Event::Message(_) => "message".to_owned(),
+                wsx::Event::Error(e) => format!("error {}", e.close_code().unwrap_or(0)),
+                wsx::Event::Close {
+                    code, was_clean, ..
+                } => format!("close {code} {was_clean}"),
+            });
+        }
+        kinds
+    });
+    let (mut ws, _) = wsx::connect(&url).await.unwrap();
+    ws.send(Message::text("x".repeat(11))).await.unwrap();
+    while ws.next().await.is_some() {}
+    assert_eq!(
+        server.await.unwrap(),
+        vec!["open", "error 1009", "close 1009 false"]
+    );
+}
