@@ -53,6 +53,7 @@ pub enum ReadyState {
 
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_IOSLICES: usize = 32;
+const MAX_RESERVE_STEP: usize = 4 << 20;
 
 /// A WebSocket connection over `S`: a [`Stream`] of received
 /// [`Message`]s and a [`Sink`] of messages to send.
@@ -379,7 +380,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     }
                 }
             }
-            this.read_buf.reserve(need.max(READ_CHUNK));
+            // Grow toward a large frame step by step, as its bytes arrive,
+            // instead of trusting the announced length up front.
+            this.read_buf.reserve(need.clamp(READ_CHUNK, MAX_RESERVE_STEP));
             match ready!(tokio_util::io::poll_read_buf(
                 Pin::new(&mut this.io),
                 cx,
