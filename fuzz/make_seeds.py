@@ -71,6 +71,7 @@ add("frame_decoder", "server_deflate", bytes([0x02]) + srv(1, HELLO_PMD, rsv=0x4
 add("frame_decoder", "server_deflate_small", bytes([0x06]) + srv(2, deflate(bytes(10000)), rsv=0x40))
 add("frame_decoder", "client_plain", bytes([0x01]) + frame(1, "h\u00e9llo \u2603".encode()) + frame(10, b"x") + frame(8, b""))
 add("frame_decoder", "client_deflate", bytes([0x03]) + frame(1, HELLO_PMD, rsv=0x40) + frame(2, bytes(70000)))
+add("frame_decoder", "server_early_utf8", bytes([0x48]) + srv(1, "h\u00e9llo w\u00f6rld ".encode() * 20) + srv(1, b"ok\xff\xfe" + bytes(200)))
 add("frame_decoder", "bad_len", bytes([0x00]) + bytes([0x82, 0xff]) + b"\x80" + bytes(7) + bytes(M))
 
 # ---- deflate_decode: first byte = config; then [flags, len, payload]

@@ -21,8 +21,9 @@ export CARGO_TERM_COLOR=never
 
 echo "== building wsx and the load_fault driver ($PROFILE)"
 cargo build --profile "$PROFILE" -p wsx --bin wsx --example load_fault
-BIN="target/$DIR/wsx"
-DRIVER="target/$DIR/examples/load_fault"
+TD="${CARGO_TARGET_DIR:-target}"
+BIN="$TD/$DIR/wsx"
+DRIVER="$TD/$DIR/examples/load_fault"
 
 LOG=$(mktemp -d)
 "$BIN" serve --listen 127.0.0.1:0 >"$LOG/stdout" 2>"$LOG/stderr" &

@@ -107,7 +107,8 @@ pub fn handshake_response(data: &[u8]) {
 ///
 /// The first byte picks the configuration: bit 0 our role (server / client),
 /// bit 1 permessage-deflate negotiated, bit 2 small limits, bits 3–5 how
-/// the rest is fed (chunk size).
+/// the rest is fed (chunk size), bit 6 early UTF-8 validation (without
+/// deflate).
 pub fn frame_decoder(data: &[u8]) {
     let Some((&cfg, rest)) = data.split_first() else {
         return;
@@ -138,6 +139,11 @@ pub fn frame_decoder(data: &[u8]) {
     let chunk = [1usize, 2, 3, 7, 16, 64, 1024, usize::MAX][(cfg >> 3 & 7) as usize];
     let (_, recv_stack) = stack.split();
     let mut rx = Receiver::new(role, recv_stack, max_frame, max_message);
+    // Bit 6: validate text while frames arrive, as the stream does when no
+    // extension is active.
+    if cfg & 0x40 != 0 && cfg & 2 == 0 {
+        rx.set_early_utf8(true);
+    }
     let mut buf = BytesMut::new();
     for piece in rest.chunks(chunk.min(rest.len().max(1))) {
         buf.extend_from_slice(piece);

@@ -297,6 +297,31 @@ fn invalid_utf8_in_text_fails_with_1007() {
 }
 
 #[test]
+fn invalid_utf8_fails_fast_inside_a_long_frame() {
+    // No extension: text is validated as the frame arrives, so a bad
+    // prefix of a 1 MiB text frame fails at once, before the rest is sent.
+    let s = no_deflate();
+    let mut c = Raw::open(s.addr, None);
+    let mut head = masked(true, 0, TEXT, &vec![b'a'; 1 << 20]);
+    let start = head.len() - (1 << 20);
+    head.truncate(start + 4096);
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    for (i, b) in b"\xc0\xaf".iter().enumerate() {
+        head[start + 100 + i] = b ^ key[(100 + i) % 4];
+    }
+    c.send(&head).unwrap();
+    let t = Instant::now();
+    assert_eq!(c.read_close().0, Some(1007));
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        t.elapsed()
+    );
+    drop(c);
+    assert_serves(&s);
+}
+
+#[test]
 fn invalid_utf8_in_close_reason_fails_with_1007() {
     let s = Server::start(&[]);
     fails_with(
@@ -659,6 +684,22 @@ fn slowloris_handshake_is_dropped_after_the_timeout_while_others_are_served() {
     assert_serves(&s);
 }
 
+#[test]
+fn frames_sent_with_the_request_are_not_lost() {
+    // A client that does not wait for the 101: its first frames arrive in
+    // the same segment as the request head.
+    let s = no_deflate();
+    let mut c = Raw::connect(s.addr);
+    let mut bytes = upgrade_request("/", None);
+    bytes.extend(masked(true, 0, TEXT, b"early bird"));
+    bytes.extend(masked(true, 0, BINARY, &[5u8; 300]));
+    c.send(&bytes).unwrap();
+    assert_eq!(c.read_http_head().unwrap().0, 101);
+    assert_eq!(c.recv_message(), (TEXT, b"early bird".to_vec()));
+    assert_eq!(c.recv_message(), (BINARY, vec![5u8; 300]));
+    assert_serves(&s);
+}
+
 // ------------------------------------------------------ connections, fds
 
 #[test]
@@ -737,6 +778,40 @@ fn ping_flood_without_reading_pongs_stays_bounded() {
     assert!(
         growth < 32 << 10,
         "ping flood grew the server by {growth} KiB"
+    );
+    drop(w);
+    drop(c);
+    assert_serves(&s);
+}
+
+#[test]
+fn a_client_that_never_reads_its_echoes_cannot_grow_the_server() {
+    let s = no_deflate();
+    assert_serves(&s);
+    let before = s.peak_rss_kib();
+    let c = Raw::open(s.addr, None);
+    let mut w = c.tcp.try_clone().unwrap();
+    w.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    // Up to 256 x 1 MiB messages; the echoes are never read, so the server
+    // must stop reading once its writes block.
+    let msg = masked(true, 0, BINARY, &vec![0x5a; 1 << 20]);
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < 256 && start.elapsed() < Duration::from_secs(6) {
+        if w.write_all(&msg).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    assert!(
+        sent < 256,
+        "the server read all {sent} MiB while we read nothing"
+    );
+    let growth = s.peak_rss_kib().saturating_sub(before);
+    eprintln!("unread echoes: {sent} MiB accepted, server peak RSS +{growth} KiB");
+    assert!(
+        growth < 48 << 10,
+        "unread echoes grew the server by {growth} KiB"
     );
     drop(w);
     drop(c);
