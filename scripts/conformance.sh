@@ -12,6 +12,8 @@
 #   WSX_BIN        use this binary instead of building target/release/wsx
 #                  (any program with the `wsx` command contract; see
 #                  scripts/peers/standin_wsx.py for a Python stand-in)
+#   WSX_AB_TIMEOUT time limit in seconds for each Autobahn run (default 2400 for
+#                  the server run, 1500 for the client run; 4500 with --full)
 #
 # Every peer is installed on first use from the package registries (PyPI, npm,
 # Debian apt) and reused afterwards. A peer that cannot be installed fails the
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
         --install-only) INSTALL_ONLY=1 ;;
         --only) shift; ONLY+=("${1:?--only needs a part name}") ;;
         --only=*) ONLY+=("${1#--only=}") ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "conformance: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
