@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
         --install-only) INSTALL_ONLY=1 ;;
         --only) shift; ONLY+=("${1:?--only needs a part name}") ;;
         --only=*) ONLY+=("${1#--only=}") ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "conformance: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
