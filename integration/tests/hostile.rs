@@ -396,8 +396,13 @@ fn message_over_the_limit_fails_with_1009() {
     let mut bytes = masked(false, 0, BINARY, &[1u8; 600]);
     bytes.extend(masked(true, 0, CONT, &[1u8; 401]));
     fails_with(&s, None, &bytes, 1009);
-    // Announced over, payload never sent: rejected on the header.
-    fails_with(&s, None, &header64(0x82, 1 << 40), 1009);
+    // Announced over, payload never sent: rejected on the header. (The
+    // server then waits up to the close timeout for a close frame it can no
+    // longer find: see the BUG test below.)
+    let mut c = Raw::open(s.addr, None);
+    c.send(&header64(0x82, 1 << 40)).unwrap();
+    assert_eq!(c.read_close().0, Some(1009));
+    drop(c);
     // Compressed: tiny on the wire, over the limit once inflated.
     let mut c = Raw::open(s.addr, Some(PMD_OFFER));
     let (rsv, p) = c.encode(true, BINARY, &[0u8; 1001]);
@@ -548,6 +553,26 @@ fn frame_announced_over_the_limit_is_not_buffered_while_draining() {
         "the server buffered {growth} KiB of a frame it had rejected"
     );
     drop(c);
+    assert_serves(&s);
+}
+
+#[test]
+#[ignore = "BUG: after a frame rejected on its header (length over the limit) the server waits \
+            the whole close timeout (5 s) for a close reply it cannot find (it reads our close as \
+            payload of the rejected frame) instead of closing TCP at once"]
+fn connection_closes_promptly_after_a_frame_rejected_on_its_header() {
+    let s = Server::start(&["--max-message-size", "1048576"]);
+    let mut c = Raw::open(s.addr, None);
+    c.send(&header64(0x82, 1 << 40)).unwrap();
+    assert_eq!(c.read_close().0, Some(1009));
+    let t = Instant::now();
+    let _ = c.send(&masked(true, 0, CLOSE, &close_payload(1009, b"")));
+    c.expect_end(Duration::from_secs(2));
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "closed after {:?}",
+        t.elapsed()
+    );
     assert_serves(&s);
 }
 
@@ -830,6 +855,76 @@ fn close_handshake_times_out_when_the_peer_never_answers() {
     // No close reply, no FIN from us: the server closes TCP by itself.
     c.expect_end(Duration::from_secs(9));
     assert!(start.elapsed() < Duration::from_secs(9));
+    assert_serves(&s);
+}
+
+// ------------------------------------------------------------------ mux
+
+/// Expect the mux server to Fail the Physical Connection: a
+/// DropChannel(0, `code`) control block, then close 1011.
+fn expect_mux_failure(c: &mut Raw, code: u16) {
+    let mut drop_code = None;
+    loop {
+        let f = c
+            .next_frame()
+            .unwrap_or_else(|e| panic!("ended before the close: {e:?}"));
+        match f.opcode {
+            // Channel 0, DropChannel (opcode 3), channel 0, reason size (<126), code.
+            BINARY if f.payload.starts_with(&[0x00, 0x60, 0x00]) && f.payload.len() >= 6 => {
+                drop_code = Some(u16::from_be_bytes([f.payload[4], f.payload[5]]));
+            }
+            CLOSE => {
+                assert_eq!(drop_code, Some(code), "DropChannel(0) code");
+                assert_eq!(close_of(&f).0, Some(1011), "physical close code");
+                break;
+            }
+            _ => {}
+        }
+    }
+    let _ = c.send(&masked(true, 0, CLOSE, &close_payload(1011, b"")));
+    c.expect_end(Duration::from_secs(5));
+}
+
+#[test]
+fn mux_garbage_fails_the_physical_connection() {
+    let s = Server::start(&["--mux"]);
+    let cases: [(u8, &[u8], u16); 5] = [
+        (BINARY, b"", 2002),                   // no channel id
+        (BINARY, b"\xff", 2002),               // a cut-off 4-byte channel id
+        (BINARY, b"\x00\xe0", 2004),           // control opcode 7
+        (BINARY, b"\x00\x1c\x02\x00", 2005),   // AddChannelRequest, reserved bits
+        (TEXT, b"text on the physical", 2001), // not a mux unit
+    ];
+    for (op, payload, code) in cases {
+        let mut c = Raw::open(s.addr, Some("mux"));
+        assert!(
+            header_value(&c.response, "sec-websocket-extensions")
+                .is_some_and(|e| e.starts_with("mux")),
+            "mux not accepted: {}",
+            c.response
+        );
+        c.send(&masked(true, 0, op, payload)).unwrap();
+        expect_mux_failure(&mut c, code);
+    }
+    assert_serves(&s);
+}
+
+#[test]
+fn mux_channel_flood_over_the_slots_fails_with_2007() {
+    let s = Server::start(&["--mux"]);
+    let mut c = Raw::open(s.addr, Some("mux"));
+    // AddChannelRequest (identity-encoded) for channels 2..=100: more than
+    // the 64 slots the server grants. Accepted channels stay open (echo).
+    let hs = String::from_utf8(upgrade_request("/x", None)).unwrap();
+    let mut bytes = Vec::new();
+    for ch in 2u8..=100 {
+        let mut block = vec![0x00, 0x00, ch, 126];
+        block.extend((hs.len() as u16).to_be_bytes());
+        block.extend(hs.as_bytes());
+        bytes.extend(masked(true, 0, BINARY, &block));
+    }
+    let _ = c.send(&bytes);
+    expect_mux_failure(&mut c, 2007);
     assert_serves(&s);
 }
 

@@ -126,7 +126,9 @@ impl Raw {
             .expect("send the request");
         let (status, head) = raw.read_http_head().expect("a response head");
         assert_eq!(status, 101, "upgrade refused: {head}");
-        if let Some(ext) = header_value(&head, "sec-websocket-extensions") {
+        if let Some(ext) = header_value(&head, "sec-websocket-extensions")
+            .filter(|e| e.starts_with("permessage-deflate"))
+        {
             let client = ClientNegotiator::new()
                 .with(PerMessageDeflateClient::new(DeflateConfig::default()));
             let stack = client
