@@ -226,3 +226,55 @@ fn probe_reports_what_the_server_accepts() {
         "{table}"
     );
 }
+
+#[tokio::test]
+async fn serve_wss_with_tls_cert_and_key() {
+    use futures_util::SinkExt;
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("wsx-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let mut child = Command::new(WSX)
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on wss://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    let s = Server { child, addr };
+    let connector = wsx::tls::TlsConnector::with_root_ca_pem(ck.cert.pem().as_bytes()).unwrap();
+    let (mut ws, _) = wsx::tls::connect_tls_with(
+        &format!("wss://{}/", s.addr),
+        &wsx::ClientConfig::default(),
+        &connector,
+    )
+    .await
+    .unwrap();
+    ws.send(Message::text("secure")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("secure"));
+    ws.close().await.unwrap();
+    while let Some(m) = ws.next().await {
+        m.unwrap();
+    }
+    // Missing half of the pair is refused.
+    let out = Command::new(WSX)
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

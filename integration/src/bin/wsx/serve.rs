@@ -4,7 +4,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
@@ -19,9 +20,14 @@ const DEMO_PAGE: &str = include_str!("demo.html");
 
 /// Run the server until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<(), String> {
-    if args.tls_cert.is_some() || args.tls_key.is_some() {
-        return Err("--tls-cert/--tls-key: TLS (wss://) is not implemented yet".into());
-    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            wsx::tls::acceptor_from_pem_files(cert, key)
+                .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?,
+        ),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     let mut config = ServerConfig {
         extensions: crate::extensions::server(&args.common)?,
         ..ServerConfig::default()
@@ -39,7 +45,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on ws://{addr}");
+        let scheme = if tls.is_some() { "wss" } else { "ws" };
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }
     info!(%addr, extensions = ?config.extensions, "serving");
@@ -56,9 +63,25 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
                     let config = config.clone();
                     let stop = stop_rx.clone();
                     let registry = registry.clone();
+                    let tls = tls.clone();
                     conns.spawn(async move {
                         debug!(%peer, "connection");
-                        handle(tcp, &config, stop, &registry).await;
+                        let _ = tcp.set_nodelay(true);
+                        match tls {
+                            None => handle(tcp, &config, stop, &registry).await,
+                            Some(acceptor) => {
+                                let accepted = tokio::time::timeout(
+                                    config.handshake_timeout,
+                                    acceptor.accept(tcp),
+                                )
+                                .await;
+                                match accepted {
+                                    Ok(Ok(tls)) => handle(tls, &config, stop, &registry).await,
+                                    Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                                    Err(_) => debug!(%peer, "TLS handshake timed out"),
+                                }
+                            }
+                        }
                     });
                 }
                 Err(e) => {
@@ -105,13 +128,10 @@ async fn shutdown_signal() {
     }
 }
 
-async fn handle(
-    tcp: TcpStream,
-    config: &ServerConfig,
-    stop: watch::Receiver<bool>,
-    registry: &Registry,
-) {
-    let _ = tcp.set_nodelay(true);
+async fn handle<S>(tcp: S, config: &ServerConfig, stop: watch::Receiver<bool>, registry: &Registry)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let stats = Arc::new(ConnStats::default());
     let mut tcp = Counted::new(tcp, stats.clone());
     let read = tokio::time::timeout(
