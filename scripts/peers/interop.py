@@ -468,6 +468,57 @@ def client_matrix(peer):
     return M
 
 
+async def run_wsx_client(args, stdin, expect_lines):
+    """Feed stdin to `wsx client`, wait until all expected echoes are on its
+    stdout, and only then end stdin. (A client that closes right after its
+    last send may legitimately miss echoes: RFC 6455 lets a peer answer a Close
+    at once, and python websockets does, dropping echoes it has not sent yet.)"""
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, limit=64 << 20)
+    err_task = asyncio.create_task(proc.stderr.read())
+    out = bytearray()
+    rc = None
+
+    async def feed():
+        proc.stdin.write(stdin)
+        await proc.stdin.drain()
+
+    async def collect():
+        n = 0
+        while n < expect_lines:
+            line = await proc.stdout.readline()
+            if not line:
+                return
+            out.extend(line)
+            n += 1
+
+    feeder = asyncio.create_task(feed())
+    try:
+        await asyncio.wait_for(collect(), 120)
+    except asyncio.TimeoutError:
+        pass
+    try:
+        await asyncio.wait_for(feeder, 10)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # wsx exited early; its exit status tells
+    except asyncio.TimeoutError:
+        feeder.cancel()
+    try:
+        proc.stdin.close()  # EOF: wsx must now close cleanly and exit 0
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    try:
+        out.extend(await asyncio.wait_for(proc.stdout.read(), 30))
+        rc = await asyncio.wait_for(proc.wait(), 30)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        rc = "killed: no exit within 30 s after stdin EOF"
+    err = await err_task
+    return bytes(out), err, rc
+
+
 def offer_fits_flags(offer_values, flags):
     """The first permessage-deflate offer wsx client sent must follow its flags."""
     try:
@@ -509,16 +560,7 @@ async def role_client(peer):
         server = PyEchoServer(cfg) if peer == "python" else NodeEchoServer(cfg)
         async with server as srv:
             args = [WSX, "client"] + flags + [srv.url]
-            proc = await asyncio.create_subprocess_exec(
-                *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
-            try:
-                out, err = await asyncio.wait_for(proc.communicate(stdin), 120)
-                rc = proc.returncode
-            except asyncio.TimeoutError:
-                proc.kill()
-                out, err = await proc.communicate()
-                rc = "timeout (120 s)"
+            out, err, rc = await run_wsx_client(args, stdin, len(lines))
             await asyncio.sleep(0.1)
         errtxt = err.decode("utf-8", "replace")
         R.add(group, f"{name} / exit 0", rc == 0, f"exit {rc}; stderr: {errtxt[-800:]}")
