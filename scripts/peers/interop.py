@@ -652,6 +652,142 @@ async def probe(port, ext_lines):
     return status, accept == [want_accept], exts
 
 
+# ------------------------------------------------------------------ raw deflate exchanges
+class RawWS:
+    """A minimal client over a plain socket, to control compression exactly:
+    what python websockets and ws do not let a test choose (keep the client
+    context after offering client_no_context_takeover, inflate the server's
+    messages with a small window)."""
+
+    async def open(self, port, offer):
+        self.r, self.w = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.w.write((f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      f"Sec-WebSocket-Extensions: {offer}\r\n\r\n").encode())
+        head = await asyncio.wait_for(self.r.readuntil(b"\r\n\r\n"), 10)
+        lines = head.decode("latin-1").split("\r\n")
+        exts = [l.split(":", 1)[1].strip() for l in lines[1:] if l.lower().startswith("sec-websocket-extensions:")]
+        pmd = [p for n, p in parse_extensions(exts) if n == "permessage-deflate"]
+        self.resp = Offer.from_params(pmd[0]) if pmd else None
+        return lines[0], exts
+
+    async def send_compressed(self, payload, comp):
+        import zlib
+        d = comp.compress(payload) + comp.flush(zlib.Z_SYNC_FLUSH)
+        assert d.endswith(b"\x00\x00\xff\xff")
+        d = d[:-4]
+        mask = os.urandom(4)
+        n = len(d)
+        hdr = bytes([0xC1])  # FIN, RSV1, text
+        if n < 126:
+            hdr += bytes([0x80 | n])
+        elif n < 65536:
+            hdr += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            hdr += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        self.w.write(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(d)))
+        await self.w.drain()
+
+    async def recv_frame(self):
+        h = await asyncio.wait_for(self.r.readexactly(2), 20)
+        n = h[1] & 0x7F
+        if n == 126:
+            n = int.from_bytes(await self.r.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await self.r.readexactly(8), "big")
+        return h[0], await self.r.readexactly(n)
+
+    def close(self):
+        self.w.close()
+
+
+def corpus(i, n=6000):
+    # text with repeats far apart (> 512 bytes) and close together
+    rnd = random.Random(1000 + i)
+    block = "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(700))
+    return (block + words(n - 1400, i) + block).encode()
+
+
+async def deflate_exchange(port, offer, client_keeps_context, inflate_bits, count=4):
+    """Send `count` compressed text messages, inflate each echo with a window of
+    `inflate_bits` (a fresh inflater per message when the server promised
+    server_no_context_takeover). Returns (errors, response Offer)."""
+    import zlib
+    ws = RawWS()
+    status, exts = await ws.open(port, offer)
+    if not status.startswith("HTTP/1.1 101"):
+        return [f"status {status}"], None
+    r = ws.resp
+    if r is None:
+        ws.close()
+        return [f"permessage-deflate declined (response {exts})"], None
+    cbits = 15 if r.cmwb in (None, True) else r.cmwb
+    comp = zlib.compressobj(6, zlib.DEFLATED, -max(cbits, 9))
+    inf = zlib.decompressobj(-inflate_bits)
+    errs = []
+    try:
+        for i in range(count):
+            if not client_keeps_context or r.cnct:
+                comp = zlib.compressobj(6, zlib.DEFLATED, -max(cbits, 9))
+            msg = corpus(i)
+            await ws.send_compressed(msg, comp)
+            b0, payload = await ws.recv_frame()
+            if b0 & 0x0F == 8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                errs.append(f"message {i + 1}: wsx closed with {code} {payload[2:].decode('utf-8', 'replace')}")
+                break
+            if b0 & 0x40:
+                if r.snct:
+                    inf = zlib.decompressobj(-inflate_bits)
+                try:
+                    # small output steps, so that back-references must come
+                    # from the inflater's window (its size is what we check)
+                    echo, buf = b"", payload + b"\x00\x00\xff\xff"
+                    while buf:
+                        echo += inf.decompress(buf, 64)
+                        buf = inf.unconsumed_tail
+                except zlib.error as e:
+                    errs.append(f"message {i + 1}: echo does not inflate with a {inflate_bits}-bit window "
+                                f"(response {r}): {e}")
+                    break
+            else:
+                echo = payload
+            if echo != msg:
+                errs.append(f"message {i + 1}: echo differs")
+                break
+    finally:
+        ws.close()
+    return errs, r
+
+
+async def role_deflate_raw(srv, group):
+    cases = [
+        ("offer client_no_context_takeover, client keeps its context if the response lacks it",
+         "permessage-deflate; client_no_context_takeover", True, 15),
+        ("Autobahn 12.x offer, client keeps its context if the response lacks cnct",
+         "permessage-deflate; client_no_context_takeover; client_max_window_bits", True, 15),
+        ("server_no_context_takeover: each echo inflates on its own",
+         "permessage-deflate; server_no_context_takeover", True, 15),
+        ("server_max_window_bits=9: echoes inflate with a 9-bit window",
+         "permessage-deflate; server_max_window_bits=9", True, 9),
+        ("server_max_window_bits=10: echoes inflate with a 10-bit window",
+         "permessage-deflate; server_max_window_bits=10", True, 10),
+        ("server_max_window_bits=8 (if accepted): echoes inflate with an 8-bit window",
+         "permessage-deflate; server_max_window_bits=8", True, 8),
+        ("client_max_window_bits=9: client compresses with 9 bits",
+         "permessage-deflate; client_max_window_bits=9", True, 15),
+    ]
+    for label, offer, keep, bits in cases:
+        try:
+            errs, r = await deflate_exchange(srv.port, offer, keep, bits)
+        except Exception as e:
+            errs, r = [f"{type(e).__name__}: {e}"], None
+        if "server_max_window_bits=8" in offer and errs and errs[0].startswith("permessage-deflate declined"):
+            errs = []  # declining 8 is allowed
+        R.add(group, f"{label} [{offer} -> {r}]", not errs, "; ".join(errs))
+
+
 async def role_probe():
     group = ("raw", "handshake probes -> wsx serve")
     try:
@@ -696,6 +832,7 @@ async def role_probe():
                         # client_max_window_bits may be added only if offered; allow nothing else
                         errs.append(f"expected params {sorted(want)}, got {exts}")
                 R.add(group, f"{label}: {lines}", not errs, "; ".join(errs))
+            await role_deflate_raw(srv, group)
             # plain HTTP: GET / is the demo page, others a clear error
             r, w = await asyncio.open_connection("127.0.0.1", srv.port)
             w.write(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nConnection: close\r\n\r\n".encode())
