@@ -126,6 +126,16 @@ fn settings() -> Vec<Setting> {
             }),
         },
         Setting {
+            name: "lean",
+            flags: "--server-max-window-bits 10 --client-max-window-bits 10, memLevel 2 (DeflateConfig::mem_level; no flag)",
+            cfg: Some(DeflateConfig {
+                server_max_window_bits: Some(10),
+                client_max_window_bits: Some(10),
+                mem_level: 2,
+                ..d.clone()
+            }),
+        },
+        Setting {
             name: "no-ctx",
             flags: "--server-no-context-takeover --client-no-context-takeover",
             cfg: Some(nct.clone()),
@@ -649,7 +659,7 @@ fn chart(path: &Path, inputs: &[Input], settings: &[Setting], rows: &[Row]) -> R
             .margin(10)
             .x_label_area_size(34)
             .y_label_area_size(42)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..top_ratio)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..top_ratio)
             .map_err(|e| err(&e))?;
         c.configure_mesh()
             .disable_x_mesh()
