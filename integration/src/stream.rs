@@ -18,11 +18,13 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Wake, Waker};
 
 use bytes::BytesMut;
 use futures_core::Stream;
 use futures_sink::Sink;
+use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 use tracing::{debug, trace};
@@ -49,6 +51,27 @@ pub enum ReadyState {
     Closing,
     /// The connection is closed.
     Closed,
+}
+
+/// Socket write readiness wakes both halves: after `split`, the reader
+/// (writing pongs and close replies) and the writer may both wait for the
+/// socket to become writable, and a socket keeps only one waker per
+/// direction. Without this, one half's registration would silently replace
+/// the other's and that half could sleep forever.
+#[derive(Debug, Default)]
+struct WriteWakers {
+    reader: AtomicWaker,
+    writer: AtomicWaker,
+}
+
+impl Wake for WriteWakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.reader.wake();
+        self.writer.wake();
+    }
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -88,6 +111,7 @@ pub struct WebSocketStream<S> {
     close_timer: Option<Pin<Box<Sleep>>>,
     shutdown: bool,
     terminated: bool,
+    write_wakers: Arc<WriteWakers>,
 }
 
 impl<S> WebSocketStream<S> {
@@ -131,6 +155,7 @@ impl<S> WebSocketStream<S> {
             close_timer: None,
             shutdown: false,
             terminated: false,
+            write_wakers: Arc::default(),
             config,
         }
     }
@@ -266,8 +291,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Wind down after the closing handshake or a failure: flush, then the
     /// server closes TCP first; the client waits for the server to (RFC 6455
     /// §7.1.1), up to the close timeout.
-    fn poll_wind_down(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        if let Err(e) = ready!(self.poll_flush_all(cx)) {
+    fn poll_wind_down(
+        &mut self,
+        cx: &mut Context<'_>,
+        wcx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        if let Err(e) = ready!(self.poll_flush_all(wcx)) {
             debug!(error = %e, "write failed while closing");
             return Poll::Ready(self.finish());
         }
@@ -294,7 +323,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             self.read_done = true;
         }
         if !self.shutdown {
-            let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+            let _ = ready!(Pin::new(&mut self.io).poll_shutdown(wcx));
             self.shutdown = true;
         }
         Poll::Ready(self.finish())
@@ -309,9 +338,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
         if this.terminated {
             return Poll::Ready(None);
         }
+        this.write_wakers.reader.register(cx.waker());
+        let waker = Waker::from(this.write_wakers.clone());
+        let wcx = &mut Context::from_waker(&waker);
         loop {
             if !this.out.is_empty() {
-                match this.poll_write_out(cx) {
+                match this.poll_write_out(wcx) {
                     Poll::Ready(Err(e)) => {
                         this.terminated = true;
                         return Poll::Ready(Some(Err(this
@@ -328,7 +360,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 }
             }
             if (this.close_sent && this.close_received) || this.read_done {
-                return this.poll_wind_down(cx);
+                return this.poll_wind_down(cx, wcx);
             }
             let need = if this.draining {
                 match skip_until_close(&mut this.read_buf) {
@@ -348,7 +380,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                                 if let Err(e) = this.send.encode_message(pong, &mut this.out) {
                                     debug!(error = %e, "could not encode the pong");
                                 }
-                                let _ = this.poll_write_out(cx);
+                                let _ = this.poll_write_out(wcx);
                             }
                             Message::Close(frame) => {
                                 this.close_received = true;
@@ -358,7 +390,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                                 });
                                 trace!(?frame, "close received");
                                 this.queue_close(reply);
-                                let _ = this.poll_write_out(cx);
+                                let _ = this.poll_write_out(wcx);
                             }
                             _ => {}
                         }
@@ -382,7 +414,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
             }
             // Grow toward a large frame step by step, as its bytes arrive,
             // instead of trusting the announced length up front.
-            this.read_buf.reserve(need.clamp(READ_CHUNK, MAX_RESERVE_STEP));
+            this.read_buf
+                .reserve(need.clamp(READ_CHUNK, MAX_RESERVE_STEP));
             match ready!(tokio_util::io::poll_read_buf(
                 Pin::new(&mut this.io),
                 cx,
@@ -415,7 +448,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
         if this.out.len() >= this.config.write_buffer_size {
-            ready!(this.poll_write_out(cx))?;
+            this.write_wakers.writer.register(cx.waker());
+            let waker = Waker::from(this.write_wakers.clone());
+            ready!(this.poll_write_out(&mut Context::from_waker(&waker)))?;
         }
         Poll::Ready(Ok(()))
     }
@@ -439,7 +474,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
         if this.out.is_empty() && this.shutdown {
             return Poll::Ready(Ok(()));
         }
-        ready!(this.poll_flush_all(cx))?;
+        this.write_wakers.writer.register(cx.waker());
+        let waker = Waker::from(this.write_wakers.clone());
+        ready!(this.poll_flush_all(&mut Context::from_waker(&waker)))?;
         Poll::Ready(Ok(()))
     }
 
@@ -453,7 +490,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
         if this.shutdown {
             return Poll::Ready(Ok(()));
         }
-        ready!(this.poll_flush_all(cx))?;
+        this.write_wakers.writer.register(cx.waker());
+        let waker = Waker::from(this.write_wakers.clone());
+        ready!(this.poll_flush_all(&mut Context::from_waker(&waker)))?;
         Poll::Ready(Ok(()))
     }
 }

@@ -435,3 +435,80 @@ async fn events_report_error_then_unclean_close() {
         vec!["open", "error 1009", "close 1009 false"]
     );
 }
+
+/// Both halves of both ends block on writes at the same time while the
+/// readers answer pings: no half may lose its wake-up.
+#[tokio::test]
+async fn split_halves_under_write_pressure_with_pings() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let ws = wsx::accept(tcp).await.unwrap();
+        let (mut tx, mut rx) = ws.split();
+        let writer = tokio::spawn(async move {
+            for i in 0..100u32 {
+                tx.send(Message::Ping(Bytes::from(i.to_be_bytes().to_vec())))
+                    .await
+                    .unwrap();
+                tx.send(Message::binary(vec![i as u8; 64 << 10]))
+                    .await
+                    .unwrap();
+            }
+            tx
+        });
+        let mut data = 0;
+        let mut pongs = 0;
+        while let Some(m) = rx.next().await {
+            match m.unwrap() {
+                Message::Binary(b) => {
+                    assert_eq!(b.len(), 256 << 10);
+                    data += 1;
+                }
+                Message::Pong(_) => pongs += 1,
+                _ => {}
+            }
+        }
+        let _ = writer.await.unwrap();
+        (data, pongs)
+    });
+    let (ws, _) = wsx::connect(&url).await.unwrap();
+    let (mut tx, mut rx) = ws.split();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let writer = tokio::spawn(async move {
+        for i in 0..100u32 {
+            tx.send(Message::binary(vec![i as u8; 256 << 10]))
+                .await
+                .unwrap();
+        }
+        // Close only once everything the server sends has arrived.
+        let _ = done_rx.await;
+        tx.close().await.unwrap();
+    });
+    let reader = tokio::spawn(async move {
+        let (mut data, mut pings) = (0, 0);
+        let mut done_tx = Some(done_tx);
+        while let Some(m) = rx.next().await {
+            match m.unwrap() {
+                Message::Binary(_) => data += 1,
+                Message::Ping(_) => pings += 1,
+                _ => {}
+            }
+            if data == 100 && pings == 100 {
+                if let Some(d) = done_tx.take() {
+                    let _ = d.send(());
+                }
+            }
+        }
+        (data, pings)
+    });
+    let all = async {
+        writer.await.unwrap();
+        (reader.await.unwrap(), server.await.unwrap())
+    };
+    let ((c_data, c_pings), (s_data, s_pongs)) = tokio::time::timeout(Duration::from_secs(30), all)
+        .await
+        .expect("no deadlock");
+    assert_eq!((c_data, c_pings), (100, 100));
+    assert_eq!((s_data, s_pongs), (100, 100));
+}
