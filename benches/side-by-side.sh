@@ -3,6 +3,8 @@
 # tokio-tungstenite echo server (uncompressed), a Node `ws` echo server and a
 # Python `websockets` echo server (both with permessage-deflate), all driven
 # by the same `wsx load` run, interleaved A B C A B C over several rounds.
+# wsx-w12 is `wsx serve` with Python websockets' default windows (12 bits
+# both ways), for a like-for-like compressed comparison with it.
 # Prints the medians and the ratios of wsx to each peer, then the server
 # memory per open connection (RSS delta over N idle open connections).
 #
@@ -76,6 +78,7 @@ trap cleanup EXIT
 start() {
     local name="$1"; shift
     local log="$OUT/$name.server.log"
+    : >"$log" # truncate here, not in the background job (no stale line)
     NODE_PATH="$PEERS/node/node_modules" "$@" >"$log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -98,6 +101,7 @@ stop() {
 server_cmd() {
     case "$1" in
         wsx|wsx-plain) echo "$WSX serve --listen 127.0.0.1:0" ;;
+        wsx-w12) echo "$WSX serve --listen 127.0.0.1:0 --server-max-window-bits 12 --client-max-window-bits 12" ;;
         wsx-pooled) echo "$WSX serve --listen 127.0.0.1:0 --server-no-context-takeover --client-no-context-takeover" ;;
         tokio-tungstenite) echo "$TT --listen 127.0.0.1:0" ;;
         node-ws) echo "node $ROOT/benches/peers/echo_ws.js 0" ;;
@@ -111,7 +115,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 RESULTS="$OUT/runs.jsonl"
 : >"$RESULTS"
 declare -A URL
-for s in wsx tokio-tungstenite node-ws python-websockets; do
+for s in wsx wsx-w12 tokio-tungstenite node-ws python-websockets; do
     # shellcheck disable=SC2046
     start "$s" $(server_cmd "$s")
     URL[$s]="$SERVER_URL"
@@ -134,7 +138,7 @@ log "load: $CONNS connections x $MSGS messages of $SIZE B $CORPUS, $ROUNDS round
 for round in $(seq 1 "$ROUNDS"); do
     log "round $round/$ROUNDS"
     for s in wsx tokio-tungstenite; do run_load plain "$s" "$round"; done
-    for s in wsx node-ws python-websockets; do run_load deflate "$s" "$round"; done
+    for s in wsx wsx-w12 node-ws python-websockets; do run_load deflate "$s" "$round"; done
 done
 cleanup
 PIDS=()
@@ -192,7 +196,7 @@ print("peers: tokio-tungstenite 0.30, Node $NODE_VER ws $WS_VER, Python $PY_VER 
 print()
 print("| mode | server | msg/s (median) | p50 ms | p99 ms | wire ratio | failed runs | negotiated |")
 print("|---|---|---:|---:|---:|---:|---:|---|")
-rows = [("plain", "wsx"), ("plain", "tokio-tungstenite"), ("deflate", "wsx"), ("deflate", "node-ws"), ("deflate", "python-websockets")]
+rows = [("plain", "wsx"), ("plain", "tokio-tungstenite"), ("deflate", "wsx"), ("deflate", "wsx-w12"), ("deflate", "node-ws"), ("deflate", "python-websockets")]
 for mode, s in rows:
     m = med(mode, s, "msgs_per_s"); p50 = med(mode, s, "p50_us"); p99 = med(mode, s, "p99_us"); cr = med(mode, s, "compression_ratio")
     f = lambda x, d=1: "-" if x is None else ("%.*f" % (d, x))
@@ -207,6 +211,7 @@ for label, a, b, target, goal in [
     ("wsx / tokio-tungstenite, uncompressed", ("plain", "wsx"), ("plain", "tokio-tungstenite"), ">= 1.0 (aim 1.3)", 1.0),
     ("wsx / Node ws, compressed", ("deflate", "wsx"), ("deflate", "node-ws"), ">= 2.0", 2.0),
     ("wsx / Python websockets, compressed", ("deflate", "wsx"), ("deflate", "python-websockets"), ">= 5.0", 5.0),
+    ("wsx-w12 / Python websockets (same 12-bit windows)", ("deflate", "wsx-w12"), ("deflate", "python-websockets"), ">= 5.0", 5.0),
 ]:
     r = ratio(a, b)
     verdict = "-" if r is None else ("met" if r >= goal else "MISSED by %.0f%%" % (100 * (1 - r / goal)))
