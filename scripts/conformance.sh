@@ -12,6 +12,8 @@
 #   WSX_BIN        use this binary instead of building target/release/wsx
 #                  (any program with the `wsx` command contract; see
 #                  scripts/peers/standin_wsx.py for a Python stand-in)
+#   WSX_AB_SERVE_FLAGS extra `wsx serve` flags for the Autobahn server run
+#                  (diagnosis only)
 #   WSX_AB_TIMEOUT time limit in seconds for each Autobahn run (default 2400 for
 #                  the server run, 1500 for the client run; 4500 with --full)
 #
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
         --install-only) INSTALL_ONLY=1 ;;
         --only) shift; ONLY+=("${1:?--only needs a part name}") ;;
         --only=*) ONLY+=("${1#--only=}") ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "conformance: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -251,13 +253,14 @@ part_autobahn_server() {
     install_autobahn
     local d="$OUT/autobahn-server"
     rm -rf "$d" && mkdir -p "$d"
-    start_serve "$d/wsx-serve.log"
+    # shellcheck disable=SC2086
+    start_serve "$d/wsx-serve.log" ${WSX_AB_SERVE_FLAGS:-}
     cat >"$d/spec.json" <<EOF
 { "options": {"failByDrop": false}, "outdir": "./reports",
   "servers": [{"agent": "wsx", "url": "ws://127.0.0.1:$SERVE_PORT"}],
   "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
 EOF
-    log "autobahn fuzzingclient -> wsx serve on port $SERVE_PORT (all cases; ~22 min)"
+    log "autobahn fuzzingclient -> wsx serve ${WSX_AB_SERVE_FLAGS:-}on port $SERVE_PORT (all cases; ~22 min)"
     local rc=0 limit
     limit="${WSX_AB_TIMEOUT:-$([ "$FULL" = 1 ] && echo 4500 || echo 2400)}"
     (cd "$d" && timeout "$limit" "$P/venv-ab/bin/wstest" -m fuzzingclient -s spec.json) >"$d/wstest.log" 2>&1 || rc=$?
