@@ -35,7 +35,7 @@ use ws_ext_core::ExtensionStack;
 use crate::config::WebSocketConfig;
 use crate::error::{Error, ProtocolError};
 use crate::proto::outbuf::OutBuf;
-use crate::proto::recv::{skip_until_close, Read, Receiver};
+use crate::proto::recv::{FrameSkipper, Read, Receiver};
 use crate::proto::send::Sender;
 use crate::proto::{close, Role};
 
@@ -104,6 +104,11 @@ pub struct WebSocketStream<S> {
     close_received: bool,
     /// The connection failed: skip frames until the peer's close or EOF.
     draining: bool,
+    /// Skips frames while draining.
+    skipper: FrameSkipper,
+    /// The byte stream was lost (a frame rejected on its header): after our
+    /// close frame, send FIN and discard input until EOF.
+    discard_input: bool,
     /// The error to report once the failing connection is wound down.
     pending_error: Option<Error>,
     /// Nothing more will be read (EOF, timeout, or the handshake is done).
@@ -150,6 +155,8 @@ impl<S> WebSocketStream<S> {
             close_sent: false,
             close_received: false,
             draining: false,
+            skipper: FrameSkipper::new(),
+            discard_input: false,
             pending_error: None,
             read_done: false,
             close_timer: None,
@@ -249,6 +256,7 @@ impl<S> WebSocketStream<S> {
             self.close_received = true;
         }
         self.draining = true;
+        self.discard_input = self.recv.is_desynced();
         self.pending_error = Some(Error::Protocol(err));
     }
 }
@@ -362,8 +370,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
             if (this.close_sent && this.close_received) || this.read_done {
                 return this.poll_wind_down(cx, wcx);
             }
-            let need = if this.draining {
-                match skip_until_close(&mut this.read_buf) {
+            let need = if this.discard_input {
+                // Our close frame, then FIN at once; read only to see EOF
+                // (closing with unread input would reset the connection
+                // and could destroy the close frame in flight).
+                if !this.shutdown {
+                    if let Err(e) = ready!(this.poll_flush_all(wcx)) {
+                        debug!(error = %e, "write failed while closing");
+                        return Poll::Ready(this.finish());
+                    }
+                    let _ = ready!(Pin::new(&mut this.io).poll_shutdown(wcx));
+                    this.shutdown = true;
+                }
+                this.read_buf.clear();
+                READ_CHUNK
+            } else if this.draining {
+                match this.skipper.skip(&mut this.read_buf) {
                     Ok(false) => READ_CHUNK,
                     Ok(true) | Err(_) => {
                         this.read_done = true;

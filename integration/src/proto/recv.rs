@@ -51,6 +51,9 @@ pub struct Receiver {
     /// Payload bytes of the current (incomplete) frame already unmasked in
     /// the buffer and fed to the UTF-8 validator.
     validated: usize,
+    /// A frame was rejected on its header: where the next frame starts is
+    /// unknown (or not worth waiting for).
+    desynced: bool,
 }
 
 impl Receiver {
@@ -67,7 +70,14 @@ impl Receiver {
             utf8: Utf8Validator::new(),
             early_utf8: false,
             validated: 0,
+            desynced: false,
         }
+    }
+
+    /// Whether the last error was raised on a frame header, before its
+    /// payload was read: the byte stream can no longer be followed.
+    pub fn is_desynced(&self) -> bool {
+        self.desynced
     }
 
     /// Validate text while a frame is still arriving (fail fast on a bad
@@ -131,10 +141,11 @@ impl Receiver {
         loop {
             let (header, header_len) = match self.header {
                 Some(h) => h,
-                None => match FrameHeader::parse(buf)? {
+                None => match FrameHeader::parse(buf).inspect_err(|_| self.desynced = true)? {
                     None => return Ok(Read::NeedMore(2.max(buf.len() + 1) - buf.len())),
                     Some((h, n)) => {
-                        self.check_header(&h)?;
+                        self.check_header(&h)
+                            .inspect_err(|_| self.desynced = true)?;
                         self.header = Some((h, n));
                         (h, n)
                     }
@@ -249,9 +260,49 @@ fn rotate(m: [u8; 4], offset: usize) -> [u8; 4] {
     [m[o], m[(o + 1) & 3], m[(o + 2) & 3], m[(o + 3) & 3]]
 }
 
-/// After the connection failed or a close was sent and data is being drained:
-/// skip whole frames in `buf` without interpreting them, and report whether a
-/// close frame was seen. Malformed input ends the drain (`Err`).
+/// After the connection failed (or while waiting for the peer's close):
+/// skips whole frames as their bytes arrive, without buffering payloads, and
+/// reports when the peer's close frame begins.
+#[derive(Debug, Default)]
+pub struct FrameSkipper {
+    remaining: u64,
+}
+
+impl FrameSkipper {
+    /// A skipper at a frame boundary.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Consume what `buf` holds. `Ok(true)`: a close frame was found.
+    /// `Err`: the bytes are not a frame stream.
+    pub fn skip(&mut self, buf: &mut BytesMut) -> Result<bool, ProtocolError> {
+        loop {
+            if self.remaining > 0 {
+                let n = (buf.len() as u64).min(self.remaining) as usize;
+                let _ = buf.split_to(n);
+                self.remaining -= n as u64;
+                if self.remaining > 0 {
+                    return Ok(false);
+                }
+            }
+            match FrameHeader::parse(buf)? {
+                None => return Ok(false),
+                Some((h, n)) => {
+                    let _ = buf.split_to(n);
+                    if h.opcode == OpCode::Close {
+                        return Ok(true);
+                    }
+                    self.remaining = h.payload_len;
+                }
+            }
+        }
+    }
+}
+
+/// Skip whole frames in `buf` and report whether a close frame was seen.
+/// Waits for each frame to be complete in `buf`, so it buffers payloads:
+/// prefer [`FrameSkipper`], which discards them as they arrive.
 pub fn skip_until_close(buf: &mut BytesMut) -> Result<bool, ProtocolError> {
     while let Some((h, n)) = FrameHeader::parse(buf)? {
         let total = n as u64 + h.payload_len;
@@ -264,4 +315,24 @@ pub fn skip_until_close(buf: &mut BytesMut) -> Result<bool, ProtocolError> {
         }
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipper_streams_through_huge_frames_and_finds_close() {
+        let mut sk = FrameSkipper::new();
+        let mut buf = BytesMut::from(&[0x82u8, 127, 0, 0, 0, 1, 0, 0, 0, 0][..]);
+        assert_eq!(sk.skip(&mut buf), Ok(false));
+        for _ in 0..4 {
+            buf.extend_from_slice(&[0u8; 1 << 16]);
+            assert_eq!(sk.skip(&mut buf), Ok(false));
+            assert!(buf.is_empty(), "payload is discarded, not buffered");
+        }
+        let mut sk = FrameSkipper::new();
+        let mut buf = BytesMut::from(&[0x81u8, 2, b'h', b'i', 0x88, 2, 3, 0xe8][..]);
+        assert_eq!(sk.skip(&mut buf), Ok(true));
+    }
 }
