@@ -23,6 +23,11 @@ pub struct WebSocketConfig {
     /// How long to wait for the peer to finish the closing handshake (its
     /// close frame, or the server closing TCP) before giving up (default 5 s).
     pub close_timeout: Duration,
+    /// Keepalive (default off): after this long without a byte from the
+    /// peer, send a ping; after as long again still without a byte, drop
+    /// the connection (close 1001, then FIN) and yield
+    /// [`crate::Error::IdleTimeout`].
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for WebSocketConfig {
@@ -32,6 +37,7 @@ impl Default for WebSocketConfig {
             max_frame_size: 64 << 20,
             write_buffer_size: 128 << 10,
             close_timeout: Duration::from_secs(5),
+            idle_timeout: None,
         }
     }
 }

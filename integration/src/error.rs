@@ -168,6 +168,10 @@ pub enum Error {
     /// The peer closed the TCP connection without a close handshake.
     #[error("connection reset without a closing handshake")]
     ResetWithoutClose,
+    /// The peer sent nothing, not even a pong to our keepalive ping, for
+    /// twice the idle timeout; the connection was dropped.
+    #[error("the peer was silent for too long (idle timeout)")]
+    IdleTimeout,
     /// A message that cannot be sent as given (a control payload over 125
     /// bytes, an invalid close code).
     #[error("invalid outgoing message: {0}")]

@@ -117,6 +117,9 @@ pub struct WebSocketStream<S> {
     shutdown: bool,
     terminated: bool,
     write_wakers: Arc<WriteWakers>,
+    /// Keepalive timer (with `idle_timeout`), and whether its ping is out.
+    idle_timer: Option<Pin<Box<Sleep>>>,
+    keepalive_sent: bool,
 }
 
 impl<S> WebSocketStream<S> {
@@ -163,6 +166,8 @@ impl<S> WebSocketStream<S> {
             shutdown: false,
             terminated: false,
             write_wakers: Arc::default(),
+            idle_timer: None,
+            keepalive_sent: false,
             config,
         }
     }
@@ -424,6 +429,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     }
                 }
             };
+            if let Some(idle) = this.config.idle_timeout {
+                if !this.close_sent && !this.draining {
+                    let timer = this
+                        .idle_timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        if this.keepalive_sent {
+                            debug!("peer silent past the idle timeout; dropping");
+                            this.queue_close(Some(close::frame(1001, "idle timeout")));
+                            this.discard_input = true;
+                            this.draining = true;
+                            this.pending_error = Some(Error::IdleTimeout);
+                            continue;
+                        }
+                        let ping = Message::Ping(bytes::Bytes::from_static(b"wsx-keepalive"));
+                        if let Err(e) = this.send.encode_message(ping, &mut this.out) {
+                            debug!(error = %e, "could not encode the keepalive ping");
+                        }
+                        this.keepalive_sent = true;
+                        timer.as_mut().reset(tokio::time::Instant::now() + idle);
+                        continue;
+                    }
+                }
+            }
             if this.close_sent {
                 this.arm_close_timer();
                 if let Some(t) = this.close_timer.as_mut() {
@@ -451,7 +480,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     this.terminated = true;
                     return Poll::Ready(Some(Err(Error::ResetWithoutClose)));
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if let (Some(idle), Some(t)) =
+                        (this.config.idle_timeout, this.idle_timer.as_mut())
+                    {
+                        t.as_mut().reset(tokio::time::Instant::now() + idle);
+                        this.keepalive_sent = false;
+                    }
+                }
                 Err(e) => {
                     this.terminated = true;
                     return Poll::Ready(Some(Err(this.pending_error.take().unwrap_or(e.into()))));

@@ -512,3 +512,47 @@ async fn split_halves_under_write_pressure_with_pings() {
     assert_eq!((c_data, c_pings), (100, 100));
     assert_eq!((s_data, s_pongs), (100, 100));
 }
+
+#[tokio::test]
+async fn idle_timeout_pings_then_drops_a_silent_peer() {
+    let mut config = ServerConfig::default();
+    config.websocket.idle_timeout = Some(Duration::from_millis(150));
+    config.websocket.close_timeout = Duration::from_millis(200);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = wsx::accept_with(tcp, &config).await.unwrap();
+        let start = std::time::Instant::now();
+        let mut seen = Vec::new();
+        while let Some(m) = ws.next().await {
+            seen.push(m.map_err(|e| e.to_string()));
+        }
+        (seen, start.elapsed())
+    });
+    // A client that answers pings stays; one that stops reading is dropped.
+    let (ws, _) = wsx::connect(&url).await.unwrap();
+    let (_tx, mut rx) = ws.split();
+    let mut pings = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(600);
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, rx.next()).await {
+        if let Message::Ping(_) = m.unwrap() {
+            pings += 1;
+        }
+    }
+    assert!(pings >= 2, "pinged while idle: {pings}");
+    // Stop reading (no more pongs): the server drops us.
+    let (seen, elapsed) = server.await.unwrap();
+    assert!(
+        seen.iter()
+            .filter(|m| matches!(m, Ok(Message::Pong(_))))
+            .count()
+            >= 2
+    );
+    assert_eq!(
+        seen.last().unwrap().as_ref().unwrap_err(),
+        &wsx::Error::IdleTimeout.to_string()
+    );
+    assert!(elapsed >= Duration::from_millis(600), "{elapsed:?}");
+    drop(rx);
+}

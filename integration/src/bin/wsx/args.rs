@@ -100,6 +100,15 @@ pub struct ServeArgs {
     /// Largest request head accepted (larger gets 431).
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 10)]
     pub max_header_bytes: usize,
+    /// Most simultaneous connections; more get HTTP 503 (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_connections: usize,
+    /// Ping a connection silent for SECS, drop it after 2*SECS (0: off).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub idle_timeout: u64,
+    /// Seconds to wait for the peer's side of the closing handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub close_timeout: u64,
 }
 
 #[derive(Debug, Args)]

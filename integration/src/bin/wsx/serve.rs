@@ -36,6 +36,11 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     config.websocket.max_frame_size = args.common.max_message_size;
     config.handshake_timeout = Duration::from_secs(args.handshake_timeout);
     config.max_header_bytes = args.max_header_bytes;
+    config.websocket.close_timeout = Duration::from_secs(args.close_timeout);
+    config.websocket.idle_timeout =
+        (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+    let slots = (args.max_connections > 0)
+        .then(|| Arc::new(tokio::sync::Semaphore::new(args.max_connections)));
     crate::mux_serve::init(&args.common, &config);
     let config = Arc::new(config);
 
@@ -60,11 +65,24 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    let permit = match &slots {
+                        None => None,
+                        Some(sem) => match sem.clone().try_acquire_owned() {
+                            Ok(p) => Some(p),
+                            Err(_) => {
+                                let timeout = config.handshake_timeout;
+                                let limit = config.max_header_bytes;
+                                conns.spawn(async move { over_capacity(tcp, timeout, limit).await });
+                                continue;
+                            }
+                        },
+                    };
                     let config = config.clone();
                     let stop = stop_rx.clone();
                     let registry = registry.clone();
                     let tls = tls.clone();
                     conns.spawn(async move {
+                        let _permit = permit;
                         debug!(%peer, "connection");
                         let _ = tcp.set_nodelay(true);
                         match tls {
@@ -104,6 +122,22 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         warn!("some connections did not close in time");
     }
     Ok(())
+}
+
+/// Over `--max-connections`: read the request head and answer 503.
+async fn over_capacity(mut tcp: tokio::net::TcpStream, timeout: Duration, limit: usize) {
+    use tokio::io::AsyncWriteExt;
+    debug!("over the connection limit: 503");
+    let _ = tokio::time::timeout(timeout, wsx::read_request(&mut tcp, limit)).await;
+    let body = b"503 Service Unavailable: the server is at its connection limit; retry later\n";
+    let resp = simple_response(
+        503,
+        &[("Retry-After", "1")],
+        "text/plain; charset=utf-8",
+        body,
+    );
+    let _ = tcp.write_all(&resp).await;
+    let _ = tcp.shutdown().await;
 }
 
 async fn shutdown_signal() {
