@@ -521,10 +521,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
         if this.close_sent {
             return Err(Error::SendAfterClose);
         }
-        if let Message::Close(_) = item {
+        let is_close = matches!(item, Message::Close(_));
+        this.send.encode_message(item, &mut this.out)?;
+        if is_close {
             this.close_sent = true;
         }
-        this.send.encode_message(item, &mut this.out)
+        Ok(())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -556,3 +556,34 @@ async fn idle_timeout_pings_then_drops_a_silent_peer() {
     assert!(elapsed >= Duration::from_millis(600), "{elapsed:?}");
     drop(rx);
 }
+
+#[tokio::test]
+async fn invalid_outgoing_close_is_refused_and_a_valid_one_still_works() {
+    let (url, server) = echo_server(ServerConfig::default()).await;
+    let (mut ws, _) = wsx::connect(&url).await.unwrap();
+    let bad = Message::Close(Some(CloseFrame {
+        code: CloseCode::from(1005),
+        reason: "".into(),
+    }));
+    assert!(matches!(
+        ws.send(bad).await,
+        Err(wsx::Error::InvalidMessage(_))
+    ));
+    assert!(ws
+        .send(Message::Ping(Bytes::from(vec![0; 126])))
+        .await
+        .is_err());
+    assert_eq!(ws.ready_state(), ReadyState::Open);
+    ws.send(Message::text("still open")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::text("still open")
+    );
+    let rest = close_and_drain(&mut ws).await;
+    assert!(matches!(&rest[..], [Message::Close(Some(f))] if f.code == CloseCode::Normal));
+    assert!(matches!(
+        ws.send(Message::text("after")).await,
+        Err(wsx::Error::ConnectionClosed)
+    ));
+    server.await.unwrap();
+}
