@@ -128,8 +128,8 @@ run_load() {
     [ "$mode" = plain ] && flags=(--no-deflate)
     local line
     line="$("$WSX" load --url "${URL[$server]}" --connections "$CONNS" --messages "$MSGS" \
-        --size "$SIZE" --corpus "$CORPUS" --timeout "$TIMEOUT" --json "${flags[@]}")" \
-        || line='{"errors":-1}'
+        --size "$SIZE" --corpus "$CORPUS" --timeout "$TIMEOUT" --json "${flags[@]}")" || true
+    [ -n "$line" ] || line='{"errors":-1}'
     echo "{\"mode\":\"$mode\",\"server\":\"$server\",\"round\":$round,\"run\":$line}" >>"$RESULTS"
     echo "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("   %-8s %-18s %9.0f msg/s  p50 %6.2f ms  p99 %6.2f ms  errors %s" % (sys.argv[1], sys.argv[2], r.get("msgs_per_s",0), r.get("p50_us",0)/1e3, r.get("p99_us",0)/1e3, r.get("errors")))' "$mode" "$server" >&2
 }

@@ -10,6 +10,9 @@
 //! wire bytes) and connection errors. Bounded: the run stops after
 //! `--timeout` seconds whatever is left.
 //!
+//! The report is printed in every case; the exit status is non-zero when
+//! any connection failed.
+//!
 //! `--hold SECS` keeps the connections open and idle for that long after
 //! the messages (printing `holding N connections` to stderr first), so a
 //! script can read the server's memory per open connection.
@@ -416,6 +419,12 @@ pub async fn run(args: LoadArgs) -> Result<(), String> {
         writeln!(out, "{}", report.to_json()).map_err(|e| e.to_string())?;
     } else {
         report.print_text(&mut out).map_err(|e| e.to_string())?;
+    }
+    if report.errors > 0 {
+        return Err(format!(
+            "{} of {} connections failed",
+            report.errors, report.connections
+        ));
     }
     Ok(())
 }
