@@ -193,30 +193,36 @@ enum Outcome {
     Failed(String),
 }
 
-/// One surviving connection: send all, receive all, close cleanly.
-async fn survivor(o: &Opts, conn: usize, t: &Totals) -> Outcome {
-    let target = match Target::parse(&o.url) {
-        Ok(t) => t,
-        Err(e) => return Outcome::Failed(format!("url: {e}")),
-    };
-    let tcp = match TcpStream::connect((target.host.as_str(), target.port)).await {
-        Ok(t) => t,
-        Err(e) => return Outcome::Failed(format!("connect: {e}")),
-    };
+type Ws = wsx::WebSocketStream<TcpStream>;
+
+/// Connect and finish the opening handshake (permessage-deflate required).
+/// A victim's socket is set to reset (SO_LINGER 0) when dropped.
+async fn open(o: &Opts, conn: usize, victim: bool) -> Result<Ws, String> {
+    let target = Target::parse(&o.url).map_err(|e| format!("url: {e}"))?;
+    let tcp = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let _ = tcp.set_nodelay(true);
-    let ws = match wsx::client_handshake(tcp, &target, &client_config(conn)).await {
-        Ok((ws, _)) => ws,
-        Err(e) => return Outcome::Failed(format!("handshake: {e}")),
-    };
+    if victim {
+        let _ = tcp.set_zero_linger();
+    }
+    let (ws, _) = wsx::client_handshake(tcp, &target, &client_config(conn))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
     if ws
         .extensions()
         .is_none_or(|e| !e.starts_with("permessage-deflate"))
     {
-        return Outcome::Failed(format!(
+        return Err(format!(
             "permessage-deflate not negotiated: {:?}",
             ws.extensions()
         ));
     }
+    Ok(ws)
+}
+
+/// One surviving connection: send all, receive all, close cleanly.
+async fn survivor(o: &Opts, conn: usize, ws: Ws, t: &Totals) -> Outcome {
     let (mut sink, mut stream) = ws.split();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let n = o.messages;
@@ -230,6 +236,9 @@ async fn survivor(o: &Opts, conn: usize, t: &Totals) -> Outcome {
             if i % 8 == 7 {
                 sink.flush().await.map_err(|e| format!("flush: {e}"))?;
             }
+            // Compression is CPU work inside `feed`: let the other
+            // connections run.
+            tokio::task::yield_now().await;
         }
         sink.flush().await.map_err(|e| format!("flush: {e}"))?;
         // Close only once every echo is in.
@@ -289,21 +298,9 @@ async fn survivor(o: &Opts, conn: usize, t: &Totals) -> Outcome {
 /// One victim: like a survivor, but reset (SO_LINGER 0, dropped) at a
 /// random moment, often while a large message is in flight. Returns
 /// whether what it received before dying was a correct in-order prefix.
-async fn victim(o: &Opts, conn: usize, t: &Totals) -> bool {
+async fn victim(o: &Opts, conn: usize, ws: Ws, t: &Totals) -> bool {
     let mut r = Rng::new(o.seed ^ 0xdead ^ conn as u64);
     let life = Duration::from_millis(r.below(400) + 1);
-    let Ok(target) = Target::parse(&o.url) else {
-        return false;
-    };
-    let Ok(tcp) = TcpStream::connect((target.host.as_str(), target.port)).await else {
-        return false;
-    };
-    let _ = tcp.set_nodelay(true);
-    // Reset instead of FIN when the socket is dropped.
-    let _ = tcp.set_zero_linger();
-    let Ok((ws, _)) = wsx::client_handshake(tcp, &target, &client_config(conn)).await else {
-        return false;
-    };
     let (mut sink, mut stream) = ws.split();
     let seed = o.seed;
     let prefix_ok = std::sync::atomic::AtomicBool::new(true);
@@ -319,6 +316,7 @@ async fn victim(o: &Opts, conn: usize, t: &Totals) -> bool {
             if sink.send(m).await.is_err() {
                 break;
             }
+            tokio::task::yield_now().await;
         }
     };
     let reader = async {
@@ -373,19 +371,30 @@ async fn main() {
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let mut pick = Rng::new(o.seed);
+    // Every connection opens first; traffic (and the kills) start together.
+    let barrier = Arc::new(tokio::sync::Barrier::new(o.conns));
     for conn in 0..o.conns {
         let is_victim = (pick.below(10_000) as f64) < o.victims * 10_000.0;
-        let (o, t) = (o.clone(), t.clone());
+        let (o, t, barrier) = (o.clone(), t.clone(), barrier.clone());
         tasks.spawn(async move {
+            let ws = open(&o, conn, is_victim).await;
+            barrier.wait().await;
+            let ws = match ws {
+                Ok(ws) => ws,
+                Err(why) => {
+                    t.failures.fetch_add(1, Ordering::Relaxed);
+                    return Some(format!("connection {conn} (victim: {is_victim}): {why}"));
+                }
+            };
             if is_victim {
                 t.victims.fetch_add(1, Ordering::Relaxed);
-                if victim(&o, conn, &t).await {
+                if victim(&o, conn, ws, &t).await {
                     t.victims_prefix_ok.fetch_add(1, Ordering::Relaxed);
                 }
                 None
             } else {
                 t.survivors.fetch_add(1, Ordering::Relaxed);
-                match survivor(&o, conn, &t).await {
+                match survivor(&o, conn, ws, &t).await {
                     Outcome::Ok => {
                         t.survivors_ok.fetch_add(1, Ordering::Relaxed);
                         None
@@ -413,10 +422,11 @@ async fn main() {
     let after = tokio::time::timeout(Duration::from_secs(10), still_serving(&o.url)).await;
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
     println!(
-        "load-fault: {} conns ({} survivors, {} ok; {} killed, {} with a correct prefix), \
-         {} messages sent, {} expected by survivors, {} received, {} lost, {} altered, \
+        "load-fault: {} conns ({} failed to open; {} survivors, {} ok; {} killed, {} with a correct \
+         prefix), {} messages sent, {} expected by survivors, {} received, {} lost, {} altered, \
          {:.1} MiB payload, {:.1} s",
         o.conns,
+        g(&t.failures) - (g(&t.survivors) - g(&t.survivors_ok)),
         g(&t.survivors),
         g(&t.survivors_ok),
         g(&t.victims),
@@ -449,7 +459,11 @@ async fn main() {
             failed = true;
         }
     }
-    if g(&t.lost) != 0 || g(&t.altered) != 0 || g(&t.victims_prefix_ok) != g(&t.victims) {
+    if g(&t.failures) != 0
+        || g(&t.lost) != 0
+        || g(&t.altered) != 0
+        || g(&t.victims_prefix_ok) != g(&t.victims)
+    {
         failed = true;
     }
     if failed {
