@@ -12,7 +12,7 @@ use ws_ext_core::{
     header, ClientNegotiator, ExtensionError, ExtensionStack, Frame, OpCode, RsvBits,
     ServerNegotiator,
 };
-use wsx::proto::recv::{skip_until_close, Read, Receiver};
+use wsx::proto::recv::{skip_until_close, FrameSkipper, Read, Receiver};
 use wsx::{ClientConfig, Message, Role, ServerConfig};
 
 fn deflate_server() -> ServerNegotiator {
@@ -145,7 +145,8 @@ pub fn frame_decoder(data: &[u8]) {
         rx.set_early_utf8(true);
     }
     let mut buf = BytesMut::new();
-    for piece in rest.chunks(chunk.min(rest.len().max(1))) {
+    let mut pieces = rest.chunks(chunk.min(rest.len().max(1)));
+    for piece in pieces.by_ref() {
         buf.extend_from_slice(piece);
         loop {
             match rx.read(&mut buf) {
@@ -160,8 +161,29 @@ pub fn frame_decoder(data: &[u8]) {
                         matches!(code, 1002 | 1007 | 1009),
                         "unexpected close code {code} for {e}"
                     );
-                    // The connection now drains: this must not panic either.
-                    let _ = skip_until_close(&mut buf);
+                    // The connection now drains (unless the stream position
+                    // is lost): the rest goes through the frame skipper,
+                    // which must never hold more than one frame header.
+                    if !rx.is_desynced() {
+                        let mut skip = FrameSkipper::new();
+                        let _ = skip_until_close(&mut buf.clone());
+                        let mut b = buf.split();
+                        let mut feed = |b: &mut BytesMut| match skip.skip(b) {
+                            Ok(false) => {
+                                assert!(b.len() < 14, "skipper kept {} bytes", b.len());
+                                true
+                            }
+                            Ok(true) | Err(_) => false,
+                        };
+                        if feed(&mut b) {
+                            for p in pieces.by_ref() {
+                                b.extend_from_slice(p);
+                                if !feed(&mut b) {
+                                    break;
+                                }
+                            }
+                        }
+                    }
                     return;
                 }
             }

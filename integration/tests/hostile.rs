@@ -7,9 +7,9 @@
 //! client. Each test runs its own server process (`tests/hostile/server.rs`)
 //! so figures are per server and tests run in parallel.
 //!
-//! Cases marked `#[ignore = "needs …"]` test limits the engine does not have
-//! yet; `#[ignore = "BUG: …"]` are failing regression tests for reported
-//! bugs. Run them with `cargo test -p wsx --test hostile -- --ignored`.
+//! The connection limit, idle timeout and close timeout cases and the two
+//! drain regressions were written while the engine lacked them (ignored);
+//! they pass since the engine gained them and run with the rest.
 //! Server logs: `HOSTILE_LOG=wsx=debug cargo test -p wsx --test hostile`.
 
 #[path = "hostile/server.rs"]
@@ -396,9 +396,8 @@ fn message_over_the_limit_fails_with_1009() {
     let mut bytes = masked(false, 0, BINARY, &[1u8; 600]);
     bytes.extend(masked(true, 0, CONT, &[1u8; 401]));
     fails_with(&s, None, &bytes, 1009);
-    // Announced over, payload never sent: rejected on the header. (The
-    // server then waits up to the close timeout for a close frame it can no
-    // longer find: see the BUG test below.)
+    // Announced over, payload never sent: rejected on the header (see also
+    // `connection_closes_promptly_after_a_frame_rejected_on_its_header`).
     let mut c = Raw::open(s.addr, None);
     c.send(&header64(0x82, 1 << 40)).unwrap();
     assert_eq!(c.read_close().0, Some(1009));
@@ -524,9 +523,6 @@ fn decompression_bomb_with_default_limit_stays_below_the_bomb_size() {
 }
 
 #[test]
-#[ignore = "BUG: after failing a frame whose announced length is over the limit, the server \
-            keeps reading and buffers that frame's payload while it drains (recv::skip_until_close \
-            waits for whole frames) until the close timeout"]
 fn frame_announced_over_the_limit_is_not_buffered_while_draining() {
     let s = Server::start(&["--max-message-size", "1048576"]);
     assert_serves(&s);
@@ -557,9 +553,6 @@ fn frame_announced_over_the_limit_is_not_buffered_while_draining() {
 }
 
 #[test]
-#[ignore = "BUG: after a frame rejected on its header (length over the limit) the server waits \
-            the whole close timeout (5 s) for a close reply it cannot find (it reads our close as \
-            payload of the rejected frame) instead of closing TCP at once"]
 fn connection_closes_promptly_after_a_frame_rejected_on_its_header() {
     let s = Server::start(&["--max-message-size", "1048576"]);
     let mut c = Raw::open(s.addr, None);
@@ -845,8 +838,7 @@ fn a_client_that_never_reads_its_echoes_cannot_grow_the_server() {
 
 #[test]
 fn close_handshake_times_out_when_the_peer_never_answers() {
-    // WebSocketConfig::close_timeout, default 5 s (`wsx serve` has no flag
-    // for it yet).
+    // WebSocketConfig::close_timeout, default 5 s (`--close-timeout`).
     let s = Server::start(&[]);
     let mut c = Raw::open(s.addr, None);
     c.send(&frame(true, 0, TEXT, b"unmasked", None)).unwrap();
@@ -928,11 +920,9 @@ fn mux_channel_flood_over_the_slots_fails_with_2007() {
     assert_serves(&s);
 }
 
-// ------------------------------------------- limits not in the engine yet
+// ------------------------------------ connection limit, idle and close timeouts
 
 #[test]
-#[ignore = "needs a connection limit: `wsx serve --max-connections N` answering HTTP 503 \
-            before the upgrade is not implemented in the engine yet"]
 fn over_max_connections_gets_503_before_the_upgrade() {
     let s = Server::try_start(&["--max-connections", "3"]).expect("--max-connections");
     let open: Vec<Raw> = (0..3).map(|_| Raw::open(s.addr, None)).collect();
@@ -953,8 +943,6 @@ fn over_max_connections_gets_503_before_the_upgrade() {
 }
 
 #[test]
-#[ignore = "needs an idle timeout with keepalive pings: `wsx serve --idle-timeout SECS` \
-            (and WebSocketConfig) is not implemented in the engine yet"]
 fn idle_connections_are_pinged_and_dropped_when_silent() {
     let s = Server::try_start(&["--idle-timeout", "1"]).expect("--idle-timeout");
     // Answering pings keeps the connection open.
@@ -975,8 +963,6 @@ fn idle_connections_are_pinged_and_dropped_when_silent() {
 }
 
 #[test]
-#[ignore = "needs `wsx serve --close-timeout SECS`: WebSocketConfig::close_timeout exists but \
-            the server does not expose it"]
 fn close_timeout_is_configurable() {
     let s = Server::try_start(&["--close-timeout", "1"]).expect("--close-timeout");
     let mut c = Raw::open(s.addr, None);
