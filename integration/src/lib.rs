@@ -30,13 +30,13 @@ pub mod stream;
 
 pub use accept::{accept, accept_request, accept_with, negotiate_upgrade, read_request, reject};
 pub use connect::{client_handshake, connect, connect_with};
-pub use proto::handshake::client::Target;
 pub use event::{Event, Events};
+pub use proto::handshake::client::Target;
 pub use stream::{ReadyState, WebSocketStream};
 
 pub mod blocking;
-pub mod mux;
 mod maybe_tls;
+pub mod mux;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub use maybe_tls::MaybeTlsStream;
