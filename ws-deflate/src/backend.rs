@@ -12,6 +12,7 @@
 //! Decompressors always use a 15-bit window: an inflater may use a larger
 //! window than the sender's (RFC 7692 §7.1.2), so this is always safe.
 
+use bytes::BytesMut;
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::config::MAX_WINDOW_BITS;
@@ -246,13 +247,17 @@ impl Inflater {
     }
 
     /// Inflate `input`, appending to `out`, so that `out.len()` never
-    /// exceeds `limit`: output space is reserved only up to the limit, and
-    /// when it is full the inflater is asked for one more byte; if one
+    /// exceeds `limit`: the inflater is only ever given output space up to
+    /// the limit, and when it is full it is asked for one more byte; if one
     /// comes, the result is [`BackendError::TooBig`].
+    ///
+    /// The caller should reserve what it expects the output to be; when
+    /// that is not enough, the buffer grows by doubling (never reserving
+    /// past the limit).
     pub fn inflate(
         &mut self,
         input: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut OutBuf,
         limit: usize,
     ) -> Result<InflateEnd, BackendError> {
         if input.is_empty() {
@@ -268,8 +273,8 @@ impl Inflater {
                     c => c,
                 });
             }
+            let room = limit - out.len();
             if out.capacity() == out.len() {
-                let room = limit - out.len();
                 // Double (amortised O(1) per byte), start from a guess
                 // based on the input, never reserve past the limit.
                 let grow = (input.len() - pos)
@@ -277,28 +282,38 @@ impl Inflater {
                     .max(out.len())
                     .max(256)
                     .min(room);
-                out.reserve_exact(grow);
+                out.grow_exact(grow);
             }
-            let spare = out.capacity() - out.len();
+            let spare = out.spare_capacity_mut();
+            let spare_len = spare.len().min(room);
             let (in0, out0) = (self.d.total_in(), self.d.total_out());
             let status = self
                 .d
-                .decompress_vec(&input[pos..], out, FlushDecompress::None)
+                .decompress_uninit(
+                    &input[pos..],
+                    &mut spare[..spare_len],
+                    FlushDecompress::None,
+                )
                 .map_err(|e| BackendError::Corrupt(describe(&e)))?;
             let consumed = (self.d.total_in() - in0) as usize;
             let produced = (self.d.total_out() - out0) as usize;
-            pos += consumed;
-            if out.len() > limit {
-                return Err(BackendError::TooBig(limit));
+            if produced > spare_len {
+                return Err(BackendError::Corrupt(
+                    "decompressor reported more output than it was given room for".to_owned(),
+                ));
             }
+            // SAFETY: the decompressor initialised exactly `produced` bytes
+            // at the start of the spare capacity (checked to fit above).
+            unsafe { out.add_len(produced) };
+            pos += consumed;
             if status == Status::StreamEnd {
                 return Ok(InflateEnd::StreamEnd(pos));
             }
-            if pos == input.len() && produced < spare {
+            if pos == input.len() && produced < spare_len {
                 // All input read and space left over: nothing is pending.
                 return Ok(InflateEnd::Consumed);
             }
-            if consumed == 0 && produced == 0 && spare > 0 {
+            if consumed == 0 && produced == 0 && spare_len > 0 {
                 return Err(BackendError::Corrupt(
                     "decompressor made no progress".to_owned(),
                 ));
@@ -342,5 +357,68 @@ fn describe(e: &flate2::DecompressError) -> String {
     match e.message() {
         Some(m) => format!("invalid DEFLATE stream ({BACKEND}: {m})"),
         None => format!("invalid DEFLATE stream ({e})"),
+    }
+}
+
+/// Where an [`Inflater`] writes: a reused shared buffer that messages are
+/// split off, or a buffer of one message's own.
+#[derive(Debug)]
+pub enum OutBuf {
+    /// Reused between messages; never reallocated (it becomes
+    /// [`OutBuf::Owned`] when it must grow).
+    Kept(BytesMut),
+    /// Grown by reallocation, which the allocator can often do in place:
+    /// no second buffer is alive while it grows.
+    Owned(Vec<u8>),
+}
+
+impl OutBuf {
+    /// Bytes written.
+    pub fn len(&self) -> usize {
+        match self {
+            OutBuf::Kept(b) => b.len(),
+            OutBuf::Owned(v) => v.len(),
+        }
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            OutBuf::Kept(b) => b.capacity(),
+            OutBuf::Owned(v) => v.capacity(),
+        }
+    }
+
+    fn spare_capacity_mut(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        match self {
+            OutBuf::Kept(b) => b.spare_capacity_mut(),
+            OutBuf::Owned(v) => v.spare_capacity_mut(),
+        }
+    }
+
+    /// # Safety
+    /// The first `n` bytes of the spare capacity must be initialised.
+    unsafe fn add_len(&mut self, n: usize) {
+        // SAFETY: as the caller promised.
+        unsafe {
+            match self {
+                OutBuf::Kept(b) => b.set_len(b.len() + n),
+                OutBuf::Owned(v) => v.set_len(v.len() + n),
+            }
+        }
+    }
+
+    /// Room for exactly `additional` more bytes, keeping the contents.
+    fn grow_exact(&mut self, additional: usize) {
+        if let OutBuf::Kept(b) = self {
+            *self = OutBuf::Owned(std::mem::take(b).into());
+        }
+        if let OutBuf::Owned(v) = self {
+            v.reserve_exact(additional);
+        }
     }
 }

@@ -232,23 +232,21 @@ impl Decoder for PmdDecoder {
                 return Ok(frame);
             }
         };
-        let mut out = Vec::new();
         fed += frame.payload.len();
-        let mut result = self
+        // An entirely empty compressed message never touches the inflater:
+        // `00 00 ff ff` alone would leave it mid-block.
+        let trailer = frame.fin && fed > 0;
+        let result = self
             .slot
-            .feed(&frame.payload, &mut out, budget, &mut stream_ended);
-        if result.is_ok() && frame.fin && fed > 0 {
-            // An entirely empty compressed message never touches the
-            // inflater: `00 00 ff ff` alone would leave it mid-block.
-            result = self
-                .slot
-                .feed(&SYNC_TRAILER, &mut out, budget, &mut stream_ended);
-        }
-        if let Err(e) = result {
-            self.slot.poison();
-            self.message = RecvMessage::Idle;
-            return Err(backend_error(self.name, e));
-        }
+            .inflate_frame(&frame.payload, trailer, budget, &mut stream_ended);
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                self.slot.poison();
+                self.message = RecvMessage::Idle;
+                return Err(backend_error(self.name, e));
+            }
+        };
         if frame.fin {
             self.message = RecvMessage::Idle;
             self.slot.end_message(stream_ended);
@@ -256,7 +254,7 @@ impl Decoder for PmdDecoder {
             self.message = RecvMessage::Compressed { fed, stream_ended };
         }
         frame.rsv = frame.rsv & !RsvBits::RSV1;
-        frame.payload = Bytes::from(out);
+        frame.payload = out;
         Ok(frame)
     }
 }

@@ -35,7 +35,7 @@ use ws_ext_core::{
     ServerExtensionFactory,
 };
 
-use crate::backend::{self, DeflaterParams, SYNC_TRAILER};
+use crate::backend::{self, DeflaterParams};
 use crate::codec::{backend_error, finish_output};
 use crate::config::{ConfigError, DeflateConfig, MAX_WINDOW_BITS};
 use crate::params::{parse_window_bits, ParamError, PERMESSAGE_DEFLATE};
@@ -239,18 +239,19 @@ impl Decoder for DeflateFrameDecoder {
             frame.payload = Bytes::new();
             return Ok(frame);
         }
-        let mut out = Vec::new();
         let mut ended = false;
-        let mut r = self.slot.feed(&frame.payload, &mut out, budget, &mut ended);
-        if r.is_ok() {
-            r = self.slot.feed(&SYNC_TRAILER, &mut out, budget, &mut ended);
-        }
-        if let Err(e) = r {
-            self.slot.poison();
-            return Err(backend_error(self.name, e));
-        }
+        let out = match self
+            .slot
+            .inflate_frame(&frame.payload, true, budget, &mut ended)
+        {
+            Ok(out) => out,
+            Err(e) => {
+                self.slot.poison();
+                return Err(backend_error(self.name, e));
+            }
+        };
         self.slot.end_message(ended);
-        frame.payload = Bytes::from(out);
+        frame.payload = out;
         Ok(frame)
     }
 }

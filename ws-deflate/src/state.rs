@@ -3,9 +3,12 @@
 //! per message it goes back to the [`DeflatePool`] when the message ends,
 //! and it always goes back when the connection's codec is dropped.
 
+use bytes::{Bytes, BytesMut};
 use tracing::debug;
 
-use crate::backend::{BackendError, Deflater, DeflaterParams, InflateEnd, Inflater};
+use crate::backend::{
+    BackendError, Deflater, DeflaterParams, InflateEnd, Inflater, OutBuf, SYNC_TRAILER,
+};
 use crate::pool::DeflatePool;
 
 /// The compressor of one connection.
@@ -70,12 +73,27 @@ impl Drop for CompressorSlot {
     }
 }
 
-/// The decompressor of one connection.
+/// The first guess at the inflated size is the input times this.
+const INITIAL_RATIO: usize = 4;
+/// The size guess never assumes more expansion than this; beyond it the
+/// output grows by doubling. Bounds what a peer can make us reserve.
+const MAX_RATIO: usize = 16;
+/// An output buffer this small is kept between messages (when the
+/// decompressor is kept too), so that steady traffic of small messages
+/// inflates without allocating: the next message reuses the buffer once
+/// the application has dropped the previous one.
+const KEEP_OUTPUT: usize = 8 * 1024;
+
+/// The decompressor of one connection, and its output buffer.
 #[derive(Debug)]
 pub(crate) struct DecompressorSlot {
     state: Option<Inflater>,
     per_message: bool,
     pool: DeflatePool,
+    /// Output space; messages are split off it.
+    out: BytesMut,
+    /// Expected output bytes per input byte, learnt from the last frame.
+    ratio: usize,
 }
 
 impl DecompressorSlot {
@@ -84,7 +102,53 @@ impl DecompressorSlot {
             state: None,
             per_message,
             pool,
+            out: BytesMut::new(),
+            ratio: INITIAL_RATIO,
         }
+    }
+
+    /// Inflate one frame's `payload`, then (`trailer`) the sync-flush
+    /// trailer `00 00 ff ff`, into at most `limit` bytes. The output space
+    /// is reserved once from the input size and the ratio of the previous
+    /// frame, so it rarely has to grow.
+    pub(crate) fn inflate_frame(
+        &mut self,
+        payload: &[u8],
+        trailer: bool,
+        limit: usize,
+        stream_ended: &mut bool,
+    ) -> Result<Bytes, BackendError> {
+        let in_len = payload.len() + if trailer { SYNC_TRAILER.len() } else { 0 };
+        let guess = in_len
+            .saturating_mul(self.ratio)
+            .saturating_add(64)
+            .min(limit);
+        let mut kept = std::mem::take(&mut self.out);
+        let mut out = if guess <= KEEP_OUTPUT && !self.per_message {
+            // The kept buffer is reclaimed in place when the messages split
+            // off it have been dropped; otherwise this allocates.
+            kept.reserve(guess);
+            OutBuf::Kept(kept)
+        } else {
+            OutBuf::Owned(Vec::with_capacity(guess))
+        };
+        let mut result = self.feed(payload, &mut out, limit, stream_ended);
+        if result.is_ok() && trailer {
+            result = self.feed(&SYNC_TRAILER, &mut out, limit, stream_ended);
+        }
+        result?;
+        if let Some(r) = out.len().checked_div(in_len) {
+            self.ratio = (r + 1).clamp(2, MAX_RATIO);
+        }
+        let message = match out {
+            OutBuf::Kept(mut b) => {
+                let message = b.split().freeze();
+                self.out = b;
+                message
+            }
+            OutBuf::Owned(v) => Bytes::from(v),
+        };
+        Ok(message)
     }
 
     /// The decompressor, created or taken from the pool on first use.
@@ -110,10 +174,10 @@ impl DecompressorSlot {
     /// Inflate `input` into `out` (at most `limit` bytes). A BFINAL block
     /// ends the peer's DEFLATE stream: what follows is read by a fresh
     /// inflater, and `stream_ended` is set so the message end resets it.
-    pub(crate) fn feed(
+    fn feed(
         &mut self,
         mut input: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut OutBuf,
         limit: usize,
         stream_ended: &mut bool,
     ) -> Result<(), BackendError> {
@@ -147,6 +211,78 @@ impl Drop for DecompressorSlot {
     fn drop(&mut self) {
         if let Some(i) = self.state.take() {
             self.pool.put_inflater(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages() -> Vec<Vec<u8>> {
+        (0..200)
+            .map(|i| {
+                let n = [10usize, 300, 1000, 5000, 20_000, 100_000][i % 6];
+                let mut m = Vec::new();
+                while m.len() < n {
+                    m.extend_from_slice(format!("{{\"id\":{i},\"n\":{}}},", m.len()).as_bytes());
+                }
+                m.truncate(n);
+                m
+            })
+            .collect()
+    }
+
+    /// Messages split off the kept output buffer stay intact while later
+    /// messages are inflated, whether the application holds or drops them.
+    #[test]
+    fn kept_output_buffer_never_overwrites_held_messages() {
+        let mut d = Deflater::new(DeflaterParams {
+            level: 6,
+            window_bits: 15,
+            mem_level: 8,
+        });
+        let mut slot = DecompressorSlot::new(false, DeflatePool::new(0));
+        let mut held = Vec::new();
+        for (i, m) in messages().iter().enumerate() {
+            let z = d.compress_sync(m).unwrap();
+            let payload = z.strip_suffix(&SYNC_TRAILER[..]).unwrap().to_vec();
+            let mut ended = false;
+            let out = slot
+                .inflate_frame(&payload, true, usize::MAX, &mut ended)
+                .unwrap();
+            assert_eq!(&out[..], &m[..]);
+            if i % 3 == 0 {
+                held.push((out, m.clone()));
+            }
+        }
+        for (out, m) in held {
+            assert_eq!(out, m);
+        }
+    }
+
+    /// The size guess never lets the output pass the limit.
+    #[test]
+    fn limit_is_exact_with_a_learnt_ratio() {
+        let mut d = Deflater::new(DeflaterParams {
+            level: 6,
+            window_bits: 15,
+            mem_level: 8,
+        });
+        let mut slot = DecompressorSlot::new(false, DeflatePool::new(0));
+        let m = vec![b'a'; 50_000];
+        for limit in [50_000, 49_999, 1000, 1] {
+            d.reset();
+            slot.poison();
+            let z = d.compress_sync(&m).unwrap();
+            let payload = z.strip_suffix(&SYNC_TRAILER[..]).unwrap().to_vec();
+            let mut ended = false;
+            let r = slot.inflate_frame(&payload, true, limit, &mut ended);
+            if limit >= m.len() {
+                assert_eq!(r.unwrap().len(), m.len());
+            } else {
+                assert!(matches!(r, Err(BackendError::TooBig(l)) if l == limit));
+            }
         }
     }
 }
