@@ -128,9 +128,12 @@ pub fn server_respond_with(
         response,
         send_window_bits: server_max_window_bits.unwrap_or(MAX_WINDOW_BITS),
         send_no_context_takeover: response.server_no_context_takeover,
-        // The offer's client_no_context_takeover is a promise too.
-        recv_no_context_takeover: response.client_no_context_takeover
-            || offer.client_no_context_takeover,
+        // Only the response binds the client. The offer's
+        // client_no_context_takeover is a hint (RFC 7692 §7.1.1.2) that some
+        // clients do not keep (Autobahn 0.10.9 offers it and keeps its
+        // context), so resetting on the hint alone would corrupt the next
+        // message; keeping the context is always safe (specs §B.3).
+        recv_no_context_takeover: response.client_no_context_takeover,
     })
 }
 
