@@ -7,7 +7,8 @@
 //! Prints, per window size, the median over the rounds of µs per message
 //! for each side and of `time(encoder) / time(raw) - 1`. Also usable as a
 //! steady workload for `perf record` / `valgrind --tool=callgrind`
-//! (`ONLY=stack` or `ONLY=raw` runs one side only).
+//! (`ONLY=stack` or `ONLY=raw` runs one side only). `LEVEL=N` sets the
+//! compression level of both (default 6).
 
 #[path = "../../integration/src/bin/wsx/corpus.rs"]
 mod corpus;
@@ -30,8 +31,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// A server-side send stack negotiated with `bits` windows both ways.
-fn stack(bits: u8) -> SendStack {
+fn stack(bits: u8, level: u32) -> SendStack {
     let cfg = DeflateConfig {
+        level,
         server_max_window_bits: Some(bits),
         client_max_window_bits: Some(bits),
         ..DeflateConfig::default()
@@ -49,9 +51,9 @@ struct Raw {
 }
 
 impl Raw {
-    fn new(bits: u8) -> Self {
+    fn new(bits: u8, level: u32) -> Self {
         let cfg = zlib_rs::DeflateConfig {
-            level: 6,
+            level: level as i32,
             window_bits: -i32::from(bits),
             mem_level: 8,
             ..zlib_rs::DeflateConfig::default()
@@ -76,19 +78,24 @@ fn main() {
     let rounds = arg(2, 21);
     let count = arg(3, 2000);
     let only = std::env::var("ONLY").unwrap_or_default();
+    let level: u32 = std::env::var("LEVEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
     let msgs = corpus::messages(corpus::Kind::Chat, size, count, 7);
     let frames: Vec<Frame> = msgs
         .iter()
         .map(|m| Frame::new(true, OpCode::Text, m.clone()))
         .collect();
+    println!("level {level}");
     println!("| window bits | size | raw µs/msg | encoder µs/msg | encoder overhead (median of {rounds}) | wire bytes/msg |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for bits in [15u8, 12] {
         let (mut rt, mut st, mut ov) = (Vec::new(), Vec::new(), Vec::new());
         let mut wire = 0;
         for _ in 0..rounds {
-            let mut raw = Raw::new(bits);
-            let mut tx = stack(bits);
+            let mut raw = Raw::new(bits, level);
+            let mut tx = stack(bits, level);
             let t = Instant::now();
             if only != "stack" {
                 for m in &msgs {

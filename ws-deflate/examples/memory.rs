@@ -1,10 +1,11 @@
 //! Measure the memory one permessage-deflate connection holds, per mode,
 //! with a counting global allocator.
 //!
-//! `cargo run --release -p ws-deflate --example memory`
+//! `cargo run --release -p ws-deflate --example memory` (`MSG_SIZE=1024`
+//! for other message sizes, `MSGS=10` for more messages per connection)
 //!
 //! For each mode, 200 server-side connections are negotiated and each
-//! receives and sends one 4 KiB JSON-like message, so every lazily created
+//! receives and sends one 4 KiB JSON-like message (by default), so every lazily created
 //! state exists; the table shows the bytes held per connection after that
 //! (while the connection is idle), and what the factory's pool holds in
 //! total (shared by all connections).
@@ -34,9 +35,25 @@ static A: Counting = Counting;
 
 const CONNS: usize = 200;
 
+/// The size of the messages (`MSG_SIZE`, default 4096 bytes).
+fn msg_size() -> usize {
+    std::env::var("MSG_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096)
+}
+
+/// Messages each way per connection (`MSGS`, default 1).
+fn msgs_per_conn() -> usize {
+    std::env::var("MSGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
 fn message(i: usize) -> String {
     let mut s = String::from("[");
-    while s.len() < 4096 {
+    while s.len() < msg_size() {
         s.push_str(&format!(
             "{{\"id\":{i},\"name\":\"item-{}\",\"tags\":[\"a\",\"b{}\"],\"ok\":true}},",
             s.len() % 97,
@@ -64,22 +81,27 @@ fn measure(offer_cfg: &DeflateConfig, server_cfg: &DeflateConfig) -> (usize, usi
             .finish([s.response_header().unwrap().as_bytes()])
             .unwrap();
         let (mut ctx, _) = c.split();
-        inputs.push(
-            ctx.encode(Frame::new(true, OpCode::Text, message(i)))
-                .unwrap(),
-        );
+        let frames: Vec<Frame> = (0..msgs_per_conn())
+            .map(|k| {
+                ctx.encode(Frame::new(true, OpCode::Text, message(i + k)))
+                    .unwrap()
+            })
+            .collect();
+        inputs.push(frames);
     }
     let before = CURRENT.load(Ordering::Relaxed);
     let pool_before = pool.idle();
-    for (i, input) in inputs.into_iter().enumerate() {
+    for (i, frames) in inputs.into_iter().enumerate() {
         let stack = server.negotiate([offer.as_bytes()]).unwrap();
         let (mut tx, mut rx) = stack.split();
-        let got = rx.decode(input, 1 << 20).unwrap();
-        drop(got);
-        let sent = tx
-            .encode(Frame::new(true, OpCode::Text, message(i)))
-            .unwrap();
-        drop(sent);
+        for (k, input) in frames.into_iter().enumerate() {
+            let got = rx.decode(input, 1 << 20).unwrap();
+            drop(got);
+            let sent = tx
+                .encode(Frame::new(true, OpCode::Text, message(i + k)))
+                .unwrap();
+            drop(sent);
+        }
         conns.push((tx, rx));
     }
     let after = CURRENT.load(Ordering::Relaxed);

@@ -24,7 +24,6 @@
 //! 4 KiB ~0.59 → ~0.82 GB/s, 512 B +5–10%; compression (level 6) within
 //! noise (`--example compress_1k`).
 
-use bytes::BytesMut;
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::config::MAX_WINDOW_BITS;
@@ -269,7 +268,7 @@ impl Inflater {
     pub fn inflate(
         &mut self,
         input: &[u8],
-        out: &mut OutBuf,
+        out: &mut Vec<u8>,
         limit: usize,
     ) -> Result<InflateEnd, BackendError> {
         if input.is_empty() {
@@ -294,7 +293,7 @@ impl Inflater {
                     .max(out.len())
                     .max(256)
                     .min(room);
-                out.grow_exact(grow);
+                out.reserve_exact(grow);
             }
             let spare = out.spare_capacity_mut();
             let spare_len = spare.len().min(room);
@@ -316,7 +315,7 @@ impl Inflater {
             }
             // SAFETY: the decompressor initialised exactly `produced` bytes
             // at the start of the spare capacity (checked to fit above).
-            unsafe { out.add_len(produced) };
+            unsafe { out.set_len(out.len() + produced) };
             pos += consumed;
             if status == Status::StreamEnd {
                 return Ok(InflateEnd::StreamEnd(pos));
@@ -369,68 +368,5 @@ fn describe(e: &flate2::DecompressError) -> String {
     match e.message() {
         Some(m) => format!("invalid DEFLATE stream ({BACKEND}: {m})"),
         None => format!("invalid DEFLATE stream ({e})"),
-    }
-}
-
-/// Where an [`Inflater`] writes: a reused shared buffer that messages are
-/// split off, or a buffer of one message's own.
-#[derive(Debug)]
-pub enum OutBuf {
-    /// Reused between messages; never reallocated (it becomes
-    /// [`OutBuf::Owned`] when it must grow).
-    Kept(BytesMut),
-    /// Grown by reallocation, which the allocator can often do in place:
-    /// no second buffer is alive while it grows.
-    Owned(Vec<u8>),
-}
-
-impl OutBuf {
-    /// Bytes written.
-    pub fn len(&self) -> usize {
-        match self {
-            OutBuf::Kept(b) => b.len(),
-            OutBuf::Owned(v) => v.len(),
-        }
-    }
-
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn capacity(&self) -> usize {
-        match self {
-            OutBuf::Kept(b) => b.capacity(),
-            OutBuf::Owned(v) => v.capacity(),
-        }
-    }
-
-    fn spare_capacity_mut(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
-        match self {
-            OutBuf::Kept(b) => b.spare_capacity_mut(),
-            OutBuf::Owned(v) => v.spare_capacity_mut(),
-        }
-    }
-
-    /// # Safety
-    /// The first `n` bytes of the spare capacity must be initialised.
-    unsafe fn add_len(&mut self, n: usize) {
-        // SAFETY: as the caller promised.
-        unsafe {
-            match self {
-                OutBuf::Kept(b) => b.set_len(b.len() + n),
-                OutBuf::Owned(v) => v.set_len(v.len() + n),
-            }
-        }
-    }
-
-    /// Room for exactly `additional` more bytes, keeping the contents.
-    fn grow_exact(&mut self, additional: usize) {
-        if let OutBuf::Kept(b) = self {
-            *self = OutBuf::Owned(std::mem::take(b).into());
-        }
-        if let OutBuf::Owned(v) = self {
-            v.reserve_exact(additional);
-        }
     }
 }

@@ -3,12 +3,10 @@
 //! per message it goes back to the [`DeflatePool`] when the message ends,
 //! and it always goes back when the connection's codec is dropped.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tracing::debug;
 
-use crate::backend::{
-    BackendError, Deflater, DeflaterParams, InflateEnd, Inflater, OutBuf, SYNC_TRAILER,
-};
+use crate::backend::{BackendError, Deflater, DeflaterParams, InflateEnd, Inflater, SYNC_TRAILER};
 use crate::pool::DeflatePool;
 
 /// The compressor of one connection.
@@ -78,20 +76,13 @@ const INITIAL_RATIO: usize = 4;
 /// The size guess never assumes more expansion than this; beyond it the
 /// output grows by doubling. Bounds what a peer can make us reserve.
 const MAX_RATIO: usize = 16;
-/// An output buffer this small is kept between messages (when the
-/// decompressor is kept too), so that steady traffic of small messages
-/// inflates without allocating: the next message reuses the buffer once
-/// the application has dropped the previous one.
-const KEEP_OUTPUT: usize = 8 * 1024;
 
-/// The decompressor of one connection, and its output buffer.
+/// The decompressor of one connection.
 #[derive(Debug)]
 pub(crate) struct DecompressorSlot {
     state: Option<Inflater>,
     per_message: bool,
     pool: DeflatePool,
-    /// Output space; messages are split off it.
-    out: BytesMut,
     /// Expected output bytes per input byte, learnt from the last frame.
     ratio: usize,
 }
@@ -102,7 +93,6 @@ impl DecompressorSlot {
             state: None,
             per_message,
             pool,
-            out: BytesMut::new(),
             ratio: INITIAL_RATIO,
         }
     }
@@ -123,15 +113,7 @@ impl DecompressorSlot {
             .saturating_mul(self.ratio)
             .saturating_add(64)
             .min(limit);
-        let mut kept = std::mem::take(&mut self.out);
-        let mut out = if guess <= KEEP_OUTPUT && !self.per_message {
-            // The kept buffer is reclaimed in place when the messages split
-            // off it have been dropped; otherwise this allocates.
-            kept.reserve(guess);
-            OutBuf::Kept(kept)
-        } else {
-            OutBuf::Owned(Vec::with_capacity(guess))
-        };
+        let mut out = Vec::with_capacity(guess);
         let mut result = self.feed(payload, &mut out, limit, stream_ended);
         if result.is_ok() && trailer {
             result = self.feed(&SYNC_TRAILER, &mut out, limit, stream_ended);
@@ -140,15 +122,7 @@ impl DecompressorSlot {
         if let Some(r) = out.len().checked_div(in_len) {
             self.ratio = (r + 1).clamp(2, MAX_RATIO);
         }
-        let message = match out {
-            OutBuf::Kept(mut b) => {
-                let message = b.split().freeze();
-                self.out = b;
-                message
-            }
-            OutBuf::Owned(v) => Bytes::from(v),
-        };
-        Ok(message)
+        Ok(Bytes::from(out))
     }
 
     /// The decompressor, created or taken from the pool on first use.
@@ -177,7 +151,7 @@ impl DecompressorSlot {
     fn feed(
         &mut self,
         mut input: &[u8],
-        out: &mut OutBuf,
+        out: &mut Vec<u8>,
         limit: usize,
         stream_ended: &mut bool,
     ) -> Result<(), BackendError> {
@@ -233,10 +207,10 @@ mod tests {
             .collect()
     }
 
-    /// Messages split off the kept output buffer stay intact while later
-    /// messages are inflated, whether the application holds or drops them.
+    /// Messages of many sizes, with a learnt size guess that is sometimes
+    /// short (the output grows) and sometimes long, inflate intact.
     #[test]
-    fn kept_output_buffer_never_overwrites_held_messages() {
+    fn inflates_intact_whatever_the_size_guess() {
         let mut d = Deflater::new(DeflaterParams {
             level: 6,
             window_bits: 15,
