@@ -31,7 +31,9 @@ fn kept_context_holds_state_no_context_returns_it() {
         client_no_context_takeover: true,
         ..DeflateConfig::default()
     };
-    let ((mut enc, _), (_, mut dec)) = pair(&nct, &DeflateConfig::default());
+    // The server's policy binds the client (the offer's parameter alone is
+    // only a hint and never lets the server drop its inflater).
+    let ((mut enc, _), (_, mut dec)) = pair(&nct, &nct);
     // Mid-message the state is held; after the message it is not.
     let a = enc
         .encode(Frame::new(false, OpCode::Text, msg.clone()))
