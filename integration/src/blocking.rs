@@ -46,18 +46,17 @@ use bytes::BytesMut;
 use http::{Request, Response};
 #[cfg(feature = "tls")]
 use tokio_rustls::rustls;
-use tracing::{debug, trace};
+use tracing::debug;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 use ws_ext_core::ExtensionStack;
 
 use crate::config::{ClientConfig, ServerConfig, WebSocketConfig};
-use crate::error::{Error, HandshakeError, ProtocolError};
+use crate::error::{Error, HandshakeError};
+use crate::proto::connection::{client_response, connection_accessors, Connection, Received};
 use crate::proto::handshake::client::{self, Target};
 use crate::proto::handshake::{server, write_response_head};
-use crate::proto::outbuf::OutBuf;
-use crate::proto::recv::{skip_until_close, Read, Receiver};
-use crate::proto::send::Sender;
+use crate::proto::recv::skip_until_close;
 use crate::proto::{close, Role};
 use crate::stream::ReadyState;
 
@@ -73,22 +72,8 @@ type SetReadTimeout<S> = fn(&S, Option<Duration>) -> io::Result<()>;
 #[derive(Debug)]
 pub struct WebSocket<S> {
     io: S,
-    role: Role,
-    config: WebSocketConfig,
+    conn: Connection,
     read_buf: BytesMut,
-    recv: Receiver,
-    send: Sender,
-    out: OutBuf,
-    protocol: Option<String>,
-    extensions: Option<String>,
-    close_sent: bool,
-    close_received: bool,
-    draining: bool,
-    pending_error: Option<Error>,
-    read_done: bool,
-    terminated: bool,
-    /// When the close timeout expires (set once a close frame is sent).
-    close_deadline: Option<Instant>,
     set_read_timeout: Option<SetReadTimeout<S>>,
 }
 
@@ -103,116 +88,35 @@ impl<S> WebSocket<S> {
         config: WebSocketConfig,
         leftover: BytesMut,
     ) -> Self {
-        let ext_header = extensions.response_header();
-        let (send_stack, recv_stack) = extensions.split();
+        let conn = Connection::new(role, extensions, protocol, config, false);
+        Self::from_connection(io, conn, leftover)
+    }
+
+    fn from_connection(io: S, conn: Connection, leftover: BytesMut) -> Self {
         WebSocket {
             io,
-            role,
+            conn,
             read_buf: leftover,
-            recv: Receiver::new(
-                role,
-                recv_stack,
-                config.max_frame_size,
-                config.max_message_size,
-            ),
-            send: Sender::new(role, send_stack),
-            out: OutBuf::new(),
-            protocol,
-            extensions: ext_header,
-            close_sent: false,
-            close_received: false,
-            draining: false,
-            pending_error: None,
-            read_done: false,
-            terminated: false,
-            close_deadline: None,
             set_read_timeout: None,
-            config,
         }
     }
 
-    /// Our role.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
-    /// The negotiated subprotocol.
-    pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
-    }
-
-    /// The negotiated extensions, as the `Sec-WebSocket-Extensions` response
-    /// value (`None`: no extension).
-    pub fn extensions(&self) -> Option<&str> {
-        self.extensions.as_deref()
-    }
-
-    /// The browser-style ready state.
-    pub fn ready_state(&self) -> ReadyState {
-        if self.terminated {
-            ReadyState::Closed
-        } else if self.close_sent || self.close_received || self.draining {
-            ReadyState::Closing
-        } else {
-            ReadyState::Open
-        }
-    }
-
-    /// Encoded bytes not yet written to the socket.
-    pub fn buffered_amount(&self) -> usize {
-        self.out.len()
-    }
-
-    /// The underlying connection.
-    pub fn get_ref(&self) -> &S {
-        &self.io
-    }
-
-    /// The underlying connection, mutably (writing to it directly corrupts
-    /// the WebSocket stream).
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.io
-    }
+    connection_accessors!();
 
     /// Give back the underlying connection (queued bytes are lost).
     pub fn into_inner(self) -> S {
         self.io
     }
 
-    fn queue_close(&mut self, frame: Option<CloseFrame>) {
-        if self.close_sent {
-            return;
-        }
-        self.close_sent = true;
-        self.close_deadline = Some(Instant::now() + self.config.close_timeout);
-        if let Err(e) = self
-            .send
-            .encode_message(Message::Close(frame), &mut self.out)
-        {
-            debug!(error = %e, "could not encode the close frame");
-        }
-    }
-
-    fn fail(&mut self, err: ProtocolError) {
-        let code = err.close_code();
-        debug!(code, error = %err, "failing the connection");
-        self.queue_close(Some(close::frame(code, &err.to_string())));
-        if matches!(
-            err,
-            ProtocolError::CloseTooShort
-                | ProtocolError::InvalidCloseCode(_)
-                | ProtocolError::InvalidCloseReason
-        ) {
-            // The faulty frame was the peer's close: the handshake is done.
-            self.close_received = true;
-        }
-        self.draining = true;
-        self.pending_error = Some(Error::Protocol(err));
+    /// When the close timeout expires (once a close frame is sent).
+    fn close_deadline(&self) -> Option<Instant> {
+        self.conn
+            .close_sent_at
+            .map(|t| t + self.conn.config.close_timeout)
     }
 
     fn finish(&mut self) -> Error {
-        self.terminated = true;
-        self.pending_error.take().unwrap_or(Error::ConnectionClosed)
+        self.conn.terminate().unwrap_or(Error::ConnectionClosed)
     }
 }
 
@@ -226,16 +130,16 @@ fn is_timeout(e: &io::Error) -> bool {
 impl<S: IoRead + Write> WebSocket<S> {
     /// Write out the whole queue (vectored).
     fn write_out(&mut self) -> io::Result<()> {
-        while !self.out.is_empty() {
+        while !self.conn.out.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
-            let k = self.out.io_slices(&mut slices);
+            let k = self.conn.out.io_slices(&mut slices);
             let n = match self.io.write_vectored(&slices[..k]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            self.out.advance(n);
+            self.conn.out.advance(n);
         }
         Ok(())
     }
@@ -247,7 +151,7 @@ impl<S: IoRead + Write> WebSocket<S> {
 
     /// Apply the remaining close timeout to the socket, where we can.
     fn arm_close_timeout(&mut self) {
-        if let (Some(set), Some(deadline)) = (self.set_read_timeout, self.close_deadline) {
+        if let (Some(set), Some(deadline)) = (self.set_read_timeout, self.close_deadline()) {
             let left = deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1));
@@ -288,7 +192,7 @@ impl<S: IoRead + Write> WebSocket<S> {
             debug!(error = %e, "write failed while closing");
             return self.finish();
         }
-        if self.role == Role::Client && !self.read_done {
+        if self.conn.role == Role::Client && !self.conn.read_done {
             self.arm_close_timeout();
             loop {
                 self.read_buf.clear();
@@ -297,7 +201,7 @@ impl<S: IoRead + Write> WebSocket<S> {
                     Ok(_) => continue,
                 }
             }
-            self.read_done = true;
+            self.conn.read_done = true;
         }
         self.finish()
     }
@@ -307,92 +211,49 @@ impl<S: IoRead + Write> WebSocket<S> {
     /// [`Error::ConnectionClosed`].
     pub fn read(&mut self) -> Result<Message, Error> {
         loop {
-            if self.terminated {
+            if self.conn.terminated {
                 return Err(Error::ConnectionClosed);
             }
-            if !self.out.is_empty() {
+            if !self.conn.out.is_empty() {
                 if let Err(e) = self.flush_all() {
                     if is_timeout(&e) {
                         return Err(e.into());
                     }
-                    self.terminated = true;
-                    return Err(self.pending_error.take().unwrap_or(e.into()));
+                    return Err(self.conn.terminate().unwrap_or(e.into()));
                 }
             }
-            if (self.close_sent && self.close_received) || self.read_done {
+            if self.conn.should_wind_down() {
                 return Err(self.wind_down());
             }
-            let need = if self.draining {
-                match skip_until_close(&mut self.read_buf) {
-                    Ok(false) => READ_CHUNK,
-                    Ok(true) | Err(_) => {
-                        self.read_done = true;
-                        continue;
-                    }
-                }
-            } else {
-                match self.recv.read(&mut self.read_buf) {
-                    Ok(Read::NeedMore(n)) => n,
-                    Ok(Read::Message(msg)) => {
-                        match &msg {
-                            Message::Ping(p) if !self.close_sent => {
-                                let pong = Message::Pong(p.clone());
-                                if let Err(e) = self.send.encode_message(pong, &mut self.out) {
-                                    debug!(error = %e, "could not encode the pong");
-                                }
-                                if let Err(e) = self.flush_all() {
-                                    debug!(error = %e, "could not write the pong yet");
-                                }
-                            }
-                            Message::Close(frame) => {
-                                self.close_received = true;
-                                let reply = frame.as_ref().map(|f| CloseFrame {
-                                    code: f.code,
-                                    reason: Default::default(),
-                                });
-                                trace!(?frame, "close received");
-                                self.queue_close(reply);
-                                if let Err(e) = self.flush_all() {
-                                    debug!(error = %e, "could not write the close reply yet");
-                                }
-                            }
-                            _ => {}
+            let need = match self.conn.receive(&mut self.read_buf, skip_until_close) {
+                Received::NeedMore(n) => n,
+                Received::Message(msg, replied) => {
+                    if replied {
+                        if let Err(e) = self.flush_all() {
+                            debug!(error = %e, "could not write the reply yet");
                         }
-                        return Ok(msg);
                     }
-                    Err(e) => {
-                        self.fail(e);
-                        continue;
-                    }
+                    return Ok(msg);
                 }
+                Received::Failed | Received::Drained => continue,
             };
-            if self.close_sent {
-                if self.close_deadline.is_some_and(|d| Instant::now() >= d) {
+            if self.conn.close_sent {
+                if self.close_deadline().is_some_and(|d| Instant::now() >= d) {
                     debug!("peer did not answer the close frame in time");
-                    self.read_done = true;
+                    self.conn.read_done = true;
                     continue;
                 }
                 self.arm_close_timeout();
             }
             match self.fill(need) {
-                Ok(0) => {
-                    if self.close_sent || self.close_received || self.draining {
-                        self.read_done = true;
-                        continue;
-                    }
-                    self.terminated = true;
-                    return Err(Error::ResetWithoutClose);
-                }
+                Ok(0) => self.conn.on_eof()?,
                 Ok(_) => {}
-                Err(e) if is_timeout(&e) && self.close_sent => {
+                Err(e) if is_timeout(&e) && self.conn.close_sent => {
                     debug!("peer did not answer the close frame in time");
-                    self.read_done = true;
+                    self.conn.read_done = true;
                 }
                 Err(e) if is_timeout(&e) => return Err(e.into()),
-                Err(e) => {
-                    self.terminated = true;
-                    return Err(self.pending_error.take().unwrap_or(e.into()));
-                }
+                Err(e) => return Err(self.conn.terminate().unwrap_or(e.into())),
             }
         }
     }
@@ -400,18 +261,13 @@ impl<S: IoRead + Write> WebSocket<S> {
     /// Queue a message; the queue is written out once it holds
     /// `write_buffer_size` bytes. Call [`WebSocket::flush`] to send now.
     pub fn write(&mut self, msg: Message) -> Result<(), Error> {
-        if self.terminated {
-            return Err(Error::ConnectionClosed);
+        match msg {
+            Message::Close(frame) if !self.conn.terminated && !self.conn.close_sent => {
+                self.conn.queue_close(frame)
+            }
+            msg => self.conn.encode(msg)?,
         }
-        if self.close_sent {
-            return Err(Error::SendAfterClose);
-        }
-        if let Message::Close(frame) = msg {
-            self.queue_close(frame);
-        } else {
-            self.send.encode_message(msg, &mut self.out)?;
-        }
-        if self.out.len() >= self.config.write_buffer_size {
+        if self.conn.out.len() >= self.conn.config.write_buffer_size {
             self.write_out()?;
         }
         Ok(())
@@ -425,7 +281,7 @@ impl<S: IoRead + Write> WebSocket<S> {
 
     /// Write out everything queued and flush the connection.
     pub fn flush(&mut self) -> Result<(), Error> {
-        if self.terminated && self.out.is_empty() {
+        if self.conn.terminated && self.conn.out.is_empty() {
             return Ok(());
         }
         self.flush_all()?;
@@ -437,12 +293,11 @@ impl<S: IoRead + Write> WebSocket<S> {
     /// [`WebSocket::read`] until it returns [`Error::ConnectionClosed`] to
     /// finish the handshake.
     pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        if self.terminated {
+        if self.conn.terminated {
             return Err(Error::ConnectionClosed);
         }
-        if !self.close_sent {
-            self.queue_close(Some(frame.unwrap_or_else(|| close::frame(1000, ""))));
-        }
+        self.conn
+            .queue_close(Some(frame.unwrap_or_else(|| close::frame(1000, ""))));
         self.flush_all()?;
         Ok(())
     }
@@ -747,17 +602,8 @@ pub fn client_handshake<S: IoRead + Write>(
     let mut buf = BytesMut::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
-        if let Some((connected, n)) = client::response(&buf, &key, config)? {
-            let _ = buf.split_to(n);
-            let ws = WebSocket::from_parts(
-                stream,
-                Role::Client,
-                connected.extensions,
-                connected.protocol,
-                config.websocket.clone(),
-                buf,
-            );
-            return Ok((ws, connected.response));
+        if let Some((conn, response)) = client_response(&mut buf, &key, config, false)? {
+            return Ok((WebSocket::from_connection(stream, conn, buf), response));
         }
         match stream.read(&mut chunk) {
             Ok(0) => return Err(HandshakeError::Eof.into()),

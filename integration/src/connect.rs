@@ -8,8 +8,8 @@ use tokio::net::TcpStream;
 use crate::config::ClientConfig;
 use crate::error::{Error, HandshakeError};
 use crate::maybe_tls::MaybeTlsStream;
+use crate::proto::connection::client_response;
 use crate::proto::handshake::client::{self, Target};
-use crate::proto::Role;
 use crate::stream::WebSocketStream;
 
 /// Connect to a `ws://` or `wss://` URL with the default [`ClientConfig`].
@@ -77,17 +77,11 @@ where
     stream.flush().await?;
     let mut buf = BytesMut::with_capacity(1024);
     loop {
-        if let Some((connected, n)) = client::response(&buf, &key, config)? {
-            let _ = buf.split_to(n);
-            let ws = WebSocketStream::from_parts(
-                stream,
-                Role::Client,
-                connected.extensions,
-                connected.protocol,
-                config.websocket.clone(),
-                buf,
-            );
-            return Ok((ws, connected.response));
+        if let Some((conn, response)) = client_response(&mut buf, &key, config, true)? {
+            return Ok((
+                WebSocketStream::from_connection(stream, conn, buf),
+                response,
+            ));
         }
         if stream.read_buf(&mut buf).await? == 0 {
             return Err(HandshakeError::Eof.into());

@@ -27,16 +27,14 @@ use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
-use tracing::{debug, trace};
-use tungstenite::protocol::CloseFrame;
+use tracing::debug;
 use tungstenite::Message;
 use ws_ext_core::ExtensionStack;
 
 use crate::config::WebSocketConfig;
-use crate::error::{Error, ProtocolError};
-use crate::proto::outbuf::OutBuf;
-use crate::proto::recv::{FrameSkipper, Read, Receiver};
-use crate::proto::send::Sender;
+use crate::error::Error;
+use crate::proto::connection::{connection_accessors, Connection, Received};
+use crate::proto::recv::FrameSkipper;
 use crate::proto::{close, Role};
 
 /// The browser API's `readyState`.
@@ -92,30 +90,15 @@ const MAX_RESERVE_STEP: usize = 4 << 20;
 #[derive(Debug)]
 pub struct WebSocketStream<S> {
     io: S,
-    role: Role,
-    config: WebSocketConfig,
+    conn: Connection,
     read_buf: BytesMut,
-    recv: Receiver,
-    send: Sender,
-    out: OutBuf,
-    protocol: Option<String>,
-    extensions: Option<String>,
-    close_sent: bool,
-    close_received: bool,
-    /// The connection failed: skip frames until the peer's close or EOF.
-    draining: bool,
     /// Skips frames while draining.
     skipper: FrameSkipper,
     /// The byte stream was lost (a frame rejected on its header): after our
     /// close frame, send FIN and discard input until EOF.
     discard_input: bool,
-    /// The error to report once the failing connection is wound down.
-    pending_error: Option<Error>,
-    /// Nothing more will be read (EOF, timeout, or the handshake is done).
-    read_done: bool,
     close_timer: Option<Pin<Box<Sleep>>>,
     shutdown: bool,
-    terminated: bool,
     write_wakers: Arc<WriteWakers>,
     /// Keepalive timer (with `idle_timeout`), and whether its ping is out.
     idle_timer: Option<Pin<Box<Sleep>>>,
@@ -134,41 +117,24 @@ impl<S> WebSocketStream<S> {
         config: WebSocketConfig,
         leftover: BytesMut,
     ) -> Self {
-        let ext_header = extensions.response_header();
-        let plain = extensions.is_empty();
-        let (send_stack, recv_stack) = extensions.split();
+        let conn = Connection::new(role, extensions, protocol, config, true);
+        Self::from_connection(io, conn, leftover)
+    }
+
+    pub(crate) fn from_connection(io: S, conn: Connection, leftover: BytesMut) -> Self {
         let mut read_buf = leftover;
         read_buf.reserve(READ_CHUNK);
-        let mut recv = Receiver::new(
-            role,
-            recv_stack,
-            config.max_frame_size,
-            config.max_message_size,
-        );
-        recv.set_early_utf8(plain);
         WebSocketStream {
             io,
-            role,
+            conn,
             read_buf,
-            recv,
-            send: Sender::new(role, send_stack),
-            out: OutBuf::new(),
-            protocol,
-            extensions: ext_header,
-            close_sent: false,
-            close_received: false,
-            draining: false,
             skipper: FrameSkipper::new(),
             discard_input: false,
-            pending_error: None,
-            read_done: false,
             close_timer: None,
             shutdown: false,
-            terminated: false,
             write_wakers: Arc::default(),
             idle_timer: None,
             keepalive_sent: false,
-            config,
         }
     }
 
@@ -190,97 +156,24 @@ impl<S> WebSocketStream<S> {
         )
     }
 
-    /// Our role.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
-    /// The negotiated subprotocol.
-    pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
-    }
-
-    /// The negotiated extensions, as the `Sec-WebSocket-Extensions` response
-    /// value (`None`: no extension).
-    pub fn extensions(&self) -> Option<&str> {
-        self.extensions.as_deref()
-    }
-
-    /// The browser-style ready state.
-    pub fn ready_state(&self) -> ReadyState {
-        if self.terminated {
-            ReadyState::Closed
-        } else if self.close_sent || self.close_received || self.draining {
-            ReadyState::Closing
-        } else {
-            ReadyState::Open
-        }
-    }
-
-    /// Encoded bytes not yet written to the socket (the browser's
-    /// `bufferedAmount`, counted after compression).
-    pub fn buffered_amount(&self) -> usize {
-        self.out.len()
-    }
-
-    /// The underlying connection.
-    pub fn get_ref(&self) -> &S {
-        &self.io
-    }
-
-    /// The underlying connection, mutably (writing to it directly corrupts
-    /// the WebSocket stream).
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.io
-    }
-
-    fn queue_close(&mut self, frame: Option<CloseFrame>) {
-        if self.close_sent {
-            return;
-        }
-        self.close_sent = true;
-        if let Err(e) = self
-            .send
-            .encode_message(Message::Close(frame), &mut self.out)
-        {
-            debug!(error = %e, "could not encode the close frame");
-        }
-    }
-
-    fn fail(&mut self, err: ProtocolError) {
-        let code = err.close_code();
-        debug!(code, error = %err, "failing the connection");
-        self.queue_close(Some(close::frame(code, &err.to_string())));
-        if matches!(
-            err,
-            ProtocolError::CloseTooShort
-                | ProtocolError::InvalidCloseCode(_)
-                | ProtocolError::InvalidCloseReason
-        ) {
-            // The faulty frame was the peer's close: the handshake is done.
-            self.close_received = true;
-        }
-        self.draining = true;
-        self.discard_input = self.recv.is_desynced();
-        self.pending_error = Some(Error::Protocol(err));
-    }
+    connection_accessors!();
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Write out the queue (vectored when the socket supports it).
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.out.is_empty() {
+        while !self.conn.out.is_empty() {
             let n = if self.io.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
-                let k = self.out.io_slices(&mut slices);
+                let k = self.conn.out.io_slices(&mut slices);
                 ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..k]))?
             } else {
-                ready!(Pin::new(&mut self.io).poll_write(cx, self.out.first_slice()))?
+                ready!(Pin::new(&mut self.io).poll_write(cx, self.conn.out.first_slice()))?
             };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.out.advance(n);
+            self.conn.out.advance(n);
         }
         Poll::Ready(Ok(()))
     }
@@ -292,13 +185,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     fn arm_close_timer(&mut self) {
         if self.close_timer.is_none() {
-            self.close_timer = Some(Box::pin(tokio::time::sleep(self.config.close_timeout)));
+            self.close_timer = Some(Box::pin(tokio::time::sleep(self.conn.config.close_timeout)));
         }
     }
 
     fn finish(&mut self) -> Option<Result<Message, Error>> {
-        self.terminated = true;
-        self.pending_error.take().map(Err)
+        self.conn.terminate().map(Err)
     }
 
     /// Wind down after the closing handshake or a failure: flush, then the
@@ -313,7 +205,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             debug!(error = %e, "write failed while closing");
             return Poll::Ready(self.finish());
         }
-        if self.role == Role::Client && !self.read_done {
+        if self.conn.role == Role::Client && !self.conn.read_done {
             self.arm_close_timer();
             loop {
                 if let Some(t) = self.close_timer.as_mut() {
@@ -333,7 +225,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     Ok(_) => continue,
                 }
             }
-            self.read_done = true;
+            self.conn.read_done = true;
         }
         if !self.shutdown {
             let _ = ready!(Pin::new(&mut self.io).poll_shutdown(wcx));
@@ -348,31 +240,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.terminated {
+        if this.conn.terminated {
             return Poll::Ready(None);
         }
         this.write_wakers.reader.register(cx.waker());
         let waker = Waker::from(this.write_wakers.clone());
         let wcx = &mut Context::from_waker(&waker);
         loop {
-            if !this.out.is_empty() {
+            if !this.conn.out.is_empty() {
                 match this.poll_write_out(wcx) {
                     Poll::Ready(Err(e)) => {
-                        this.terminated = true;
-                        return Poll::Ready(Some(Err(this
-                            .pending_error
-                            .take()
-                            .unwrap_or(e.into()))));
+                        return Poll::Ready(Some(Err(this.conn.terminate().unwrap_or(e.into()))));
                     }
                     // Backpressure: a peer that floods pings without reading
                     // our pongs is not read from until they drain.
-                    Poll::Pending if this.out.len() >= this.config.write_buffer_size => {
+                    Poll::Pending if this.conn.out.len() >= this.conn.config.write_buffer_size => {
                         return Poll::Pending
                     }
                     _ => {}
                 }
             }
-            if (this.close_sent && this.close_received) || this.read_done {
+            if this.conn.should_wind_down() {
                 return this.poll_wind_down(cx, wcx);
             }
             let need = if this.discard_input {
@@ -389,62 +277,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 }
                 this.read_buf.clear();
                 READ_CHUNK
-            } else if this.draining {
-                match this.skipper.skip(&mut this.read_buf) {
-                    Ok(false) => READ_CHUNK,
-                    Ok(true) | Err(_) => {
-                        this.read_done = true;
-                        continue;
-                    }
-                }
             } else {
-                match this.recv.read(&mut this.read_buf) {
-                    Ok(Read::NeedMore(n)) => n,
-                    Ok(Read::Message(msg)) => {
-                        match &msg {
-                            Message::Ping(p) if !this.close_sent => {
-                                let pong = Message::Pong(p.clone());
-                                if let Err(e) = this.send.encode_message(pong, &mut this.out) {
-                                    debug!(error = %e, "could not encode the pong");
-                                }
-                                let _ = this.poll_write_out(wcx);
-                            }
-                            Message::Close(frame) => {
-                                this.close_received = true;
-                                let reply = frame.as_ref().map(|f| CloseFrame {
-                                    code: f.code,
-                                    reason: Default::default(),
-                                });
-                                trace!(?frame, "close received");
-                                this.queue_close(reply);
-                                let _ = this.poll_write_out(wcx);
-                            }
-                            _ => {}
+                let skipper = &mut this.skipper;
+                match this.conn.receive(&mut this.read_buf, |b| skipper.skip(b)) {
+                    Received::NeedMore(n) => n,
+                    Received::Message(msg, replied) => {
+                        if replied {
+                            let _ = this.poll_write_out(wcx);
                         }
                         return Poll::Ready(Some(Ok(msg)));
                     }
-                    Err(e) => {
-                        this.fail(e);
+                    Received::Failed => {
+                        this.discard_input = this.conn.recv.is_desynced();
                         continue;
                     }
+                    Received::Drained => continue,
                 }
             };
-            if let Some(idle) = this.config.idle_timeout {
-                if !this.close_sent && !this.draining {
+            if let Some(idle) = this.conn.config.idle_timeout {
+                if !this.conn.close_sent && !this.conn.draining {
                     let timer = this
                         .idle_timer
                         .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
                     if timer.as_mut().poll(cx).is_ready() {
                         if this.keepalive_sent {
                             debug!("peer silent past the idle timeout; dropping");
-                            this.queue_close(Some(close::frame(1001, "idle timeout")));
+                            this.conn
+                                .abort(close::frame(1001, "idle timeout"), Error::IdleTimeout);
                             this.discard_input = true;
-                            this.draining = true;
-                            this.pending_error = Some(Error::IdleTimeout);
                             continue;
                         }
                         let ping = Message::Ping(bytes::Bytes::from_static(b"wsx-keepalive"));
-                        if let Err(e) = this.send.encode_message(ping, &mut this.out) {
+                        if let Err(e) = this.conn.send.encode_message(ping, &mut this.conn.out) {
                             debug!(error = %e, "could not encode the keepalive ping");
                         }
                         this.keepalive_sent = true;
@@ -453,12 +317,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     }
                 }
             }
-            if this.close_sent {
+            if this.conn.close_sent {
                 this.arm_close_timer();
                 if let Some(t) = this.close_timer.as_mut() {
                     if t.as_mut().poll(cx).is_ready() {
                         debug!("peer did not answer the close frame in time");
-                        this.read_done = true;
+                        this.conn.read_done = true;
                         continue;
                     }
                 }
@@ -473,24 +337,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 &mut this.read_buf
             )) {
                 Ok(0) => {
-                    if this.close_sent || this.close_received || this.draining {
-                        this.read_done = true;
-                        continue;
+                    if let Err(e) = this.conn.on_eof() {
+                        return Poll::Ready(Some(Err(e)));
                     }
-                    this.terminated = true;
-                    return Poll::Ready(Some(Err(Error::ResetWithoutClose)));
                 }
                 Ok(_) => {
                     if let (Some(idle), Some(t)) =
-                        (this.config.idle_timeout, this.idle_timer.as_mut())
+                        (this.conn.config.idle_timeout, this.idle_timer.as_mut())
                     {
                         t.as_mut().reset(tokio::time::Instant::now() + idle);
                         this.keepalive_sent = false;
                     }
                 }
                 Err(e) => {
-                    this.terminated = true;
-                    return Poll::Ready(Some(Err(this.pending_error.take().unwrap_or(e.into()))));
+                    return Poll::Ready(Some(Err(this.conn.terminate().unwrap_or(e.into()))));
                 }
             }
         }
@@ -502,10 +362,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = &mut *self;
-        if this.terminated {
+        if this.conn.terminated {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
-        if this.out.len() >= this.config.write_buffer_size {
+        if this.conn.out.len() >= this.conn.config.write_buffer_size {
             this.write_wakers.writer.register(cx.waker());
             let waker = Waker::from(this.write_wakers.clone());
             ready!(this.poll_write_out(&mut Context::from_waker(&waker)))?;
@@ -514,24 +374,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        let this = &mut *self;
-        if this.terminated {
-            return Err(Error::ConnectionClosed);
-        }
-        if this.close_sent {
-            return Err(Error::SendAfterClose);
-        }
-        let is_close = matches!(item, Message::Close(_));
-        this.send.encode_message(item, &mut this.out)?;
-        if is_close {
-            this.close_sent = true;
-        }
-        Ok(())
+        self.conn.encode(item)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = &mut *self;
-        if this.out.is_empty() && this.shutdown {
+        if this.conn.out.is_empty() && this.shutdown {
             return Poll::Ready(Ok(()));
         }
         this.write_wakers.writer.register(cx.waker());
@@ -544,8 +392,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     /// polling the stream to finish the closing handshake.
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = &mut *self;
-        if !this.close_sent && !this.terminated {
-            this.queue_close(Some(close::frame(1000, "")));
+        if !this.conn.terminated {
+            this.conn.queue_close(Some(close::frame(1000, "")));
         }
         if this.shutdown {
             return Poll::Ready(Ok(()));

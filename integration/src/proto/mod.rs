@@ -3,6 +3,7 @@
 //! layer over it; a blocking adapter can be another.
 
 pub mod close;
+pub(crate) mod connection;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
