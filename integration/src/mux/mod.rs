@@ -84,8 +84,8 @@ pub use channel_io::{ChannelInfo, ChannelIo};
 use crate::accept::{read_request, reject};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::HandshakeError;
-use crate::proto::handshake::{client, header_has_token, header_tokens, server};
-use crate::proto::handshake::{derive_accept_key, write_response_head};
+use crate::proto::handshake::write_response_head;
+use crate::proto::handshake::{client, header_tokens, server};
 use crate::proto::Role;
 use crate::stream::WebSocketStream;
 use driver::{Command, Driver};
@@ -555,7 +555,9 @@ where
     stream.flush().await?;
     let mut buf = BytesMut::with_capacity(1024);
     let (response, n) = loop {
-        if let Some(r) = parse_response(&buf, &key, config.client.max_header_bytes)? {
+        if let Some(r) =
+            client::parse_switching_protocols(&buf, &key, config.client.max_header_bytes)?
+        {
             break r;
         }
         if stream.read_buf(&mut buf).await? == 0 {
@@ -639,58 +641,6 @@ where
         },
         channel1,
     ))
-}
-
-/// Validate a 101 response head at the start of `buf` (without extension
-/// negotiation, which mux does itself). `Ok(None)`: incomplete.
-fn parse_response(
-    buf: &[u8],
-    key: &str,
-    limit: usize,
-) -> Result<Option<(http::HeaderMap, usize)>, HandshakeError> {
-    let mut headers = [httparse::EMPTY_HEADER; crate::proto::handshake::MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let n = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) if n <= limit => n,
-        Ok(httparse::Status::Partial) if buf.len() < limit => return Ok(None),
-        Ok(_) | Err(httparse::Error::TooManyHeaders) => {
-            return Err(HandshakeError::HeadTooLarge { limit })
-        }
-        Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
-    };
-    let code = resp.code.unwrap_or(0);
-    if code != 101 {
-        let body = String::from_utf8_lossy(&buf[n..buf.len().min(n + 512)]).into_owned();
-        return Err(HandshakeError::Status { status: code, body });
-    }
-    let mut map = http::HeaderMap::new();
-    for h in resp.headers.iter() {
-        let name = http::HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| HandshakeError::Malformed(format!("invalid header name {:?}", h.name)))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| HandshakeError::Malformed(format!("invalid value of {:?}", h.name)))?;
-        map.append(name, value);
-    }
-    if !header_has_token(&map, "upgrade", "websocket") {
-        return Err(HandshakeError::Invalid(
-            "response lacks \"Upgrade: websocket\"".into(),
-        ));
-    }
-    if !header_has_token(&map, "connection", "upgrade") {
-        return Err(HandshakeError::Invalid(
-            "response lacks \"Connection: Upgrade\"".into(),
-        ));
-    }
-    let expected = derive_accept_key(key.as_bytes());
-    match map.get(header::SEC_WEBSOCKET_ACCEPT) {
-        Some(v) if v.as_bytes() == expected.as_bytes() => {}
-        _ => {
-            return Err(HandshakeError::Invalid(
-                "missing or wrong Sec-WebSocket-Accept".into(),
-            ))
-        }
-    }
-    Ok(Some((map, n)))
 }
 
 /// The headers of our own request bytes (the delta base).

@@ -115,15 +115,16 @@ fn invalid(msg: impl Into<String>) -> HandshakeError {
     HandshakeError::Invalid(msg.into())
 }
 
-/// Parse and validate the response head at the start of `buf`.
-/// `Ok(None)`: incomplete. On success, also returns the head's length:
-/// bytes after it are the server's first frames.
-pub fn response(
+/// Parse the response head at the start of `buf` and check what every
+/// WebSocket 101 needs (status, `Upgrade`, `Connection`,
+/// `Sec-WebSocket-Accept` for `key`), leaving subprotocol and extension
+/// negotiation to the caller (the mux client negotiates its own).
+/// `Ok(None)`: incomplete. On success, the headers and the head's length.
+pub fn parse_switching_protocols(
     buf: &[u8],
     key: &str,
-    config: &ClientConfig,
-) -> Result<Option<(Connected, usize)>, HandshakeError> {
-    let limit = config.max_header_bytes;
+    limit: usize,
+) -> Result<Option<(http::HeaderMap, usize)>, HandshakeError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
     let n = match resp.parse(buf) {
@@ -152,6 +153,20 @@ pub fn response(
         Some(_) => return Err(invalid("Sec-WebSocket-Accept does not match the key")),
         None => return Err(invalid("response lacks Sec-WebSocket-Accept")),
     }
+    Ok(Some((map, n)))
+}
+
+/// Parse and validate the response head at the start of `buf`.
+/// `Ok(None)`: incomplete. On success, also returns the head's length:
+/// bytes after it are the server's first frames.
+pub fn response(
+    buf: &[u8],
+    key: &str,
+    config: &ClientConfig,
+) -> Result<Option<(Connected, usize)>, HandshakeError> {
+    let Some((map, n)) = parse_switching_protocols(buf, key, config.max_header_bytes)? else {
+        return Ok(None);
+    };
     let protos = header_tokens(&map, "sec-websocket-protocol");
     let protocol = match protos.as_slice() {
         [] => None,
