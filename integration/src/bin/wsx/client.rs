@@ -4,9 +4,60 @@ use std::io::Write;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
+
 use wsx::{ClientConfig, Message};
 
 use crate::args::ClientArgs;
+
+/// Stdin as text lines: each line without its `\n` or `\r\n`.
+pub struct StdinLines {
+    stdin: BufReader<tokio::io::Stdin>,
+    buf: Vec<u8>,
+    number: u64,
+}
+
+impl StdinLines {
+    /// Read the process's standard input.
+    pub fn new() -> Self {
+        Self {
+            stdin: BufReader::new(tokio::io::stdin()),
+            buf: Vec::new(),
+            number: 0,
+        }
+    }
+
+    /// The next line, or `None` at the end of input (or on a read error,
+    /// reported on stderr). A text message must be UTF-8: a line that is
+    /// not is sent with U+FFFD replacements, and stderr says so.
+    pub async fn next(&mut self) -> Option<String> {
+        self.buf.clear();
+        match self.stdin.read_until(b'\n', &mut self.buf).await {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("stdin: {e}");
+                return None;
+            }
+        }
+        self.number += 1;
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+            if self.buf.last() == Some(&b'\r') {
+                self.buf.pop();
+            }
+        }
+        match String::from_utf8(std::mem::take(&mut self.buf)) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                eprintln!(
+                    "stdin line {} is not UTF-8: sent with U+FFFD replacements",
+                    self.number
+                );
+                Some(String::from_utf8_lossy(e.as_bytes()).into_owned())
+            }
+        }
+    }
+}
 
 /// Connect, pump stdin to the server and the server to stdout.
 pub async fn run(args: ClientArgs) -> Result<(), String> {
@@ -28,24 +79,10 @@ pub async fn run(args: ClientArgs) -> Result<(), String> {
 
     let (mut sink, mut stream) = ws.split();
     let writer = tokio::spawn(async move {
-        let mut stdin = BufReader::new(tokio::io::stdin());
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match stdin.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if line.last() == Some(&b'\n') {
-                        line.pop();
-                        if line.last() == Some(&b'\r') {
-                            line.pop();
-                        }
-                    }
-                    let text = String::from_utf8_lossy(&line).into_owned();
-                    if let Err(e) = sink.send(Message::text(text)).await {
-                        return Err(format!("send failed: {e}"));
-                    }
-                }
+        let mut lines = StdinLines::new();
+        while let Some(text) = lines.next().await {
+            if let Err(e) = sink.send(Message::text(text)).await {
+                return Err(format!("send failed: {e}"));
             }
         }
         sink.close().await.map_err(|e| format!("close failed: {e}"))

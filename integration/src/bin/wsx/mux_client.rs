@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::task::JoinSet;
 use wsx::mux::{MuxChannel, MuxClientConfig};
 use wsx::Message;
@@ -112,25 +111,11 @@ pub async fn run(args: ClientArgs) -> Result<(), String> {
         readers.spawn(read_channel(stream, (i > 0).then_some(id)));
     }
     let writer = tokio::spawn(async move {
-        let mut stdin = BufReader::new(tokio::io::stdin());
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match stdin.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if line.last() == Some(&b'\n') {
-                        line.pop();
-                        if line.last() == Some(&b'\r') {
-                            line.pop();
-                        }
-                    }
-                    let text = String::from_utf8_lossy(&line).into_owned();
-                    for sink in sinks.iter_mut() {
-                        if let Err(e) = sink.send(Message::text(text.clone())).await {
-                            return Err(format!("send failed: {e}"));
-                        }
-                    }
+        let mut lines = crate::client::StdinLines::new();
+        while let Some(text) = lines.next().await {
+            for sink in sinks.iter_mut() {
+                if let Err(e) = sink.send(Message::text(text.clone())).await {
+                    return Err(format!("send failed: {e}"));
                 }
             }
         }
