@@ -206,7 +206,7 @@ resolve_wsx() {
     fi
     log "cargo build --release -p wsx"
     (cd "$REPO" && cargo build --release -p wsx) || die "cargo build --release -p wsx failed"
-    WSX="$REPO/target/release/wsx"
+    WSX="${CARGO_TARGET_DIR:-$REPO/target}/release/wsx"
     [ -x "$WSX" ] || die "$WSX missing after build"
 }
 
