@@ -11,8 +11,9 @@
 //!
 //! `cargo bench -p benches --bench codec`.
 
+mod common;
+
 use std::io::{self, Write};
-use std::time::Duration;
 
 use benches::corpus::{self, Kind};
 use bytes::{Bytes, BytesMut};
@@ -184,16 +185,9 @@ fn codec(c: &mut Criterion) {
     }
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = codec
 }
 criterion_main!(benches);

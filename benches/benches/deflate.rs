@@ -10,7 +10,7 @@
 //! (created outside the timed part) because a kept context must see the
 //! stream from its start.
 
-use std::time::Duration;
+mod common;
 
 use benches::corpus::{self, Kind};
 use benches::{encode_all, server_to_client, settings, Backend, RawCompressor, RawDecompressor};
@@ -143,16 +143,9 @@ fn by_backend(c: &mut Criterion) {
     }
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-}
-
 criterion_group! {
     name = deflate;
-    config = config();
+    config = common::config();
     targets = by_size, by_corpus, by_setting, by_backend
 }
 criterion_main!(deflate);

@@ -14,35 +14,28 @@
 //! `cargo bench -p benches --bench overhead`; the overhead is
 //! `time(stack) / time(raw) - 1`.
 
-use std::time::Duration;
+mod common;
 
-use benches::corpus::{self, Kind};
 use benches::{encode_all, server_to_client, Backend, RawCompressor, RawDecompressor};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use ws_deflate::DeflateConfig;
-use ws_ext_core::{Frame, OpCode};
 use wsx::proto::outbuf::OutBuf;
 use wsx::proto::recv::{Read, Receiver};
 use wsx::proto::send::Sender;
 use wsx::proto::Role;
-use wsx::Message;
 
 const SEED: u64 = 7;
 
 fn overhead(c: &mut Criterion) {
     let cfg = DeflateConfig::default();
     for size in [512usize, 4096, 64 << 10, 1 << 20] {
-        let msgs = corpus::batch(Kind::Chat, size, 256 << 10, 1024, SEED);
-        let total: usize = msgs.iter().map(Vec::len).sum();
-        let texts: Vec<Message> = msgs
-            .iter()
-            .map(|m| Message::text(String::from_utf8(m.clone()).expect("ASCII corpus")))
-            .collect();
-        let frames: Vec<Frame> = msgs
-            .iter()
-            .map(|m| Frame::new(true, OpCode::Text, m.clone()))
-            .collect();
+        let benches::ChatBatch {
+            msgs,
+            total,
+            texts,
+            frames,
+        } = benches::chat_batch(size, SEED);
         let id = format!("chat-json/{size}");
 
         let mut g = c.benchmark_group("overhead/compress");
@@ -140,16 +133,9 @@ fn overhead(c: &mut Criterion) {
     }
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = overhead
 }
 criterion_main!(benches);

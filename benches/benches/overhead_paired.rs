@@ -10,16 +10,13 @@
 
 use std::time::{Duration, Instant};
 
-use benches::corpus::{self, Kind};
 use benches::{encode_all, server_to_client, Backend, RawCompressor, RawDecompressor};
 use bytes::BytesMut;
 use ws_deflate::DeflateConfig;
-use ws_ext_core::{Frame, OpCode};
 use wsx::proto::outbuf::OutBuf;
 use wsx::proto::recv::{Read, Receiver};
 use wsx::proto::send::Sender;
 use wsx::proto::Role;
-use wsx::Message;
 
 fn time(f: impl FnOnce()) -> Duration {
     let t = Instant::now();
@@ -42,16 +39,12 @@ fn main() {
     println!("| direction | size | raw MiB/s (median) | stack overhead (median of {rounds} paired rounds) | engine overhead |");
     println!("|---|---:|---:|---:|---:|");
     for size in [512usize, 4096, 64 << 10, 1 << 20] {
-        let msgs = corpus::batch(Kind::Chat, size, 256 << 10, 1024, 7);
-        let total: usize = msgs.iter().map(Vec::len).sum();
-        let texts: Vec<Message> = msgs
-            .iter()
-            .map(|m| Message::text(String::from_utf8(m.clone()).expect("ASCII corpus")))
-            .collect();
-        let frames: Vec<Frame> = msgs
-            .iter()
-            .map(|m| Frame::new(true, OpCode::Text, m.clone()))
-            .collect();
+        let benches::ChatBatch {
+            msgs,
+            total,
+            texts,
+            frames,
+        } = benches::chat_batch(size, 7);
 
         // Compress: each round starts all three from a fresh state.
         let (mut raw_t, mut st, mut en) = (Vec::new(), Vec::new(), Vec::new());

@@ -313,6 +313,39 @@ pub fn encode_all(
         .collect()
 }
 
+/// A batch of chat-like JSON messages of one size, in the three shapes the
+/// overhead benches feed: raw bytes, `Message`s and single-frame `Frame`s.
+pub struct ChatBatch {
+    /// The payloads.
+    pub msgs: Vec<Vec<u8>>,
+    /// Their total size in bytes.
+    pub total: usize,
+    /// The payloads as text messages.
+    pub texts: Vec<wsx::Message>,
+    /// The payloads as final text frames.
+    pub frames: Vec<ws_ext_core::Frame>,
+}
+
+/// About 256 KiB of `size`-byte chat-JSON messages (at most 1024), from `seed`.
+pub fn chat_batch(size: usize, seed: u64) -> ChatBatch {
+    let msgs = corpus::batch(corpus::Kind::Chat, size, 256 << 10, 1024, seed);
+    let total = msgs.iter().map(Vec::len).sum();
+    let texts = msgs
+        .iter()
+        .map(|m| wsx::Message::text(String::from_utf8_lossy(m).into_owned()))
+        .collect();
+    let frames = msgs
+        .iter()
+        .map(|m| ws_ext_core::Frame::new(true, ws_ext_core::OpCode::Text, m.clone()))
+        .collect();
+    ChatBatch {
+        msgs,
+        total,
+        texts,
+        frames,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
