@@ -28,6 +28,15 @@ pub struct WebSocketConfig {
     /// the connection (close 1001, then FIN) and yield
     /// [`crate::Error::IdleTimeout`].
     pub idle_timeout: Option<Duration>,
+    /// Context hibernation (default 1 s): after this long without a
+    /// message either way, the tokio adapter lets the extensions release
+    /// the state they can rebuild ([`ws_ext_core::Encoder::hibernate`]). A
+    /// permessage-deflate connection with context takeover then keeps only
+    /// its packed LZ77 windows (a few KiB) instead of a compressor and a
+    /// decompressor (~420 KiB with zlib-rs), and restores them on the next
+    /// message (~50–150 µs, once per quiet spell). `None`: never. The
+    /// blocking adapter has no timers: call `hibernate()` on it yourself.
+    pub hibernate_after: Option<Duration>,
 }
 
 impl Default for WebSocketConfig {
@@ -38,6 +47,7 @@ impl Default for WebSocketConfig {
             write_buffer_size: 128 << 10,
             close_timeout: Duration::from_secs(5),
             idle_timeout: None,
+            hibernate_after: Some(Duration::from_secs(1)),
         }
     }
 }

@@ -103,6 +103,12 @@ pub struct WebSocketStream<S> {
     /// Keepalive timer (with `idle_timeout`), and whether its ping is out.
     idle_timer: Option<Pin<Box<Sleep>>>,
     keepalive_sent: bool,
+    /// Context hibernation (with `hibernate_after` and extensions): when a
+    /// message last went either way, whether the extensions hibernated
+    /// since, and the timer (dropped while hibernated).
+    last_active: tokio::time::Instant,
+    hibernated: bool,
+    hibernate_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> WebSocketStream<S> {
@@ -135,6 +141,9 @@ impl<S> WebSocketStream<S> {
             write_wakers: Arc::default(),
             idle_timer: None,
             keepalive_sent: false,
+            last_active: tokio::time::Instant::now(),
+            hibernated: false,
+            hibernate_timer: None,
         }
     }
 
@@ -186,6 +195,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     fn arm_close_timer(&mut self) {
         if self.close_timer.is_none() {
             self.close_timer = Some(Box::pin(tokio::time::sleep(self.conn.config.close_timeout)));
+        }
+    }
+
+    /// A message went one way or the other: the connection is busy.
+    fn note_activity(&mut self) {
+        if self.conn.has_extensions && self.conn.config.hibernate_after.is_some() {
+            self.last_active = tokio::time::Instant::now();
+            self.hibernated = false;
+        }
+    }
+
+    /// Waiting for input: hibernate the extensions once the connection has
+    /// been quiet for `hibernate_after`, else make sure a timer will wake
+    /// us when it has.
+    fn poll_hibernate(&mut self, cx: &mut Context<'_>) {
+        let Some(after) = self.conn.config.hibernate_after else {
+            return;
+        };
+        if self.hibernated || !self.conn.has_extensions || self.conn.is_closing() {
+            return;
+        }
+        let deadline = self.last_active + after;
+        let timer = self
+            .hibernate_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            debug!("connection quiet: hibernating its extensions");
+            self.conn.hibernate();
+            self.hibernated = true;
+            self.hibernate_timer = None;
         }
     }
 
@@ -282,6 +324,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 match this.conn.receive(&mut this.read_buf, |b| skipper.skip(b)) {
                     Received::NeedMore(n) => n,
                     Received::Message(msg, replied) => {
+                        this.note_activity();
                         if replied {
                             let _ = this.poll_write_out(wcx);
                         }
@@ -294,6 +337,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     Received::Drained => continue,
                 }
             };
+            this.poll_hibernate(cx);
             if let Some(idle) = this.conn.config.idle_timeout {
                 if !this.conn.close_sent && !this.conn.draining {
                     let timer = this
@@ -374,6 +418,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.note_activity();
         self.conn.encode(item)
     }
 

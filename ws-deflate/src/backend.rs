@@ -45,6 +45,13 @@ pub const LIMITS_COMPRESSOR_WINDOW: bool = true;
 #[cfg(not(feature = "zlib-rs"))]
 pub const LIMITS_COMPRESSOR_WINDOW: bool = false;
 
+/// Whether compressors and decompressors can be primed with a window
+/// (set-dictionary), which context hibernation needs
+/// ([`crate::DeflateConfig::hibernate`]). flate2's miniz_oxide backend has
+/// no set-dictionary: with it, a quiet context-takeover connection keeps
+/// its state.
+pub const CAN_HIBERNATE: bool = cfg!(feature = "zlib-rs");
+
 /// The window the compressor really uses when `bits` were agreed.
 ///
 /// Raw DEFLATE with an 8-bit window is rejected by zlib ≥ 1.2.9 and by
@@ -156,6 +163,31 @@ impl Deflater {
         }
     }
 
+    /// The LZ77 window size this compressor really uses, in bytes.
+    pub fn window_size(&self) -> usize {
+        1 << compressor_window_bits(self.params.window_bits.min(MAX_WINDOW_BITS))
+    }
+
+    /// Prime a fresh (or just reset) compressor with `window`: the last
+    /// bytes of the stream the peer has seen, which matches may then refer
+    /// to. Only where [`CAN_HIBERNATE`].
+    pub fn set_dictionary(&mut self, window: &[u8]) -> Result<(), BackendError> {
+        #[cfg(feature = "zlib-rs")]
+        {
+            self.z
+                .set_dictionary(window)
+                .map(|_| ())
+                .map_err(|e| BackendError::Compress(e.as_str().to_owned()))
+        }
+        #[cfg(not(feature = "zlib-rs"))]
+        {
+            let _ = window;
+            Err(BackendError::Compress(
+                "this backend cannot set a dictionary".to_owned(),
+            ))
+        }
+    }
+
     /// Compress `input` and sync-flush, returning the output (which ends
     /// with `00 00 ff ff` unless nothing at all was emitted, as when an
     /// empty input follows a flush). The slice lives until the next call.
@@ -255,6 +287,26 @@ impl Inflater {
     /// Forget the window: the next input starts a new DEFLATE stream.
     pub fn reset(&mut self) {
         self.d.reset(false);
+    }
+
+    /// Prime a fresh (or just reset) decompressor with `window`: the last
+    /// bytes of the peer's stream, which its next matches may refer to.
+    /// Only where [`CAN_HIBERNATE`].
+    pub fn set_dictionary(&mut self, window: &[u8]) -> Result<(), BackendError> {
+        #[cfg(feature = "zlib-rs")]
+        {
+            self.d
+                .set_dictionary(window)
+                .map(|_| ())
+                .map_err(|e| BackendError::Compress(format!("set dictionary: {e}")))
+        }
+        #[cfg(not(feature = "zlib-rs"))]
+        {
+            let _ = window;
+            Err(BackendError::Compress(
+                "this backend cannot set a dictionary".to_owned(),
+            ))
+        }
     }
 
     /// Inflate `input`, appending to `out`, so that `out.len()` never

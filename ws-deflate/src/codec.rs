@@ -84,12 +84,22 @@ impl PmdEncoder {
         self.slot.is_allocated()
     }
 
+    /// Whether this half is hibernated: its window packed, no compressor
+    /// held ([`Encoder::hibernate`]).
+    pub fn is_hibernated(&self) -> bool {
+        self.slot.is_hibernated()
+    }
+
     fn compress(&mut self, payload: &[u8], fin: bool) -> Result<Bytes, ExtensionError> {
         let name = self.name;
+        // Wake the compressor first (a restored window replaces the kept
+        // one), then note what it is about to see.
+        self.slot.get().map_err(|e| backend_error(name, e))?;
+        self.slot.record(payload);
         let out = self
             .slot
             .get()
-            .compress_sync(payload)
+            .and_then(|d| d.compress_sync(payload))
             .map_err(|e| backend_error(name, e))?;
         if fin {
             finish_output(out).map_err(|e| backend_error(name, e))
@@ -145,6 +155,12 @@ impl Encoder for PmdEncoder {
         frame.payload = out;
         Ok(frame)
     }
+
+    fn hibernate(&mut self) {
+        if self.message.is_none() {
+            self.slot.hibernate();
+        }
+    }
 }
 
 /// The receive half of permessage-deflate.
@@ -183,6 +199,12 @@ impl PmdDecoder {
     /// context takeover by the peer, only while a message is received).
     pub fn holds_state(&self) -> bool {
         self.slot.is_allocated()
+    }
+
+    /// Whether this half is hibernated: the peer's window packed, no
+    /// decompressor held ([`Decoder::hibernate`]).
+    pub fn is_hibernated(&self) -> bool {
+        self.slot.is_hibernated()
     }
 
     fn protocol(&self, reason: &str) -> ExtensionError {
@@ -256,5 +278,11 @@ impl Decoder for PmdDecoder {
         frame.rsv = frame.rsv & !RsvBits::RSV1;
         frame.payload = out;
         Ok(frame)
+    }
+
+    fn hibernate(&mut self) {
+        if self.message == RecvMessage::Idle {
+            self.slot.hibernate();
+        }
     }
 }

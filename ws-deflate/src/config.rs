@@ -74,6 +74,18 @@ pub struct DeflateConfig {
     /// Client only: further offers sent after the primary one, in preference
     /// order (the server accepts the first it can). Empty by default.
     pub fallback_offers: Vec<OfferParams>,
+    /// Context hibernation: when the engine reports a connection quiet
+    /// ([`ws_ext_core::Encoder::hibernate`]), a context-takeover direction
+    /// packs its LZ77 window (at most `2^w` bytes, only as much as really
+    /// went through, compressed) and gives its compressor or decompressor
+    /// back to the pool; the next message primes a pooled one with the
+    /// window (set-dictionary) and carries on unchanged for the peer. An
+    /// idle context-takeover connection then holds a few KiB instead of
+    /// ~420 KiB, at the cost of keeping a copy of the window while busy
+    /// (≤ 32 KiB per direction) and a restore (~50–150 µs) on the first
+    /// message after a quiet spell. No effect with the miniz_oxide backend
+    /// (no set-dictionary) or where no context is kept. On by default.
+    pub hibernate: bool,
     /// How many idle compressors and decompressors a factory keeps for reuse
     /// by connections whose agreement resets a direction per message. 0
     /// disables pooling (state is then freed after every message).
@@ -92,7 +104,8 @@ impl Default for DeflateConfig {
             mem_level: 8,
             skip_if_not_smaller: true,
             fallback_offers: Vec::new(),
-            pool_capacity: 64,
+            pool_capacity: 8,
+            hibernate: true,
         }
     }
 }

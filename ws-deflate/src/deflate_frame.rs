@@ -143,14 +143,24 @@ impl DeflateFrame {
         };
         let enc = DeflateFrameEncoder {
             name: self.name,
-            slot: CompressorSlot::new(params, self.send.no_context_takeover, self.pool.clone()),
+            slot: CompressorSlot::new(
+                params,
+                self.send.no_context_takeover,
+                self.pool.clone(),
+                self.cfg.hibernate,
+            ),
             threshold: self.cfg.compress_threshold,
             skip_if_not_smaller: self.cfg.skip_if_not_smaller,
             enabled: backend::can_compress_with(bits),
         };
         let dec = DeflateFrameDecoder {
             name: self.name,
-            slot: DecompressorSlot::new(self.recv_no_context_takeover, self.pool),
+            slot: DecompressorSlot::new(
+                self.recv_no_context_takeover,
+                self.pool,
+                self.cfg.hibernate,
+                MAX_WINDOW_BITS,
+            ),
         };
         (enc, dec)
     }
@@ -196,10 +206,14 @@ impl Encoder for DeflateFrameEncoder {
             return Ok(frame);
         }
         let name = self.name;
+        // Wake the compressor first (a restored window replaces the kept
+        // one), then note what it is about to see.
+        self.slot.get().map_err(|e| backend_error(name, e))?;
+        self.slot.record(&frame.payload);
         let out = self
             .slot
             .get()
-            .compress_sync(&frame.payload)
+            .and_then(|d| d.compress_sync(&frame.payload))
             .map_err(|e| backend_error(name, e))?;
         let out = finish_output(out).map_err(|e| backend_error(name, e))?;
         if self.skip_if_not_smaller && out.len() >= frame.payload.len() {
@@ -210,6 +224,10 @@ impl Encoder for DeflateFrameEncoder {
         frame.rsv |= RsvBits::RSV1;
         frame.payload = out;
         Ok(frame)
+    }
+
+    fn hibernate(&mut self) {
+        self.slot.hibernate();
     }
 }
 
@@ -253,6 +271,10 @@ impl Decoder for DeflateFrameDecoder {
         self.slot.end_message(ended);
         frame.payload = out;
         Ok(frame)
+    }
+
+    fn hibernate(&mut self) {
+        self.slot.hibernate();
     }
 }
 

@@ -77,6 +77,7 @@ pub mod backend;
 mod codec;
 pub mod config;
 pub mod deflate_frame;
+mod history;
 pub mod memory;
 pub mod negotiate;
 pub mod params;

@@ -65,6 +65,13 @@ impl PerMessageDeflate {
     pub fn into_codec(self) -> (PmdEncoder, PmdDecoder) {
         let a = self.agreement;
         let enabled = self.compresses();
+        // The window the peer's compressor agreed to (what hibernation of
+        // our decompressor keeps).
+        let recv_window_bits = match self.role {
+            Role::Server => a.response.client_max_window_bits,
+            Role::Client => a.response.server_max_window_bits,
+        }
+        .unwrap_or(crate::config::MAX_WINDOW_BITS);
         if !enabled {
             warn!(
                 bits = a.send_window_bits,
@@ -79,7 +86,12 @@ impl PerMessageDeflate {
         };
         let enc = PmdEncoder::new(
             PERMESSAGE_DEFLATE,
-            CompressorSlot::new(params, a.send_no_context_takeover, self.pool.clone()),
+            CompressorSlot::new(
+                params,
+                a.send_no_context_takeover,
+                self.pool.clone(),
+                self.cfg.hibernate,
+            ),
             SendPolicy {
                 threshold: self.cfg.compress_threshold,
                 skip_if_not_smaller: self.cfg.skip_if_not_smaller,
@@ -88,7 +100,12 @@ impl PerMessageDeflate {
         );
         let dec = PmdDecoder::new(
             PERMESSAGE_DEFLATE,
-            DecompressorSlot::new(a.recv_no_context_takeover, self.pool),
+            DecompressorSlot::new(
+                a.recv_no_context_takeover,
+                self.pool,
+                self.cfg.hibernate,
+                recv_window_bits,
+            ),
         );
         (enc, dec)
     }

@@ -4,9 +4,13 @@
 //! and it always goes back when the connection's codec is dropped.
 
 use bytes::Bytes;
-use tracing::debug;
+use tracing::{debug, trace};
 
-use crate::backend::{BackendError, Deflater, DeflaterParams, InflateEnd, Inflater, SYNC_TRAILER};
+use crate::backend::{
+    compressor_window_bits, BackendError, Deflater, DeflaterParams, InflateEnd, Inflater,
+    CAN_HIBERNATE, SYNC_TRAILER,
+};
+use crate::history::{Archive, History};
 use crate::pool::DeflatePool;
 
 /// The compressor of one connection.
@@ -17,22 +21,59 @@ pub(crate) struct CompressorSlot {
     /// No context takeover: release the state after every message.
     per_message: bool,
     pool: DeflatePool,
+    /// Context takeover with hibernation: the window so far.
+    history: Option<History>,
+    /// Hibernated: the window, packed, while the state is in the pool.
+    archive: Option<Archive>,
 }
 
 impl CompressorSlot {
-    pub(crate) fn new(params: DeflaterParams, per_message: bool, pool: DeflatePool) -> Self {
+    /// `hibernate`: keep the window so a quiet connection can give its
+    /// compressor back ([`CompressorSlot::hibernate`]).
+    pub(crate) fn new(
+        params: DeflaterParams,
+        per_message: bool,
+        pool: DeflatePool,
+        hibernate: bool,
+    ) -> Self {
+        let history = (hibernate && !per_message && CAN_HIBERNATE)
+            .then(|| History::new(1 << compressor_window_bits(params.window_bits.min(15))));
         Self {
             state: None,
             params,
             per_message,
             pool,
+            history,
+            archive: None,
         }
     }
 
-    /// The compressor, created or taken from the pool on first use.
-    pub(crate) fn get(&mut self) -> &mut Deflater {
-        let (pool, params) = (&self.pool, self.params);
-        self.state.get_or_insert_with(|| pool.take_deflater(params))
+    /// The compressor, created or taken from the pool on first use, and
+    /// primed with the hibernated window if there is one.
+    pub(crate) fn get(&mut self) -> Result<&mut Deflater, BackendError> {
+        if self.state.is_none() {
+            let mut d = self.pool.take_deflater(self.params);
+            if let Some(a) = self.archive.take() {
+                let window = a.unpack(&self.pool)?;
+                d.set_dictionary(&window)?;
+                trace!(bytes = window.len(), "compressor woken from hibernation");
+                if let Some(h) = &mut self.history {
+                    h.restore(window);
+                }
+            }
+            self.state = Some(d);
+        }
+        match &mut self.state {
+            Some(d) => Ok(d),
+            None => Err(BackendError::Compress("no compressor".to_owned())),
+        }
+    }
+
+    /// `plaintext` went through the compressor (and will reach the peer).
+    pub(crate) fn record(&mut self, plaintext: &[u8]) {
+        if let Some(h) = &mut self.history {
+            h.push(plaintext);
+        }
     }
 
     /// A message was sent. Without context takeover the state goes back to
@@ -55,11 +96,52 @@ impl CompressorSlot {
         } else if let Some(d) = &mut self.state {
             d.reset();
         }
+        if let Some(h) = &mut self.history {
+            h.clear();
+        }
+    }
+
+    /// Between messages, on a quiet connection: pack the window and give
+    /// the compressor back to the pool. The next [`CompressorSlot::get`]
+    /// primes a pooled compressor with the window again. Does nothing
+    /// without context takeover (state is pooled after every message
+    /// already) or without hibernation.
+    pub(crate) fn hibernate(&mut self) {
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        let Some(d) = self.state.take() else {
+            return;
+        };
+        if history.len() > 0 {
+            match Archive::pack(history, &self.pool) {
+                Ok(a) => {
+                    trace!(
+                        window = history.len(),
+                        packed = a.heap_bytes(),
+                        "compressor hibernated"
+                    );
+                    self.archive = Some(a);
+                }
+                Err(e) => {
+                    debug!(error = %e, "could not pack the window; the compressor stays");
+                    self.state = Some(d);
+                    return;
+                }
+            }
+        }
+        history.clear();
+        self.pool.put_deflater(d);
     }
 
     /// Whether state is held right now.
     pub(crate) fn is_allocated(&self) -> bool {
         self.state.is_some()
+    }
+
+    /// Whether the window is hibernated (packed, no compressor held).
+    pub(crate) fn is_hibernated(&self) -> bool {
+        self.archive.is_some()
     }
 }
 
@@ -85,15 +167,30 @@ pub(crate) struct DecompressorSlot {
     pool: DeflatePool,
     /// Expected output bytes per input byte, learnt from the last frame.
     ratio: usize,
+    /// Context takeover with hibernation: the peer's window so far.
+    history: Option<History>,
+    /// Hibernated: the window, packed, while the state is in the pool.
+    archive: Option<Archive>,
 }
 
 impl DecompressorSlot {
-    pub(crate) fn new(per_message: bool, pool: DeflatePool) -> Self {
+    /// `window_bits`: the most the peer's compressor agreed to use (its
+    /// window is what hibernation keeps).
+    pub(crate) fn new(
+        per_message: bool,
+        pool: DeflatePool,
+        hibernate: bool,
+        window_bits: u8,
+    ) -> Self {
+        let history = (hibernate && !per_message && CAN_HIBERNATE)
+            .then(|| History::new(1 << window_bits.clamp(9, 15)));
         Self {
             state: None,
             per_message,
             pool,
             ratio: INITIAL_RATIO,
+            history,
+            archive: None,
         }
     }
 
@@ -119,16 +216,70 @@ impl DecompressorSlot {
             result = self.feed(&SYNC_TRAILER, &mut out, limit, stream_ended);
         }
         result?;
+        if let Some(h) = &mut self.history {
+            h.push(&out);
+        }
         if let Some(r) = out.len().checked_div(in_len) {
             self.ratio = (r + 1).clamp(2, MAX_RATIO);
         }
         Ok(Bytes::from(out))
     }
 
-    /// The decompressor, created or taken from the pool on first use.
-    pub(crate) fn get(&mut self) -> &mut Inflater {
-        let pool = &self.pool;
-        self.state.get_or_insert_with(|| pool.take_inflater())
+    /// The decompressor, created or taken from the pool on first use, and
+    /// primed with the hibernated window if there is one.
+    pub(crate) fn get(&mut self) -> Result<&mut Inflater, BackendError> {
+        if self.state.is_none() {
+            let mut i = self.pool.take_inflater();
+            if let Some(a) = self.archive.take() {
+                let window = a.unpack(&self.pool)?;
+                i.set_dictionary(&window)?;
+                trace!(bytes = window.len(), "decompressor woken from hibernation");
+                if let Some(h) = &mut self.history {
+                    h.restore(window);
+                }
+            }
+            self.state = Some(i);
+        }
+        match &mut self.state {
+            Some(i) => Ok(i),
+            None => Err(BackendError::Compress("no decompressor".to_owned())),
+        }
+    }
+
+    /// Between messages, on a quiet connection: pack the peer's window and
+    /// give the decompressor back to the pool (see
+    /// [`CompressorSlot::hibernate`]).
+    pub(crate) fn hibernate(&mut self) {
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        let Some(i) = self.state.take() else {
+            return;
+        };
+        if history.len() > 0 {
+            match Archive::pack(history, &self.pool) {
+                Ok(a) => {
+                    trace!(
+                        window = history.len(),
+                        packed = a.heap_bytes(),
+                        "decompressor hibernated"
+                    );
+                    self.archive = Some(a);
+                }
+                Err(e) => {
+                    debug!(error = %e, "could not pack the window; the decompressor stays");
+                    self.state = Some(i);
+                    return;
+                }
+            }
+        }
+        history.clear();
+        self.pool.put_inflater(i);
+    }
+
+    /// Whether the window is hibernated (packed, no decompressor held).
+    pub(crate) fn is_hibernated(&self) -> bool {
+        self.archive.is_some()
     }
 
     /// A message was received. `force_reset` after a BFINAL block (the
@@ -141,6 +292,9 @@ impl DecompressorSlot {
         } else if force_reset {
             if let Some(i) = &mut self.state {
                 i.reset();
+            }
+            if let Some(h) = &mut self.history {
+                h.clear();
             }
         }
     }
@@ -156,7 +310,7 @@ impl DecompressorSlot {
         stream_ended: &mut bool,
     ) -> Result<(), BackendError> {
         while !input.is_empty() {
-            let inflater = self.get();
+            let inflater = self.get()?;
             match inflater.inflate(input, out, limit)? {
                 InflateEnd::Consumed => break,
                 InflateEnd::StreamEnd(n) => {
@@ -173,6 +327,10 @@ impl DecompressorSlot {
     /// Drop the state after an error (it is never reused).
     pub(crate) fn poison(&mut self) {
         self.state = None;
+        self.archive = None;
+        if let Some(h) = &mut self.history {
+            h.clear();
+        }
     }
 
     /// Whether state is held right now.
@@ -216,7 +374,7 @@ mod tests {
             window_bits: 15,
             mem_level: 8,
         });
-        let mut slot = DecompressorSlot::new(false, DeflatePool::new(0));
+        let mut slot = DecompressorSlot::new(false, DeflatePool::new(0), true, 15);
         let mut held = Vec::new();
         for (i, m) in messages().iter().enumerate() {
             let z = d.compress_sync(m).unwrap();
@@ -243,7 +401,7 @@ mod tests {
             window_bits: 15,
             mem_level: 8,
         });
-        let mut slot = DecompressorSlot::new(false, DeflatePool::new(0));
+        let mut slot = DecompressorSlot::new(false, DeflatePool::new(0), true, 15);
         let m = vec![b'a'; 50_000];
         for limit in [50_000, 49_999, 1000, 1] {
             d.reset();

@@ -30,6 +30,7 @@ impl Arbitrary for Params {
             skip_if_not_smaller: bool::arbitrary(g),
             fallback_offers: Vec::new(),
             pool_capacity: *g.choose(&[0, 2]).unwrap(),
+            hibernate: bool::arbitrary(g),
         };
         Params {
             client: c(),
@@ -43,6 +44,8 @@ struct Msg {
     binary: bool,
     body: Vec<u8>,
     cuts: Vec<usize>,
+    /// The connection goes quiet after this message (both ends hibernate).
+    quiet_after: bool,
 }
 
 impl Arbitrary for Msg {
@@ -61,6 +64,7 @@ impl Arbitrary for Msg {
             binary: bool::arbitrary(g),
             body,
             cuts,
+            quiet_after: u8::arbitrary(g) % 3 == 0,
         }
     }
 }
@@ -93,6 +97,13 @@ fn run(p: &Params, msgs: &[Msg]) -> bool {
         );
         if got != m.body {
             return false;
+        }
+        if m.quiet_after {
+            use ws_ext_core::{Decoder, Encoder};
+            cenc.hibernate();
+            cdec.hibernate();
+            senc.hibernate();
+            sdec.hibernate();
         }
     }
     true
@@ -142,6 +153,7 @@ fn every_parameter_combination_round_trips() {
                             cuts: (0..(i % 4) as usize)
                                 .map(|k| (seed as usize + k * 977) % 50_000)
                                 .collect(),
+                            quiet_after: i % 4 == 1,
                         })
                         .collect();
                     assert!(

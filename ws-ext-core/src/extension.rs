@@ -43,6 +43,14 @@ pub trait Encoder: Send {
     /// Transform one outgoing frame. May change the payload and set the
     /// extension's own RSV bits.
     fn encode(&mut self, frame: Frame) -> Result<Frame, ExtensionError>;
+
+    /// The connection has gone quiet: release what state can be rebuilt
+    /// when the next message comes (a compressor's working tables, say),
+    /// keeping only what the protocol needs to carry on. The engine calls
+    /// this only between messages, never inside one; the next
+    /// [`Encoder::encode`] must behave exactly as if it had not been called.
+    /// Does nothing by default.
+    fn hibernate(&mut self) {}
 }
 
 /// The receive half: undoes the transform on incoming frames, in reverse
@@ -53,6 +61,12 @@ pub trait Decoder: Send {
     /// to (what remains of the message size limit): an expanding decoder must
     /// stop at it with [`ExtensionError::MessageTooBig`], not after.
     fn decode(&mut self, frame: Frame, budget: usize) -> Result<Frame, ExtensionError>;
+
+    /// The connection has gone quiet: release what state can be rebuilt
+    /// when the next message arrives, as [`Encoder::hibernate`]. Called only
+    /// between messages; a decoder that is inside a message must keep its
+    /// state. Does nothing by default.
+    fn hibernate(&mut self) {}
 }
 
 /// What a server factory sees of the request while it judges one offer.

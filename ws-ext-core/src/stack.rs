@@ -104,6 +104,14 @@ impl SendStack {
         }
         Ok(frame)
     }
+
+    /// The connection is quiet: let every extension release the state it
+    /// can rebuild ([`Encoder::hibernate`]). Call only between messages.
+    pub fn hibernate(&mut self) {
+        for e in &mut self.encoders {
+            e.hibernate();
+        }
+    }
 }
 
 /// The receive half of a stack.
@@ -154,5 +162,13 @@ impl RecvStack {
             return Err(ExtensionError::MessageTooBig { limit: budget });
         }
         Ok(frame)
+    }
+
+    /// The connection is quiet: let every extension release the state it
+    /// can rebuild ([`Decoder::hibernate`]). Call only between messages.
+    pub fn hibernate(&mut self) {
+        for d in &mut self.decoders {
+            d.hibernate();
+        }
     }
 }

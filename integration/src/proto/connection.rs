@@ -45,6 +45,8 @@ pub(crate) struct Connection {
     /// Nothing more will be read (EOF, timeout, or the handshake is done).
     pub(crate) read_done: bool,
     pub(crate) terminated: bool,
+    /// Extensions are active (there is something to hibernate).
+    pub(crate) has_extensions: bool,
 }
 
 /// What a receive step gave.
@@ -99,7 +101,17 @@ impl Connection {
             pending_error: None,
             read_done: false,
             terminated: false,
+            has_extensions: !plain,
             config,
+        }
+    }
+
+    /// The connection is quiet: let the extensions release the state they
+    /// can rebuild (see [`crate::WebSocketConfig::hibernate_after`]).
+    pub(crate) fn hibernate(&mut self) {
+        if self.has_extensions && !self.terminated {
+            self.recv.hibernate();
+            self.send.hibernate();
         }
     }
 
@@ -278,6 +290,17 @@ pub(crate) fn client_response(
 /// The accessors both adapters share (over their `conn` and `io` fields).
 macro_rules! connection_accessors {
     () => {
+        /// Release now what the extensions can rebuild (a permessage-deflate
+        /// compressor and decompressor with context takeover keep only their
+        /// packed windows), as after
+        /// [`WebSocketConfig::hibernate_after`](crate::WebSocketConfig::hibernate_after)
+        /// of quiet. For a client that knows it will be idle (a mobile app
+        /// going to the background, say). The next message restores the
+        /// state; nothing changes for the peer.
+        pub fn hibernate(&mut self) {
+            self.conn.hibernate();
+        }
+
         /// Our role.
         pub fn role(&self) -> Role {
             self.conn.role

@@ -74,6 +74,14 @@ impl Receiver {
         }
     }
 
+    /// Let the extensions release rebuildable state (the connection is
+    /// quiet). Does nothing while a fragmented message is open.
+    pub fn hibernate(&mut self) {
+        if self.partial.is_none() {
+            self.stack.hibernate();
+        }
+    }
+
     /// Whether the last error was raised on a frame header, before its
     /// payload was read: the byte stream can no longer be followed.
     pub fn is_desynced(&self) -> bool {

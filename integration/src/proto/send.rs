@@ -26,6 +26,13 @@ impl Sender {
         Sender { role, stack }
     }
 
+    /// Let the extensions release rebuildable state (the connection is
+    /// quiet; every message is encoded whole, so this is always between
+    /// messages).
+    pub fn hibernate(&mut self) {
+        self.stack.hibernate();
+    }
+
     /// Encode one message as one frame (control payloads must be ≤ 125
     /// bytes; close codes must be valid on the wire).
     pub fn encode_message(&mut self, msg: Message, out: &mut OutBuf) -> Result<(), Error> {

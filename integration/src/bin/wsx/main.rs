@@ -3,6 +3,7 @@
 //! The command line is a contract that outside scripts drive; see
 //! `wsx --help` and DESIGN.md.
 
+mod allocator;
 mod args;
 mod autobahn;
 mod client;

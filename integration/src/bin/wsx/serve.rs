@@ -39,8 +39,17 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     config.websocket.close_timeout = Duration::from_secs(args.close_timeout);
     config.websocket.idle_timeout =
         (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+    config.websocket.hibernate_after = if args.hibernate_after == 0.0 {
+        None
+    } else {
+        let s = args.hibernate_after;
+        Some(Duration::try_from_secs_f64(s).map_err(|e| format!("--hibernate-after {s}: {e}"))?)
+    };
     let slots = (args.max_connections > 0)
         .then(|| Arc::new(tokio::sync::Semaphore::new(args.max_connections)));
+    if config.websocket.hibernate_after.is_some() {
+        crate::allocator::spawn_trimmer();
+    }
     crate::mux_serve::init(&args.common, &config);
     let config = Arc::new(config);
 
