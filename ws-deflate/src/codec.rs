@@ -92,10 +92,6 @@ impl PmdEncoder {
 
     fn compress(&mut self, payload: &[u8], fin: bool) -> Result<Bytes, ExtensionError> {
         let name = self.name;
-        // Wake the compressor first (a restored window replaces the kept
-        // one), then note what it is about to see.
-        self.slot.get().map_err(|e| backend_error(name, e))?;
-        self.slot.record(payload);
         let out = self
             .slot
             .get()

@@ -206,10 +206,6 @@ impl Encoder for DeflateFrameEncoder {
             return Ok(frame);
         }
         let name = self.name;
-        // Wake the compressor first (a restored window replaces the kept
-        // one), then note what it is about to see.
-        self.slot.get().map_err(|e| backend_error(name, e))?;
-        self.slot.record(&frame.payload);
         let out = self
             .slot
             .get()

@@ -73,11 +73,11 @@
 
 #![deny(missing_docs)]
 
+mod archive;
 pub mod backend;
 mod codec;
 pub mod config;
 pub mod deflate_frame;
-mod history;
 pub mod memory;
 pub mod negotiate;
 pub mod params;

@@ -6,11 +6,10 @@
 use bytes::Bytes;
 use tracing::{debug, trace};
 
+use crate::archive::Archive;
 use crate::backend::{
-    compressor_window_bits, BackendError, Deflater, DeflaterParams, InflateEnd, Inflater,
-    CAN_HIBERNATE, SYNC_TRAILER,
+    BackendError, Deflater, DeflaterParams, InflateEnd, Inflater, CAN_HIBERNATE, SYNC_TRAILER,
 };
-use crate::history::{Archive, History};
 use crate::pool::DeflatePool;
 
 /// The compressor of one connection.
@@ -21,8 +20,8 @@ pub(crate) struct CompressorSlot {
     /// No context takeover: release the state after every message.
     per_message: bool,
     pool: DeflatePool,
-    /// Context takeover with hibernation: the window so far.
-    history: Option<History>,
+    /// Context takeover with hibernation (where the backend can).
+    hibernates: bool,
     /// Hibernated: the window, packed, while the state is in the pool.
     archive: Option<Archive>,
 }
@@ -36,14 +35,12 @@ impl CompressorSlot {
         pool: DeflatePool,
         hibernate: bool,
     ) -> Self {
-        let history = (hibernate && !per_message && CAN_HIBERNATE)
-            .then(|| History::new(1 << compressor_window_bits(params.window_bits.min(15))));
         Self {
             state: None,
             params,
             per_message,
             pool,
-            history,
+            hibernates: hibernate && !per_message && CAN_HIBERNATE,
             archive: None,
         }
     }
@@ -57,22 +54,12 @@ impl CompressorSlot {
                 let window = a.unpack(&self.pool)?;
                 d.set_dictionary(&window)?;
                 trace!(bytes = window.len(), "compressor woken from hibernation");
-                if let Some(h) = &mut self.history {
-                    h.restore(window);
-                }
             }
             self.state = Some(d);
         }
         match &mut self.state {
             Some(d) => Ok(d),
             None => Err(BackendError::Compress("no compressor".to_owned())),
-        }
-    }
-
-    /// `plaintext` went through the compressor (and will reach the peer).
-    pub(crate) fn record(&mut self, plaintext: &[u8]) {
-        if let Some(h) = &mut self.history {
-            h.push(plaintext);
         }
     }
 
@@ -96,9 +83,6 @@ impl CompressorSlot {
         } else if let Some(d) = &mut self.state {
             d.reset();
         }
-        if let Some(h) = &mut self.history {
-            h.clear();
-        }
     }
 
     /// Between messages, on a quiet connection: pack the window and give
@@ -107,17 +91,18 @@ impl CompressorSlot {
     /// without context takeover (state is pooled after every message
     /// already) or without hibernation.
     pub(crate) fn hibernate(&mut self) {
-        let Some(history) = &mut self.history else {
+        if !self.hibernates {
             return;
-        };
+        }
         let Some(d) = self.state.take() else {
             return;
         };
-        if history.len() > 0 {
-            match Archive::pack(history, &self.pool) {
+        let window = d.dictionary();
+        if !window.is_empty() {
+            match Archive::pack(&window, &self.pool) {
                 Ok(a) => {
                     trace!(
-                        window = history.len(),
+                        window = window.len(),
                         packed = a.heap_bytes(),
                         "compressor hibernated"
                     );
@@ -130,7 +115,6 @@ impl CompressorSlot {
                 }
             }
         }
-        history.clear();
         self.pool.put_deflater(d);
     }
 
@@ -167,8 +151,11 @@ pub(crate) struct DecompressorSlot {
     pool: DeflatePool,
     /// Expected output bytes per input byte, learnt from the last frame.
     ratio: usize,
-    /// Context takeover with hibernation: the peer's window so far.
-    history: Option<History>,
+    /// Context takeover with hibernation (where the backend can).
+    hibernates: bool,
+    /// The most the peer's window reaches back, in bytes: all of the
+    /// window hibernation needs to keep.
+    window: usize,
     /// Hibernated: the window, packed, while the state is in the pool.
     archive: Option<Archive>,
 }
@@ -182,14 +169,13 @@ impl DecompressorSlot {
         hibernate: bool,
         window_bits: u8,
     ) -> Self {
-        let history = (hibernate && !per_message && CAN_HIBERNATE)
-            .then(|| History::new(1 << window_bits.clamp(9, 15)));
         Self {
             state: None,
             per_message,
             pool,
             ratio: INITIAL_RATIO,
-            history,
+            hibernates: hibernate && !per_message && CAN_HIBERNATE,
+            window: 1 << window_bits.clamp(9, 15),
             archive: None,
         }
     }
@@ -216,9 +202,6 @@ impl DecompressorSlot {
             result = self.feed(&SYNC_TRAILER, &mut out, limit, stream_ended);
         }
         result?;
-        if let Some(h) = &mut self.history {
-            h.push(&out);
-        }
         if let Some(r) = out.len().checked_div(in_len) {
             self.ratio = (r + 1).clamp(2, MAX_RATIO);
         }
@@ -234,9 +217,6 @@ impl DecompressorSlot {
                 let window = a.unpack(&self.pool)?;
                 i.set_dictionary(&window)?;
                 trace!(bytes = window.len(), "decompressor woken from hibernation");
-                if let Some(h) = &mut self.history {
-                    h.restore(window);
-                }
             }
             self.state = Some(i);
         }
@@ -250,17 +230,20 @@ impl DecompressorSlot {
     /// give the decompressor back to the pool (see
     /// [`CompressorSlot::hibernate`]).
     pub(crate) fn hibernate(&mut self) {
-        let Some(history) = &mut self.history else {
+        if !self.hibernates {
             return;
-        };
+        }
         let Some(i) = self.state.take() else {
             return;
         };
-        if history.len() > 0 {
-            match Archive::pack(history, &self.pool) {
+        let mut window = i.dictionary();
+        // Only as far back as the peer may refer.
+        window.drain(..window.len().saturating_sub(self.window));
+        if !window.is_empty() {
+            match Archive::pack(&window, &self.pool) {
                 Ok(a) => {
                     trace!(
-                        window = history.len(),
+                        window = window.len(),
                         packed = a.heap_bytes(),
                         "decompressor hibernated"
                     );
@@ -273,7 +256,6 @@ impl DecompressorSlot {
                 }
             }
         }
-        history.clear();
         self.pool.put_inflater(i);
     }
 
@@ -292,9 +274,6 @@ impl DecompressorSlot {
         } else if force_reset {
             if let Some(i) = &mut self.state {
                 i.reset();
-            }
-            if let Some(h) = &mut self.history {
-                h.clear();
             }
         }
     }
@@ -328,9 +307,6 @@ impl DecompressorSlot {
     pub(crate) fn poison(&mut self) {
         self.state = None;
         self.archive = None;
-        if let Some(h) = &mut self.history {
-            h.clear();
-        }
     }
 
     /// Whether state is held right now.

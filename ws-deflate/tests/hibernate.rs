@@ -40,7 +40,11 @@ const HIBERNATES: bool = ws_deflate::backend::CAN_HIBERNATE;
 fn messages_decode_exactly_across_hibernations_both_ways() {
     for bits in [9u8, 12, 15] {
         let cfg = config(bits);
-        let ((mut c_enc, mut c_dec), (mut s_enc, mut s_dec)) = pair(&cfg, &cfg);
+        let Some(((mut c_enc, mut c_dec), (mut s_enc, mut s_dec))) = try_pair(&cfg, &cfg) else {
+            // Only miniz_oxide declines (it cannot limit its window).
+            assert_eq!(ws_deflate::backend::BACKEND, "miniz_oxide");
+            continue;
+        };
         for i in 0..300u64 {
             let m = chat(i);
             // Client to server.

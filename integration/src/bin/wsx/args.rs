@@ -64,6 +64,15 @@ pub struct DeflateArgs {
     /// Messages shorter than this are sent uncompressed.
     #[arg(long, value_name = "BYTES")]
     pub compress_threshold: Option<usize>,
+    /// zlib memLevel 1-9 of the compressor (its literal buffers: lower
+    /// saves memory while busy, at some cost in ratio).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub mem_level: Option<u8>,
+    /// Idle compressors and decompressors kept for reuse, shared by all
+    /// connections (state of hibernated or no-context-takeover
+    /// connections; 0: none).
+    #[arg(long, value_name = "N")]
+    pub deflate_pool: Option<usize>,
 }
 
 /// Options both roles share.

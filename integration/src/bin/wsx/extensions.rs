@@ -19,6 +19,8 @@ pub fn deflate_config(args: &DeflateArgs) -> Option<DeflateConfig> {
         server_no_context_takeover: args.server_no_context_takeover,
         client_no_context_takeover: args.client_no_context_takeover,
         compress_threshold: args.compress_threshold.unwrap_or(d.compress_threshold),
+        mem_level: args.mem_level.unwrap_or(d.mem_level),
+        pool_capacity: args.deflate_pool.unwrap_or(d.pool_capacity),
         ..d
     })
 }

@@ -2,9 +2,10 @@
 //! compressor that sync-flushes ([`Deflater`]) and a raw-DEFLATE
 //! decompressor that stops at an output limit ([`Inflater`]).
 //!
-//! - Feature `zlib-rs` (default): the compressor is `zlib_rs::Deflate`
-//!   used directly, because flate2 cannot set memLevel; it honours window
-//!   bits 9..=15. The decompressor is flate2's `Decompress` (zlib-rs).
+//! - Feature `zlib-rs` (default): zlib-rs through its zlib C API
+//!   (`libz-rs-sys`, module `zlib`), for what flate2 cannot do: memLevel,
+//!   `deflateTune`, and getting and setting the LZ77 window of both
+//!   directions (context hibernation). Window bits 9..=15 honoured.
 //! - Feature `miniz` alone: flate2 with miniz_oxide. Its compressor always
 //!   uses a 32 KiB window, so [`LIMITS_COMPRESSOR_WINDOW`] is false and the
 //!   codec never compresses where a smaller window was agreed.
@@ -12,8 +13,7 @@
 //! Decompressors always use a 15-bit window: an inflater may use a larger
 //! window than the sender's (RFC 7692 §7.1.2), so this is always safe.
 //! A smaller one would save nothing with these backends: zlib-rs (0.6)
-//! always allocates a 32 KiB + 64 window whatever the window bits (and
-//! flate2 re-creates a non-15-bit zlib-rs inflater on every reset), and
+//! always allocates a 32 KiB + 64 window whatever the window bits, and
 //! miniz_oxide's inflate state has a fixed 32 KiB dictionary.
 //!
 //! zlib-rs is built with its `std` feature, i.e. runtime CPU-feature
@@ -24,7 +24,17 @@
 //! 4 KiB ~0.59 → ~0.82 GB/s, 512 B +5–10%; compression (level 6) within
 //! noise (`--example compress_1k`).
 
-use flate2::{Decompress, FlushDecompress, Status};
+use std::mem::MaybeUninit;
+
+#[cfg(not(feature = "zlib-rs"))]
+mod miniz;
+#[cfg(feature = "zlib-rs")]
+mod zlib;
+
+#[cfg(not(feature = "zlib-rs"))]
+use miniz::{RawDeflate, RawInflate};
+#[cfg(feature = "zlib-rs")]
+use zlib::{RawDeflate, RawInflate};
 
 use crate::config::MAX_WINDOW_BITS;
 
@@ -106,10 +116,7 @@ const SCRATCH_KEEP: usize = 16 * 1024;
 
 /// A raw-DEFLATE compressor with a reusable output buffer.
 pub struct Deflater {
-    #[cfg(feature = "zlib-rs")]
-    z: zlib_rs::Deflate,
-    #[cfg(not(feature = "zlib-rs"))]
-    z: flate2::Compress,
+    z: RawDeflate,
     params: DeflaterParams,
     scratch: Vec<u8>,
 }
@@ -128,23 +135,8 @@ impl Deflater {
     pub fn new(params: DeflaterParams) -> Self {
         let level = params.level.min(9);
         let bits = compressor_window_bits(params.window_bits.min(MAX_WINDOW_BITS));
-        #[cfg(feature = "zlib-rs")]
-        let z = {
-            let cfg = zlib_rs::DeflateConfig {
-                level: level as i32,
-                window_bits: -i32::from(bits),
-                mem_level: i32::from(params.mem_level.clamp(1, 9)),
-                ..zlib_rs::DeflateConfig::default()
-            };
-            zlib_rs::Deflate::new_with_config(cfg)
-        };
-        #[cfg(not(feature = "zlib-rs"))]
-        let z = {
-            let _ = bits;
-            flate2::Compress::new(flate2::Compression::new(level), false)
-        };
         Self {
-            z,
+            z: RawDeflate::new(level, bits, params.mem_level.clamp(1, 9)),
             params,
             scratch: Vec::new(),
         }
@@ -163,29 +155,23 @@ impl Deflater {
         }
     }
 
-    /// The LZ77 window size this compressor really uses, in bytes.
-    pub fn window_size(&self) -> usize {
-        1 << compressor_window_bits(self.params.window_bits.min(MAX_WINDOW_BITS))
+    /// zlib's `deflateTune`: the match search of the current level,
+    /// replaced (zlib-rs only; miniz_oxide has no such knob).
+    pub fn tune(&mut self, good: u16, lazy: u16, nice: u16, chain: u16) {
+        self.z.tune(good, lazy, nice, chain);
     }
 
     /// Prime a fresh (or just reset) compressor with `window`: the last
     /// bytes of the stream the peer has seen, which matches may then refer
     /// to. Only where [`CAN_HIBERNATE`].
     pub fn set_dictionary(&mut self, window: &[u8]) -> Result<(), BackendError> {
-        #[cfg(feature = "zlib-rs")]
-        {
-            self.z
-                .set_dictionary(window)
-                .map(|_| ())
-                .map_err(|e| BackendError::Compress(e.as_str().to_owned()))
-        }
-        #[cfg(not(feature = "zlib-rs"))]
-        {
-            let _ = window;
-            Err(BackendError::Compress(
-                "this backend cannot set a dictionary".to_owned(),
-            ))
-        }
+        self.z.set_dictionary(window)
+    }
+
+    /// The LZ77 window between messages: the last bytes compressed (at most
+    /// the window size; empty where not [`CAN_HIBERNATE`]).
+    pub fn dictionary(&self) -> Vec<u8> {
+        self.z.dictionary()
     }
 
     /// Compress `input` and sync-flush, returning the output (which ends
@@ -202,10 +188,20 @@ impl Deflater {
             if self.scratch.capacity() - self.scratch.len() < 64 {
                 self.scratch.reserve(want.max(self.scratch.len()));
             }
-            let spare = self.scratch.capacity() - self.scratch.len();
-            let (consumed, produced) = self.compress_step(&input[pos..])?;
+            let len = self.scratch.len();
+            let spare = self.scratch.spare_capacity_mut();
+            let room = spare.len();
+            let (consumed, produced) = self.z.step(&input[pos..], spare)?;
+            if produced > room {
+                return Err(BackendError::Compress(
+                    "compressor reported more output than it was given room for".to_owned(),
+                ));
+            }
+            // SAFETY: the compressor initialised exactly `produced` bytes
+            // at the start of the spare capacity (checked to fit above).
+            unsafe { self.scratch.set_len(len + produced) };
             pos += consumed;
-            if pos == input.len() && produced < spare {
+            if pos == input.len() && produced < room {
                 // Output space was left over: the flush is complete.
                 return Ok(&self.scratch);
             }
@@ -215,36 +211,6 @@ impl Deflater {
                 ));
             }
         }
-    }
-
-    #[cfg(feature = "zlib-rs")]
-    fn compress_step(&mut self, input: &[u8]) -> Result<(usize, usize), BackendError> {
-        let (in0, out0) = (self.z.total_in(), self.z.total_out());
-        let len = self.scratch.len();
-        let res = self.z.compress_uninit(
-            input,
-            self.scratch.spare_capacity_mut(),
-            zlib_rs::DeflateFlush::SyncFlush,
-        );
-        let consumed = (self.z.total_in() - in0) as usize;
-        let produced = (self.z.total_out() - out0) as usize;
-        // SAFETY: the compressor initialised exactly `produced` bytes at the
-        // start of the spare capacity.
-        unsafe { self.scratch.set_len(len + produced) };
-        res.map_err(|e| BackendError::Compress(e.as_str().to_owned()))?;
-        Ok((consumed, produced))
-    }
-
-    #[cfg(not(feature = "zlib-rs"))]
-    fn compress_step(&mut self, input: &[u8]) -> Result<(usize, usize), BackendError> {
-        let (in0, out0) = (self.z.total_in(), self.z.total_out());
-        self.z
-            .compress_vec(input, &mut self.scratch, flate2::FlushCompress::Sync)
-            .map_err(|e| BackendError::Compress(e.to_string()))?;
-        Ok((
-            (self.z.total_in() - in0) as usize,
-            (self.z.total_out() - out0) as usize,
-        ))
     }
 }
 
@@ -261,7 +227,7 @@ pub enum InflateEnd {
 /// A raw-DEFLATE decompressor (15-bit window) that never writes past a
 /// limit.
 pub struct Inflater {
-    d: Decompress,
+    d: RawInflate,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -280,33 +246,26 @@ impl Inflater {
     /// A fresh decompressor.
     pub fn new() -> Self {
         Self {
-            d: Decompress::new(false),
+            d: RawInflate::new(),
         }
     }
 
     /// Forget the window: the next input starts a new DEFLATE stream.
     pub fn reset(&mut self) {
-        self.d.reset(false);
+        self.d.reset();
     }
 
     /// Prime a fresh (or just reset) decompressor with `window`: the last
     /// bytes of the peer's stream, which its next matches may refer to.
     /// Only where [`CAN_HIBERNATE`].
     pub fn set_dictionary(&mut self, window: &[u8]) -> Result<(), BackendError> {
-        #[cfg(feature = "zlib-rs")]
-        {
-            self.d
-                .set_dictionary(window)
-                .map(|_| ())
-                .map_err(|e| BackendError::Compress(format!("set dictionary: {e}")))
-        }
-        #[cfg(not(feature = "zlib-rs"))]
-        {
-            let _ = window;
-            Err(BackendError::Compress(
-                "this backend cannot set a dictionary".to_owned(),
-            ))
-        }
+        self.d.set_dictionary(window)
+    }
+
+    /// The window between messages: the last bytes inflated (at most
+    /// 32 KiB; empty where not [`CAN_HIBERNATE`]).
+    pub fn dictionary(&self) -> Vec<u8> {
+        self.d.dictionary()
     }
 
     /// Inflate `input`, appending to `out`, so that `out.len()` never
@@ -349,17 +308,8 @@ impl Inflater {
             }
             let spare = out.spare_capacity_mut();
             let spare_len = spare.len().min(room);
-            let (in0, out0) = (self.d.total_in(), self.d.total_out());
-            let status = self
-                .d
-                .decompress_uninit(
-                    &input[pos..],
-                    &mut spare[..spare_len],
-                    FlushDecompress::None,
-                )
-                .map_err(|e| BackendError::Corrupt(describe(&e)))?;
-            let consumed = (self.d.total_in() - in0) as usize;
-            let produced = (self.d.total_out() - out0) as usize;
+            let (consumed, produced, ended) =
+                self.d.step(&input[pos..], &mut spare[..spare_len])?;
             if produced > spare_len {
                 return Err(BackendError::Corrupt(
                     "decompressor reported more output than it was given room for".to_owned(),
@@ -369,7 +319,7 @@ impl Inflater {
             // at the start of the spare capacity (checked to fit above).
             unsafe { out.set_len(out.len() + produced) };
             pos += consumed;
-            if status == Status::StreamEnd {
+            if ended {
                 return Ok(InflateEnd::StreamEnd(pos));
             }
             if pos == input.len() && produced < spare_len {
@@ -387,19 +337,14 @@ impl Inflater {
     /// At the limit: any further output byte means the message is too big.
     fn probe_at_limit(&mut self, input: &[u8], limit: usize) -> Result<InflateEnd, BackendError> {
         let mut pos = 0;
-        let mut probe = [0u8; 1];
+        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
         loop {
-            let (in0, out0) = (self.d.total_in(), self.d.total_out());
-            let status = self
-                .d
-                .decompress(&input[pos..], &mut probe, FlushDecompress::None)
-                .map_err(|e| BackendError::Corrupt(describe(&e)))?;
-            let consumed = (self.d.total_in() - in0) as usize;
-            if self.d.total_out() > out0 {
+            let (consumed, produced, ended) = self.d.step(&input[pos..], &mut probe)?;
+            if produced > 0 {
                 return Err(BackendError::TooBig(limit));
             }
             pos += consumed;
-            if status == Status::StreamEnd {
+            if ended {
                 return Ok(InflateEnd::StreamEnd(pos));
             }
             if pos == input.len() {
@@ -411,14 +356,5 @@ impl Inflater {
                 ));
             }
         }
-    }
-}
-
-fn describe(e: &flate2::DecompressError) -> String {
-    // zlib-rs sometimes reports a data error in words about its own state
-    // ("repeated call with bad state"), so say what it means first.
-    match e.message() {
-        Some(m) => format!("invalid DEFLATE stream ({BACKEND}: {m})"),
-        None => format!("invalid DEFLATE stream ({e})"),
     }
 }
