@@ -39,6 +39,8 @@
 #
 # Environment (defaults):
 #   ROUNDS (5)          throughput rounds
+#   WARMUP (1)          1: one warm-up round (round 0, not in the medians)
+#                       before them; 0: none
 #   CONNS (20)          connections per load run
 #   MSGS (400)          round trips per connection per load run
 #   TIMEOUT (120)       seconds allowed for one load run (then it is killed
@@ -49,7 +51,11 @@
 #   MEM_IDLE (3)        seconds the memory connections stay idle (>= 2)
 #   WSX                 wsx binary to measure (default: built here with
 #                       `cargo build --release`, under CARGO_TARGET_DIR or
-#                       target/)
+#                       target/). Careful with a CARGO_TARGET_DIR shared with
+#                       another worktree of this workspace: both build the
+#                       same cargo unit there, so target/release/wsx is
+#                       whichever tree built last. Use a private target
+#                       directory or pass WSX.
 #   WSX_BASE            a second wsx binary, run as wsx-base / wsx-base-plain
 #   WSX_VARIANTS        "NAME:FLAGS;NAME:FLAGS": extra `wsx serve` servers
 #   TT                  tungstenite-echo binary (default: built here)
@@ -70,6 +76,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 ROUNDS="${ROUNDS:-5}"
+WARMUP="${WARMUP:-1}"
 CONNS="${CONNS:-20}"
 MSGS="${MSGS:-400}"
 TIMEOUT="${TIMEOUT:-120}"
@@ -106,6 +113,16 @@ fi
 [ -x "$WSX" ] || die "WSX=$WSX is not an executable"
 [ -x "$TT" ] || die "TT=$TT is not an executable"
 [ -z "${WSX_BASE:-}" ] || [ -x "$WSX_BASE" ] || die "WSX_BASE=$WSX_BASE is not an executable"
+# Run copies: a build in a shared target directory (another worktree, another
+# helper) must not swap a binary between two runs of this script's servers.
+mkdir -p "$OUT/bin"
+WSX_SRC="$WSX"
+cp "$WSX" "$OUT/bin/wsx" && WSX="$OUT/bin/wsx"
+cp "$TT" "$OUT/bin/tungstenite-echo" && TT="$OUT/bin/tungstenite-echo"
+if [ -n "${WSX_BASE:-}" ]; then
+    WSX_BASE_SRC="$WSX_BASE"
+    cp "$WSX_BASE" "$OUT/bin/wsx-base" && WSX_BASE="$OUT/bin/wsx-base"
+fi
 
 log "building the Rust peers (release, --locked) into $PEERS_RUST_TARGET"
 (cd "$ROOT/benches/peers/rust" &&
@@ -174,12 +191,12 @@ ver_of_lock() { # CRATE LOCKFILE: the version of CRATE in a Cargo.lock
 {
     printf '{"date":"%s","machine":"%s","cores":%s,"clk_tck":%s' \
         "$(date -u +%FT%TZ)" "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$(nproc)" "$CLK_TCK"
-    printf ',"rounds":%s,"conns":%s,"msgs":%s,"timeout":%s' "$ROUNDS" "$CONNS" "$MSGS" "$TIMEOUT"
+    printf ',"rounds":%s,"warmup":%s,"conns":%s,"msgs":%s,"timeout":%s' "$ROUNDS" "$WARMUP" "$CONNS" "$MSGS" "$TIMEOUT"
     printf ',"mem_conns":%s,"mem_msgs":"%s","mem_idle":%s' "$MEM_CONNS" "$MEM_MSGS" "$MEM_IDLE"
-    printf ',"wsx":"%s","wsx_version":"%s","wsx_sha256":"%s"' "$WSX" "$("$WSX" --version)" "$(sha256sum "$WSX" | cut -c1-16)"
+    printf ',"wsx":"%s","wsx_version":"%s","wsx_sha256":"%s"' "$WSX_SRC" "$("$WSX" --version)" "$(sha256sum "$WSX" | cut -c1-16)"
     if [ -n "${WSX_BASE:-}" ]; then
         printf ',"wsx_base":"%s","wsx_base_version":"%s","wsx_base_sha256":"%s"' \
-            "$WSX_BASE" "$("$WSX_BASE" --version)" "$(sha256sum "$WSX_BASE" | cut -c1-16)"
+            "$WSX_BASE_SRC" "$("$WSX_BASE" --version)" "$(sha256sum "$WSX_BASE" | cut -c1-16)"
     fi
     printf ',"wsx_variants":"%s"' "${WSX_VARIANTS:-}"
     printf ',"node":"%s","ws":"%s"' "$(node --version)" "$(node -p 'require("ws/package.json").version')"
@@ -252,7 +269,8 @@ cpu_ticks() {
     echo $(( ${12} + ${13} ))
 }
 # cpu_ns PID: sum of the on-CPU ns of the live threads (schedstat).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+# (%.0f, not %d: mawk's %d saturates at 2^31 ns.)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 load_flags() { [ "${MODE[$1]}" = plain ] && echo --no-deflate || true; }
@@ -296,8 +314,10 @@ print("   %-18s %7.1f us/msg  %6.0f/%6.0f B/msg s->c/c->s  %7.0f msg/s  errors %
 }
 
 log "throughput: $CONNS connections x $MSGS round trips per run, $ROUNDS rounds, interleaved"
-for round in $(seq 1 "$ROUNDS"); do
-    log "round $round/$ROUNDS"
+# Round 0 is a warm-up (JIT, allocator, thread pools), recorded but left out
+# of the medians.
+for round in $(seq "$((WARMUP > 0 ? 0 : 1))" "$ROUNDS"); do
+    if [ "$round" = 0 ]; then log "warm-up round"; else log "round $round/$ROUNDS"; fi
     for n in "${NAMES[@]}"; do run_load "$n" "$round"; done
 done
 for n in "${NAMES[@]}"; do stop "$n"; done
@@ -319,6 +339,10 @@ for k in $MEM_MSGS; do
         before="$(rss_kib "$pid")"
         errf="$OUT/$n.mem$k.err"
         memout="$OUT/$n.mem$k.json"
+        # Truncate here, not in the background job: the poll below must not
+        # see the `holding` line of an earlier run before the job starts.
+        : >"$errf"
+        : >"$memout"
         # shellcheck disable=SC2046
         timeout -k 5 $((TIMEOUT + MEM_IDLE + 30)) node "$LOAD" --url "${URL[$n]}" --connections "$MEM_CONNS" \
             --messages "$k" --hold $((MEM_IDLE + 1)) --timeout $((TIMEOUT + MEM_IDLE + 10)) \

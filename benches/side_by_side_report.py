@@ -91,12 +91,14 @@ med = {}
 nfail = {}
 exts = {}
 for n in names:
-    rs = [r for r in runs if r["server"] == n]
+    rs = [r for r in runs if r["server"] == n and r["round"] > 0]  # round 0: warm-up
     ok = [per_run(r) for r in rs if run_ok(r)]
     nfail[n] = len(rs) - len(ok)
     if ok:
         med[n] = {k: statistics.median(x[k] for x in ok) for k in ok[0]}
         med[n]["runs"] = len(ok)
+        med[n]["cpu_min"] = min(x["cpu_us"] for x in ok)
+        med[n]["cpu_max"] = max(x["cpu_us"] for x in ok)
     seen = [r["load"].get("extensions") for r in rs if r.get("load") and r["load"].get("extensions") is not None]
     exts[n] = seen[0] if seen else None
 
@@ -111,35 +113,39 @@ def ext_text(e):
 
 print("## Side-by-side: %s" % meta["date"])
 print()
-print("machine: %s, %s cores (shared); server CPU from /proc/PID/stat utime+stime (CLK_TCK %s)"
-      % (meta["machine"], meta["cores"], meta["clk_tck"]))
+print("machine: %s, %s cores (shared); server CPU: /proc/PID/stat utime+stime (CLK_TCK %s) around each "
+      "load run, so it includes the run's %s handshakes and closes; schedstat: the same from "
+      "/proc/PID/task/*/schedstat (ns, live threads)"
+      % (meta["machine"], meta["cores"], meta["clk_tck"], meta["conns"]))
 print("load: Node %s ws %s client (benches/peers/load_ws.js), %s connections x %s round trips per run, "
-      "%s rounds interleaved; corpus: %s JSON messages %s-%s B (median %s, mean %.0f, %.0f%% <= 1500 B, "
+      "%s rounds interleaved after %s warm-up round; corpus: %s JSON messages %s-%s B (median %s, mean %.0f, %.0f%% <= 1500 B, "
       "%s of them sent as binary)" % (
-          meta["node"], meta["ws"], meta["conns"], meta["msgs"], meta["rounds"], meta["corpus"]["entries"],
+          meta["node"], meta["ws"], meta["conns"], meta["msgs"], meta["rounds"], meta.get("warmup", 0),
+          meta["corpus"]["entries"],
           meta["corpus"]["min"], meta["corpus"]["max"], meta["corpus"]["p50"], meta["corpus"]["mean"],
           100 * meta["corpus"]["share_le_1500"], meta["corpus"]["binary"]))
-print("client offer (deflate runs): Node ws defaults, `permessage-deflate; client_max_window_bits`, "
-      "ws's 1024 B threshold (client->server messages under 1 KiB go uncompressed)")
+print("client offer (deflate runs): Node ws defaults, `permessage-deflate; client_max_window_bits`; "
+      "ws's 1024 B threshold applies when client_no_context_takeover is negotiated (then client->server "
+      "messages under 1 KiB go uncompressed), else the client compresses every message")
 print("wsx: %s (%s, sha256 %s)%s" % (meta["wsx_version"], meta["wsx"], meta["wsx_sha256"],
       "; wsx-base: %s (%s, sha256 %s)" % (meta["wsx_base_version"], meta["wsx_base"], meta["wsx_base_sha256"])
       if meta.get("wsx_base") else ""))
 print()
 print("### Throughput runs (medians over the successful runs)")
 print()
-print("| server | client offers | CPU µs/msg | CPU µs/msg (schedstat) | wire B/msg server→client "
+print("| server | client offers | CPU µs/msg | (min-max) | CPU µs/msg (schedstat) | wire B/msg server→client "
       "| wire B/msg client→server | msg/s (info) | failed runs | negotiated Sec-WebSocket-Extensions |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 for n in names:
     m = med.get(n)
     status = ("FAILED: " + failed_servers[n].splitlines()[0][:80]) if n in failed_servers else None
     if m is None:
-        print("| %s | %s | FAILED | - | - | - | - | %d | %s |" % (
+        print("| %s | %s | FAILED | - | - | - | - | - | %d | %s |" % (
             n, mode[n], nfail[n], status or ext_text(exts[n])))
         continue
-    print("| %s | %s | %s | %s | %s | %s | %s | %d | %s |" % (
+    print("| %s | %s | %s | %s-%s | %s | %s | %s | %s | %d | %s |" % (
         n if not status else n + " (FAILED)", "deflate" if mode[n] == "deflate" else "no deflate",
-        f(m["cpu_us"], 2), f(m["cpu_ns_us"], 2), f(m["s2c"]), f(m["c2s"]), f(m["rate"], 0), nfail[n],
+        f(m["cpu_us"], 2), f(m["cpu_min"]), f(m["cpu_max"]), f(m["cpu_ns_us"], 2), f(m["s2c"]), f(m["c2s"]), f(m["rate"], 0), nfail[n],
         ext_text(exts[n])))
 pay = [med[n]["payload"] for n in names if n in med]
 if pay:

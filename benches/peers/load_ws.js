@@ -17,9 +17,10 @@
 //
 // Every connection offers permessage-deflate with Node ws's client defaults
 // (`perMessageDeflate: true`: the offer is `permessage-deflate;
-// client_max_window_bits`, zlib level default, and ws's default threshold
-// of 1024 B: the client sends messages under 1 KiB uncompressed) unless
-// --no-deflate. The negotiated Sec-WebSocket-Extensions is taken verbatim
+// client_max_window_bits`, zlib's default level, and ws's default threshold
+// of 1024 B, which ws applies only when client_no_context_takeover is
+// negotiated: then the client sends messages under 1 KiB uncompressed)
+// unless --no-deflate. The negotiated Sec-WebSocket-Extensions is taken verbatim
 // from the 101 response.
 //
 // Messages: a deterministic corpus of realistic JSON chat/event messages
