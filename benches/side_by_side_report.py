@@ -210,7 +210,14 @@ if bad or mem_fail:
     print("### FAILURES")
     print()
     for n in bad:
-        print("- %s: %s%s" % (n, " ".join(failed_servers.get(n, "").split()), "; %d failed throughput runs" % nfail[n] if nfail[n] else ""))
+        why = []
+        if n in failed_servers:
+            why.append(" ".join(failed_servers[n].split()))
+        if nfail[n]:
+            samples = sorted({e for r in runs if r["server"] == n and r["round"] > 0 and not run_ok(r)
+                              for e in (r.get("load") or {}).get("error_samples") or [r.get("failed") or "?"]})
+            why.append("%d failed throughput runs (%s)" % (nfail[n], "; ".join(samples[:3])))
+        print("- %s: %s" % (n, "; ".join(why)))
     if mem_fail:
         print("- %d failed memory runs (see the table)" % mem_fail)
     sys.exit(1)
