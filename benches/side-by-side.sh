@@ -124,9 +124,13 @@ if [ -n "${WSX_BASE:-}" ]; then
     cp "$WSX_BASE" "$OUT/bin/wsx-base" && WSX_BASE="$OUT/bin/wsx-base"
 fi
 
-log "building the Rust peers (release, --locked) into $PEERS_RUST_TARGET"
-(cd "$ROOT/benches/peers/rust" &&
-    CARGO_TARGET_DIR="$PEERS_RUST_TARGET" cargo build --release --locked -q --bins)
+# One cargo invocation per peer: built together, their flate2 features would
+# unify and ratchet's C zlib would replace the others' zlib-rs.
+log "building the Rust peers (release, --locked, one at a time) into $PEERS_RUST_TARGET"
+for p in echo-sockudo echo-yawc echo-ratchet echo-wtx; do
+    (cd "$ROOT/benches/peers/rust" &&
+        CARGO_TARGET_DIR="$PEERS_RUST_TARGET" cargo build --release --locked -q -p "$p")
+done
 RPEERS="$PEERS_RUST_TARGET/release"
 
 mkdir -p "$PEERS" "$OUT"

@@ -53,12 +53,12 @@ CONFIG = {
     "python-websockets": "websockets %s `compression=\"deflate\"` (its default: 12-bit windows both ways, "
                          "memLevel 5, zlib default level 6, context takeover)" % meta.get("websockets", "?"),
     "sockudo-ws": "sockudo-ws %s `Compression::Dedicated` policy via `negotiate_server_deflate` "
-                  "(15-bit windows, context takeover, level 6, < 16 B sent plain; zlib-rs)" % meta.get("sockudo-ws", "?"),
+                  "(15-bit windows, context takeover, level 6, < 16 B sent plain; flate2 on zlib-rs)" % meta.get("sockudo-ws", "?"),
     "yawc": "yawc %s `DeflateOptions::default()` (level 6, context takeover, threshold 0, no window "
             "preference: answers a bare client_max_window_bits with 9), `with_utf8()`, features zlib+simd "
             "(flate2 on zlib-rs)" % meta.get("yawc", "?"),
     "ratchet": "ratchet_rs %s + ratchet_deflate %s `DeflateExtProvider::default()` (level 1 = "
-               "Compression::fast(), 15-bit windows, context takeover; flate2)"
+               "Compression::fast(), 15-bit windows, context takeover; flate2 on C zlib, the system libz)"
                % (meta.get("ratchet_rs", "?"), meta.get("ratchet_deflate", "?")),
     "wtx": "wtx %s `Flate2::default()` (12-bit windows both ways, level 5, no context takeover either "
            "way; flate2 on zlib-rs)" % meta.get("wtx", "?"),

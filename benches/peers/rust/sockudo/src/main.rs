@@ -93,5 +93,5 @@ async fn handle(mut tcp: TcpStream) {
 }
 
 fn main() -> std::io::Result<()> {
-    wsx_rust_peers::serve("echo-sockudo", handle)
+    peer_common::serve("echo-sockudo", handle)
 }

@@ -47,5 +47,5 @@ async fn handle(tcp: TcpStream) {
 }
 
 fn main() -> std::io::Result<()> {
-    wsx_rust_peers::serve("echo-ratchet", handle)
+    peer_common::serve("echo-ratchet", handle)
 }

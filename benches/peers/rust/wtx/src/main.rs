@@ -43,5 +43,5 @@ async fn handle(tcp: TcpStream) {
 }
 
 fn main() -> std::io::Result<()> {
-    wsx_rust_peers::serve("echo-wtx", handle)
+    peer_common::serve("echo-wtx", handle)
 }

@@ -14,8 +14,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use peer_common::MAX_MESSAGE;
 use tokio::net::TcpStream;
-use wsx_rust_peers::MAX_MESSAGE;
 use yawc::frame::{Frame, OpCode};
 use yawc::{DeflateOptions, Options, WebSocket};
 
@@ -60,5 +60,5 @@ async fn handle(tcp: TcpStream) {
 }
 
 fn main() -> std::io::Result<()> {
-    wsx_rust_peers::serve("echo-yawc", handle)
+    peer_common::serve("echo-yawc", handle)
 }
