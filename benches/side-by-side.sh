@@ -58,6 +58,7 @@
 #                       directory or pass WSX.
 #   WSX_BASE            a second wsx binary, run as wsx-base / wsx-base-plain
 #   WSX_VARIANTS        "NAME:FLAGS;NAME:FLAGS": extra `wsx serve` servers
+#                       (FLAGS may start with @/path/to/wsx: another binary)
 #   TT                  tungstenite-echo binary (default: built here)
 #   SERVERS             space-separated subset of the server names to run
 #                       (default: all)
@@ -169,7 +170,13 @@ if [ -n "${WSX_VARIANTS:-}" ]; then
         vname="${v%%:*}"
         vflags="${v#*:}"
         [ "$vname" != "$v" ] && [ -n "$vname" ] || die "WSX_VARIANTS entry '$v' is not NAME:FLAGS"
-        add "wsx-$vname" deflate wsx "$WSX serve --listen 127.0.0.1:0 $vflags"
+        vbin="$WSX"
+        if [ "${vflags#@}" != "$vflags" ]; then # NAME:@/path/to/wsx FLAGS
+            vbin="${vflags#@}"; vbin="${vbin%% *}"
+            vflags="${vflags#@"$vbin"}"
+            [ -x "$vbin" ] || die "WSX_VARIANTS entry '$v': $vbin is not executable"
+        fi
+        add "wsx-$vname" deflate wsx "$vbin serve --listen 127.0.0.1:0 $vflags"
     done
 fi
 add tokio-tungstenite plain wsx-plain "$TT --listen 127.0.0.1:0"

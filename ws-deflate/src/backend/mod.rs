@@ -31,10 +31,17 @@ mod miniz;
 #[cfg(feature = "zlib-rs")]
 mod zlib;
 
+#[cfg(feature = "zlib-c")]
+mod zlib_c;
+
 #[cfg(not(feature = "zlib-rs"))]
 use miniz::{RawDeflate, RawInflate};
+#[cfg(all(feature = "zlib-rs", not(feature = "zlib-c")))]
+use zlib::RawDeflate;
 #[cfg(feature = "zlib-rs")]
-use zlib::{RawDeflate, RawInflate};
+use zlib::RawInflate;
+#[cfg(feature = "zlib-c")]
+use zlib_c::RawDeflate;
 
 use crate::config::MAX_WINDOW_BITS;
 
@@ -42,8 +49,11 @@ use crate::config::MAX_WINDOW_BITS;
 compile_error!("ws-deflate needs a backend: enable feature `zlib-rs` (default) or `miniz`");
 
 /// The name of the compression backend compiled in.
-#[cfg(feature = "zlib-rs")]
+#[cfg(all(feature = "zlib-rs", not(feature = "zlib-c")))]
 pub const BACKEND: &str = "zlib-rs";
+/// The name of the compression backend compiled in.
+#[cfg(feature = "zlib-c")]
+pub const BACKEND: &str = "zlib (compress) + zlib-rs (inflate)";
 /// The name of the compression backend compiled in.
 #[cfg(not(feature = "zlib-rs"))]
 pub const BACKEND: &str = "miniz_oxide";

@@ -41,6 +41,7 @@ fn clamp(n: usize) -> u32 {
 }
 
 /// A raw-DEFLATE compressor.
+#[cfg_attr(feature = "zlib-c", allow(dead_code))]
 pub(super) struct RawDeflate {
     s: Box<z::z_stream>,
 }
@@ -49,6 +50,7 @@ pub(super) struct RawDeflate {
 // zlib-rs state is plain memory that may move between threads.
 unsafe impl Send for RawDeflate {}
 
+#[cfg_attr(feature = "zlib-c", allow(dead_code))]
 impl RawDeflate {
     /// `bits` 9..=15, `level` 0..=9, `mem_level` 1..=9 (already clamped).
     pub(super) fn new(level: u32, bits: u8, mem_level: u8) -> Self {
