@@ -11,6 +11,23 @@ use super::measure::Row;
 const PANEL: (u32, u32) = (560, 420);
 const HEADER: u32 = 64;
 
+/// Round values (1, 1.5, 2, 3, 4, 5, 7 times a power of ten) in `lo..=hi`:
+/// the y ticks of a log axis spanning less than a decade or two.
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut v = Vec::new();
+    let mut decade = 1.0;
+    while decade <= hi {
+        for m in [1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0] {
+            let t = m * decade;
+            if (lo..=hi).contains(&t) {
+                v.push(t);
+            }
+        }
+        decade *= 10.0;
+    }
+    v
+}
+
 /// Draw the chart of `rows` (grouped by input, in order) to `path`.
 pub fn draw(path: &Path, rows: &[Row], contexts: usize) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("chart {}: {e}", path.display());
@@ -49,17 +66,26 @@ pub fn draw(path: &Path, rows: &[Row], contexts: usize) -> Result<(), String> {
         let pt = |r: &Row| (r.cpu().total(), r.wire_per_msg());
         let max_x = mine.iter().map(|r| pt(r).0).fold(1e-3, f64::max);
         let max_y = mine.iter().map(|r| pt(r).1).fold(1.0, f64::max);
+        let min_y = mine.iter().map(|r| pt(r).1).fold(max_y, f64::min).max(1.0);
         let mut c = ChartBuilder::on(panel)
             .caption(*name, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(56)
-            .build_cartesian_2d(0f64..max_x * 1.18, 0f64..max_y * 1.08)
+            .build_cartesian_2d(
+                0f64..max_x * 1.18,
+                (min_y * 0.85..max_y * 1.15)
+                    .log_scale()
+                    .with_key_points(ticks(min_y * 0.85, max_y * 1.15)),
+            )
             .map_err(|e| err(&e))?;
         c.configure_mesh()
             .x_desc("CPU µs/msg")
-            .y_desc("wire bytes/msg")
+            .y_desc("wire bytes/msg (log scale)")
             .label_style(("sans-serif", 11))
+            .max_light_lines(1)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()
             .map_err(|e| err(&e))?;
         let mut front: Vec<(f64, f64)> = mine.iter().filter(|r| r.pareto).map(|r| pt(r)).collect();
@@ -89,4 +115,16 @@ pub fn draw(path: &Path, rows: &[Row], contexts: usize) -> Result<(), String> {
     }
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ticks_are_round_and_in_range() {
+        assert_eq!(
+            super::ticks(250.0, 1900.0),
+            [300.0, 400.0, 500.0, 700.0, 1000.0, 1500.0]
+        );
+        assert_eq!(super::ticks(1.0, 1.2), [1.0]);
+    }
 }
