@@ -334,10 +334,10 @@ pub fn batch(
 /// included, `0 < min <= max`), until one pass over them spans at least
 /// `min_total` bytes (at least one message, at most `max_count`).
 ///
-/// Sizes are spread evenly over doubling bands (`min..2*min`, `2*min..4*min`,
-/// ... up to `max`), so small and large messages are about equally common
-/// per band, as in chat traffic where most messages are short. Integer
-/// arithmetic only: the same corpus on every machine.
+/// Each doubling band of sizes (`min..2*min`, `2*min..4*min`, ... up to
+/// `max`) is equally likely, uniform within the band, so short messages
+/// outnumber long ones, as in chat traffic. Integer arithmetic only: the
+/// same corpus on every machine.
 pub fn mixed(
     kind: Kind,
     min: usize,

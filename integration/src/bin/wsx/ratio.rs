@@ -42,7 +42,8 @@ pub struct RatioArgs {
     #[arg(value_name = "FILES_OR_DIRS")]
     pub inputs: Vec<PathBuf>,
     /// Built-in corpora: message sizes in bytes, or `mixed` (200 B to
-    /// 4 KiB, mostly small, like chat traffic). Comma-separated.
+    /// 4 KiB, short messages more common than long, like chat traffic).
+    /// Comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "mixed,256,4096,65536")]
     pub sizes: Vec<Size>,
     /// Built-in corpora: bytes of messages per input.
@@ -72,9 +73,9 @@ pub struct RatioArgs {
     pub time: u64,
     /// Also time N connections interleaved (independent negotiated pairs,
     /// messages round-robin across them): the cache pressure of a real
-    /// server, where the per-message cost is typically 2-3x that of one
-    /// hot connection. The Pareto frontier uses these figures. 1: only
-    /// the one-connection figures.
+    /// server, where the per-message cost of messages up to a few KiB is
+    /// typically 2-3x that of one hot connection. The Pareto frontier uses
+    /// these figures. 1: only the one-connection figures.
     #[arg(long, value_name = "N", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub contexts: u32,

@@ -81,11 +81,12 @@ ratio = message bytes / compressed payload; wire B/msg = server-to-client bytes 
 comp/dec µs = µs per message through SendStack::encode / RecvStack::decode, one connection, messages in sequence \
 (median of interleaved passes).{}\n\
 busy KiB = server heap per connection after messages both ways; hib KiB = the same after hibernate() on both halves \
-(the server's shared pool of idle states is not included).",
+(the server's shared pool of idle states is not included).\n\
+CPU figures move by ~10% between runs on a shared machine: settings within that of each other can swap frontier places.",
         if many {
             format!(
                 "\ncomp@{contexts}/dec@{contexts} = the same with {contexts} connections interleaved, messages round-robin: \
-the cache pressure of a busy server (typically 2-3x the one-connection cost)."
+the cache pressure of a busy server (for messages up to a few KiB typically 2-3x the one-connection cost)."
             )
         } else {
             String::new()
