@@ -75,13 +75,15 @@ pub struct RatioArgs {
     /// messages round-robin across them): the cache pressure of a real
     /// server, where the per-message cost of messages up to a few KiB is
     /// typically 2-3x that of one hot connection. The Pareto frontier uses
-    /// these figures. 1: only the one-connection figures.
+    /// these figures. 1: only the one-connection figures. Every setting's
+    /// N connections stay open during the passes (about 0.5 MiB each).
     #[arg(long, value_name = "N", default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+          value_parser = clap::value_parser!(u32).range(1..=256))]
     pub contexts: u32,
-    /// Server connections opened for the memory figures.
+    /// Server connections opened for the memory figures (one setting at a
+    /// time, about 0.5 MiB each).
     #[arg(long, value_name = "N", default_value_t = 32,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub conns: u32,
 }
 
@@ -91,6 +93,17 @@ pub async fn run(args: RatioArgs) -> Result<(), String> {
     // so everything is allocated on this (the main) thread.
     let inputs = input::load(&args.inputs, &args.sizes, args.total, args.split)?;
     let settings = settings::select(&args.settings)?;
+    for i in &inputs {
+        let bytes: usize = i.messages.iter().map(Vec::len).sum();
+        if bytes < measure::SMALL_INPUT {
+            eprintln!(
+                "note: {} holds only {bytes} bytes of messages; they repeat within a deflate \
+window while timing, which flatters context takeover (give at least {} KiB)",
+                i.name,
+                measure::SMALL_INPUT >> 10
+            );
+        }
+    }
     let opts = measure::Options {
         time: Duration::from_millis(args.time),
         contexts: args.contexts as usize,

@@ -16,6 +16,9 @@ use super::settings::Setting;
 pub const PASSES: usize = 7;
 /// The largest LZ77 window (15 bits).
 const WINDOW: usize = 32 << 10;
+/// Inputs with fewer message bytes than this repeat within a window while
+/// timing (warm-up and passes cycle through the input).
+pub const SMALL_INPUT: usize = 2 * WINDOW;
 /// The memory figure: each connection exchanges messages until this many
 /// bytes went each way (a full 15-bit window)…
 const MEMORY_BYTES: usize = WINDOW;
