@@ -278,3 +278,182 @@ async fn serve_wss_with_tls_cert_and_key() {
     assert!(!out.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every setting `wsx ratio` compares by default, in report order.
+const RATIO_SETTINGS: [&str; 25] = [
+    "off",
+    "default",
+    "level1",
+    "level2",
+    "level3",
+    "level4",
+    "level5",
+    "level7",
+    "level8",
+    "level9",
+    "mem6",
+    "mem4",
+    "lean",
+    "window14",
+    "window13",
+    "window12",
+    "window9",
+    "w14-l3",
+    "w13-l3",
+    "w12-l3",
+    "w14-l1",
+    "w13-l1",
+    "w12-l1",
+    "no-ctx",
+    "no-ctx-l1",
+];
+
+/// `wsx ratio` with quick timing; returns stdout.
+fn ratio(extra: &[&str]) -> String {
+    let out = Command::new(WSX)
+        .args(["ratio", "--time", "2", "--contexts", "3", "--conns", "2"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn ratio_json_has_every_setting_and_a_frontier_and_writes_the_svg() {
+    let dir = std::env::temp_dir().join(format!("wsx-cli-ratio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("ratio.svg");
+    let out = ratio(&[
+        "--sizes",
+        "mixed,1024",
+        "--total",
+        "32768",
+        "--json",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let inputs = [
+        "chat-json/mixed",
+        "chat-json/1KiB",
+        "logs/mixed",
+        "logs/1KiB",
+        "html/mixed",
+        "html/1KiB",
+        "binary/mixed",
+        "binary/1KiB",
+    ];
+    assert_eq!(rows.len(), inputs.len() * RATIO_SETTINGS.len());
+    for input in inputs {
+        let mine: Vec<&serde_json::Value> = rows.iter().filter(|r| r["input"] == input).collect();
+        let names: Vec<&str> = mine
+            .iter()
+            .map(|r| r["setting"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, RATIO_SETTINGS, "{input}");
+        for r in &mine {
+            for f in [
+                "ratio",
+                "wire_bytes_per_msg",
+                "compress_us",
+                "decompress_us",
+                "compress_us_ctx",
+                "decompress_us_ctx",
+                "cpu_us",
+                "mem_busy_bytes",
+                "mem_hibernated_bytes",
+            ] {
+                assert!(r[f].is_number(), "{input} {} {f}: {r}", r["setting"]);
+            }
+            assert!(r["pareto"].is_boolean());
+            assert!(r["flags"].is_string());
+            assert_eq!(r["contexts"], 3);
+        }
+        // No compression costs nothing: always on the frontier.
+        assert_eq!(mine[0]["pareto"], true, "{input}");
+        // The frontier, recomputed from the printed figures.
+        for a in &mine {
+            let (ac, ab) = (
+                a["cpu_us"].as_f64().unwrap(),
+                a["wire_bytes_per_msg"].as_f64().unwrap(),
+            );
+            let dominated = mine.iter().any(|b| {
+                let (bc, bb) = (
+                    b["cpu_us"].as_f64().unwrap(),
+                    b["wire_bytes_per_msg"].as_f64().unwrap(),
+                );
+                bc <= ac && bb <= ab && (bc < ac || bb < ab)
+            });
+            assert_eq!(a["pareto"], !dominated, "{input} {}", a["setting"]);
+        }
+        let default = mine[1];
+        assert!(default["ratio"].as_f64().unwrap() > 1.0);
+        assert!(default["flags"].as_str().unwrap().starts_with('('));
+    }
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        chart.starts_with("<svg"),
+        "{}",
+        &chart[..chart.len().min(200)]
+    );
+    assert!(chart.contains("chat-json/mixed") && chart.contains("w12-l1"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ratio_csv_and_table_for_chosen_settings_on_a_file() {
+    let dir = std::env::temp_dir().join(format!("wsx-cli-ratio-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("msgs.txt");
+    let line = "{\"type\":\"message\",\"user\":\"alice\",\"text\":\"hello, world\"}\n";
+    std::fs::write(&file, line.repeat(200)).unwrap();
+    let file = file.to_str().unwrap();
+    let csv = ratio(&[
+        "--settings",
+        "level1,off,no-ctx",
+        "--split",
+        "300",
+        "--csv",
+        file,
+    ]);
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..3], ["input", "setting", "pareto"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(names, ["level1", "off", "no-ctx"]);
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for r in &rows {
+        assert_eq!(r.len(), header.len(), "{r:?}");
+        assert_eq!(r[0], file);
+        assert!(r[col("pareto")] == "true" || r[col("pareto")] == "false");
+        let ratio: f64 = r[col("ratio")].parse().unwrap();
+        assert!(ratio >= 1.0);
+        let _: f64 = r[col("cpu_us")].parse().unwrap();
+        let _: f64 = r[col("mem_hibernated_bytes")].parse().unwrap();
+    }
+    assert_eq!(rows[1][col("pareto")], "true");
+    let table = ratio(&["--settings", "level1,off", "--split", "300", file]);
+    assert!(
+        table.contains("level1") && table.contains("--deflate-level 1"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with('*') && l.contains(" off ")),
+        "{table}"
+    );
+    let bad = Command::new(WSX)
+        .args(["ratio", "--settings", "nope", file])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown setting"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

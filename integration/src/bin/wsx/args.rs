@@ -32,8 +32,9 @@ pub enum Command {
     /// what the server accepts.
     Probe(ProbeArgs),
     /// Compare permessage-deflate settings on FILES_OR_DIRS (default: the
-    /// built-in corpora): ratio, bytes on the wire, compress/decompress
-    /// speed, memory per connection. A table, --csv, --json, --svg FILE.
+    /// built-in corpora): ratio, wire bytes and compress/decompress µs per
+    /// message, memory per connection busy and hibernated; Pareto-optimal
+    /// settings (CPU vs bytes) marked. A table, --csv, --json, --svg FILE.
     Ratio(crate::ratio::RatioArgs),
     /// Drive any echo server: messages/s, p50/p99 round trip, bytes on the
     /// wire, compression ratio and connection errors.

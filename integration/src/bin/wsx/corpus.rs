@@ -330,6 +330,47 @@ pub fn batch(
     messages(kind, size, count, seed)
 }
 
+/// Distinct messages of mixed sizes between `min` and `max` bytes (both
+/// included, `0 < min <= max`), until one pass over them spans at least
+/// `min_total` bytes (at least one message, at most `max_count`).
+///
+/// Each doubling band of sizes (`min..2*min`, `2*min..4*min`, ... up to
+/// `max`) is equally likely, uniform within the band, so short messages
+/// outnumber long ones, as in chat traffic. Integer arithmetic only: the
+/// same corpus on every machine.
+pub fn mixed(
+    kind: Kind,
+    min: usize,
+    max: usize,
+    min_total: usize,
+    max_count: usize,
+    seed: u64,
+) -> Vec<Vec<u8>> {
+    let min = min.max(1);
+    let max = max.max(min);
+    let mut edges = vec![min];
+    while edges.last().is_some_and(|&e| e.saturating_mul(2) < max) {
+        let next = edges.last().map_or(min, |&e| e * 2);
+        edges.push(next);
+    }
+    edges.push(max);
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    let mut i = 0u64;
+    while out.is_empty() || (total < min_total && out.len() < max_count.max(1)) {
+        let mut r = Rng::new(seed.wrapping_mul(0x2000_0003) ^ i ^ 0x5EED_0000_0000);
+        let band = r.below((edges.len() - 1) as u64) as usize;
+        let (lo, hi) = (edges[band], edges[band + 1]);
+        let size = lo + r.below((hi - lo + 1) as u64) as usize;
+        let mut v = Vec::with_capacity(size);
+        fill(kind, &mut r, size, &mut v);
+        total += size;
+        out.push(v);
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +387,18 @@ mod tests {
             }
             assert_eq!(Kind::parse(kind.name()), Some(kind));
         }
+    }
+
+    #[test]
+    fn mixed_sizes_stay_in_range_and_are_deterministic() {
+        let a = mixed(Kind::Chat, 200, 4096, 64 << 10, 4096, 3);
+        assert_eq!(a, mixed(Kind::Chat, 200, 4096, 64 << 10, 4096, 3));
+        assert!(a.iter().all(|m| (200..=4096).contains(&m.len())));
+        assert!(a.iter().map(Vec::len).sum::<usize>() >= 64 << 10);
+        assert!(a.iter().any(|m| m.len() < 400) && a.iter().any(|m| m.len() > 3200));
+        assert_eq!(
+            mixed(Kind::Logs, 5, 5, 0, 10, 1),
+            vec![mixed(Kind::Logs, 5, 5, 0, 10, 1)[0].clone()]
+        );
     }
 }

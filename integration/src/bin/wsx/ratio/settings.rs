@@ -1,0 +1,193 @@
+//! The permessage-deflate policies `wsx ratio` compares, by name, with the
+//! `wsx serve` flags that produce each.
+
+use ws_deflate::DeflateConfig;
+
+/// A named policy (`cfg: None`: permessage-deflate off).
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// The name shown in reports and accepted by `--settings`.
+    pub name: &'static str,
+    /// The policy, or `None` for no compression.
+    pub cfg: Option<DeflateConfig>,
+}
+
+impl Setting {
+    /// The `wsx serve` flags giving this policy (knobs without a flag are
+    /// named after their `DeflateConfig` field).
+    pub fn flags(&self) -> String {
+        let Some(cfg) = &self.cfg else {
+            return "--no-deflate".to_owned();
+        };
+        let d = DeflateConfig::default();
+        let mut v: Vec<String> = Vec::new();
+        if cfg.level != d.level {
+            v.push(format!("--deflate-level {}", cfg.level));
+        }
+        if let Some(b) = cfg.server_max_window_bits {
+            v.push(format!("--server-max-window-bits {b}"));
+        }
+        if let Some(b) = cfg.client_max_window_bits {
+            v.push(format!("--client-max-window-bits {b}"));
+        }
+        if cfg.server_no_context_takeover {
+            v.push("--server-no-context-takeover".to_owned());
+        }
+        if cfg.client_no_context_takeover {
+            v.push("--client-no-context-takeover".to_owned());
+        }
+        if v.is_empty() && cfg.mem_level == d.mem_level {
+            return "(defaults: level 6, 15-bit windows, context takeover)".to_owned();
+        }
+        if cfg.mem_level != d.mem_level {
+            v.push(format!(
+                "memLevel {} (DeflateConfig::mem_level; no flag)",
+                cfg.mem_level
+            ));
+        }
+        v.join(" ")
+    }
+}
+
+fn with(name: &'static str, cfg: DeflateConfig) -> Setting {
+    Setting {
+        name,
+        cfg: Some(cfg),
+    }
+}
+
+fn window(bits: u8, level: u32) -> DeflateConfig {
+    DeflateConfig {
+        level,
+        server_max_window_bits: Some(bits),
+        client_max_window_bits: Some(bits),
+        ..DeflateConfig::default()
+    }
+}
+
+/// Every built-in setting, in report order.
+pub fn all() -> Vec<Setting> {
+    let d = DeflateConfig::default;
+    let level = |level| DeflateConfig { level, ..d() };
+    let mem = |mem_level| DeflateConfig { mem_level, ..d() };
+    let nct = |level| DeflateConfig {
+        level,
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..d()
+    };
+    vec![
+        Setting {
+            name: "off",
+            cfg: None,
+        },
+        with("default", d()),
+        with("level1", level(1)),
+        with("level2", level(2)),
+        with("level3", level(3)),
+        with("level4", level(4)),
+        with("level5", level(5)),
+        with("level7", level(7)),
+        with("level8", level(8)),
+        with("level9", level(9)),
+        with("mem6", mem(6)),
+        with("mem4", mem(4)),
+        with(
+            "lean",
+            DeflateConfig {
+                mem_level: 2,
+                ..window(10, 6)
+            },
+        ),
+        with("window14", window(14, 6)),
+        with("window13", window(13, 6)),
+        with("window12", window(12, 6)),
+        with("window9", window(9, 6)),
+        with("w14-l3", window(14, 3)),
+        with("w13-l3", window(13, 3)),
+        with("w12-l3", window(12, 3)),
+        with("w14-l1", window(14, 1)),
+        with("w13-l1", window(13, 1)),
+        with("w12-l1", window(12, 1)),
+        with("no-ctx", nct(6)),
+        with("no-ctx-l1", nct(1)),
+    ]
+}
+
+/// The settings named in `names` (in the given order; `level6` means
+/// `default`), or every setting when `names` is empty.
+pub fn select(names: &[String]) -> Result<Vec<Setting>, String> {
+    let all = all();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let mut out: Vec<Setting> = Vec::with_capacity(names.len());
+    for n in names {
+        let n = n.trim();
+        let want = if n == "level6" { "default" } else { n };
+        let Some(s) = all.iter().find(|s| s.name == want) else {
+            let known: Vec<&str> = all.iter().map(|s| s.name).collect();
+            return Err(format!(
+                "--settings: unknown setting {n:?} (known: {})",
+                known.join(", ")
+            ));
+        };
+        if !out.iter().any(|o| o.name == s.name) {
+            out.push(s.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn names_are_unique_and_configs_valid() {
+        let all = all();
+        for (i, s) in all.iter().enumerate() {
+            assert!(all[..i].iter().all(|o| o.name != s.name), "{}", s.name);
+            if let Some(c) = &s.cfg {
+                assert!(c.validate().is_ok(), "{}", s.name);
+            }
+        }
+        // Every level 1..=9 at 15 bits (level 6 is the default).
+        for l in 1..=9u32 {
+            assert!(all
+                .iter()
+                .any(|s| s.cfg.as_ref().is_some_and(|c| c.level == l
+                    && c.server_max_window_bits.is_none()
+                    && !c.server_no_context_takeover
+                    && c.mem_level == 8)));
+        }
+    }
+
+    #[test]
+    fn flags_parse_as_wsx_serve_flags() {
+        for s in all() {
+            let flags = s.flags();
+            if flags.contains("memLevel") || flags.starts_with('(') {
+                continue;
+            }
+            let mut argv = vec!["wsx", "serve"];
+            argv.extend(flags.split_whitespace());
+            let parsed = crate::args::Cli::try_parse_from(&argv);
+            assert!(parsed.is_ok(), "{}: {flags}", s.name);
+        }
+        assert_eq!(
+            select(&["window12".into()]).map(|v| v[0].flags()),
+            Ok("--server-max-window-bits 12 --client-max-window-bits 12".to_owned())
+        );
+    }
+
+    #[test]
+    fn select_by_name() {
+        let v = select(&["level1".into(), "level6".into(), "off".into()]).unwrap();
+        let names: Vec<&str> = v.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["level1", "default", "off"]);
+        assert!(select(&["nope".into()]).is_err());
+        assert_eq!(select(&[]).map(|v| v.len()), Ok(all().len()));
+    }
+}
