@@ -17,6 +17,7 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Wake, Waker};
@@ -25,7 +26,7 @@ use bytes::BytesMut;
 use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 use tracing::debug;
 use tungstenite::Message;
@@ -72,6 +73,9 @@ impl Wake for WriteWakers {
     }
 }
 
+/// Bytes read per call when no frame is waiting for more: into a buffer on
+/// the stack, so a connection that waits for its next message holds no read
+/// buffer of its own; what arrived is then copied into a buffer of its size.
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_IOSLICES: usize = 32;
 const MAX_RESERVE_STEP: usize = 4 << 20;
@@ -128,8 +132,12 @@ impl<S> WebSocketStream<S> {
     }
 
     pub(crate) fn from_connection(io: S, conn: Connection, leftover: BytesMut) -> Self {
-        let mut read_buf = leftover;
-        read_buf.reserve(READ_CHUNK);
+        // Keep the handshake's read buffer only if it holds frame bytes.
+        let read_buf = if leftover.is_empty() {
+            BytesMut::new()
+        } else {
+            leftover
+        };
         WebSocketStream {
             io,
             conn,
@@ -169,6 +177,54 @@ impl<S> WebSocketStream<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    /// Read more bytes into `read_buf`; `need` is the receiver's hint of how
+    /// many more the frame in progress needs. `Ok(0)` is EOF.
+    ///
+    /// With nothing buffered (the connection is between messages), the read
+    /// goes to a buffer on the stack and the connection's own read buffer is
+    /// released while it waits, so an idle connection holds none; what
+    /// arrives is copied into a buffer of its size (or into the spare room
+    /// of the current one). A frame in progress is read in place, in steps
+    /// that grow with `need` (up to `MAX_RESERVE_STEP`), so a large message
+    /// is read in large steps without trusting its announced length up front.
+    /// With `keep` false (input is being discarded) the bytes are dropped.
+    fn poll_fill(
+        &mut self,
+        cx: &mut Context<'_>,
+        need: usize,
+        keep: bool,
+    ) -> Poll<io::Result<usize>> {
+        if self.read_buf.is_empty() || !keep {
+            let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut rb = ReadBuf::uninit(&mut stack);
+            match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+                Poll::Pending => {
+                    if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+                        self.read_buf = BytesMut::new();
+                    }
+                    Poll::Pending
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    let got = rb.filled();
+                    if keep {
+                        if self.read_buf.capacity() < got.len() {
+                            self.read_buf = BytesMut::with_capacity(got.len());
+                        }
+                        self.read_buf.extend_from_slice(got);
+                    }
+                    Poll::Ready(Ok(got.len()))
+                }
+            }
+        } else {
+            // Grow toward a large frame step by step, as its bytes arrive,
+            // instead of trusting the announced length up front.
+            self.read_buf
+                .reserve(need.clamp(READ_CHUNK, MAX_RESERVE_STEP));
+            tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
+        }
+    }
+
     /// Write out the queue (vectored when the socket supports it).
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.conn.out.is_empty() {
@@ -216,18 +272,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         if self.hibernated || !self.conn.has_extensions || self.conn.is_closing() {
             return;
         }
-        let deadline = self.last_active + after;
+        // The timer is not moved on every message (re-arming it costs a
+        // timer-wheel update): when it fires early because messages came
+        // since, it is re-armed once to the new deadline.
         let timer = self
             .hibernate_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
-        }
-        if timer.as_mut().poll(cx).is_ready() {
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(self.last_active + after)));
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return;
+            }
+            let deadline = self.last_active + after;
+            if deadline > timer.deadline() {
+                timer.as_mut().reset(deadline);
+                continue;
+            }
             debug!("connection quiet: hibernating its extensions");
             self.conn.hibernate();
             self.hibernated = true;
             self.hibernate_timer = None;
+            return;
         }
     }
 
@@ -256,13 +320,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         break;
                     }
                 }
-                self.read_buf.clear();
-                self.read_buf.reserve(READ_CHUNK);
-                match ready!(tokio_util::io::poll_read_buf(
-                    Pin::new(&mut self.io),
-                    cx,
-                    &mut self.read_buf
-                )) {
+                self.read_buf = BytesMut::new();
+                match ready!(self.poll_fill(cx, 0, false)) {
                     Ok(0) | Err(_) => break,
                     Ok(_) => continue,
                 }
@@ -317,8 +376,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     let _ = ready!(Pin::new(&mut this.io).poll_shutdown(wcx));
                     this.shutdown = true;
                 }
-                this.read_buf.clear();
-                READ_CHUNK
+                this.read_buf = BytesMut::new();
+                0
             } else {
                 let skipper = &mut this.skipper;
                 match this.conn.receive(&mut this.read_buf, |b| skipper.skip(b)) {
@@ -371,15 +430,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     }
                 }
             }
-            // Grow toward a large frame step by step, as its bytes arrive,
-            // instead of trusting the announced length up front.
-            this.read_buf
-                .reserve(need.clamp(READ_CHUNK, MAX_RESERVE_STEP));
-            match ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut this.io),
-                cx,
-                &mut this.read_buf
-            )) {
+            let keep = !this.discard_input;
+            match ready!(this.poll_fill(cx, need, keep)) {
                 Ok(0) => {
                     if let Err(e) = this.conn.on_eof() {
                         return Poll::Ready(Some(Err(e)));
@@ -418,8 +470,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.note_activity();
-        self.conn.encode(item)
+        let this = &mut *self;
+        this.note_activity();
+        this.conn.out.set_vectored(this.io.is_write_vectored());
+        this.conn.encode(item)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -447,5 +501,175 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
         let waker = Waker::from(this.write_wakers.clone());
         ready!(this.poll_flush_all(&mut Context::from_waker(&waker)))?;
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use futures_util::{FutureExt, SinkExt, StreamExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use ws_ext_core::{Frame, OpCode};
+
+    use crate::config::WebSocketConfig;
+    use crate::proto::send::encode_raw;
+
+    /// A stream that records the largest read buffer it was offered.
+    struct Probe<S> {
+        io: S,
+        largest_read: usize,
+    }
+
+    impl<S: AsyncRead + Unpin> AsyncRead for Probe<S> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.largest_read = self.largest_read.max(buf.remaining());
+            Pin::new(&mut self.io).poll_read(cx, buf)
+        }
+    }
+
+    impl<S: AsyncWrite + Unpin> AsyncWrite for Probe<S> {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.io).poll_write(cx, buf)
+        }
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        }
+        fn is_write_vectored(&self) -> bool {
+            self.io.is_write_vectored()
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_flush(cx)
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_shutdown(cx)
+        }
+    }
+
+    /// A server-side stream over loopback TCP (vectored writes) and the raw
+    /// client socket.
+    async fn pair() -> (WebSocketStream<Probe<TcpStream>>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let io = Probe {
+            io: server,
+            largest_read: 0,
+        };
+        let ws = WebSocketStream::from_parts(
+            io,
+            Role::Server,
+            ExtensionStack::default(),
+            None,
+            WebSocketConfig::default(),
+            BytesMut::new(),
+        );
+        (ws, client)
+    }
+
+    fn client_frame(opcode: OpCode, payload: &[u8]) -> BytesMut {
+        let frame = Frame::new(true, opcode, Bytes::copy_from_slice(payload));
+        encode_raw(&frame, Some([0x12, 0x34, 0x56, 0x78]))
+    }
+
+    fn server_frame(opcode: OpCode, payload: &[u8]) -> BytesMut {
+        encode_raw(
+            &Frame::new(true, opcode, Bytes::copy_from_slice(payload)),
+            None,
+        )
+    }
+
+    /// Nothing to read: the stream is pending, and holds no buffers.
+    fn assert_idle_and_empty<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) {
+        assert!(
+            ws.next().now_or_never().is_none(),
+            "nothing should be ready"
+        );
+        assert_eq!(ws.read_buf.capacity(), 0, "read buffer held while idle");
+        assert!(ws.conn.out.is_empty());
+        assert_eq!(
+            ws.conn.out.spare_capacity(),
+            0,
+            "write buffer held while idle"
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_connection_releases_its_read_and_write_buffers() {
+        let (mut ws, mut client) = pair().await;
+        for (i, size) in [5usize, 300, 1024, 20_000].into_iter().enumerate() {
+            let text: String = "é-wsx".chars().cycle().take(size).collect();
+            let frame = client_frame(OpCode::Text, text.as_bytes());
+            client.write_all(&frame).await.unwrap();
+            let msg = ws.next().await.unwrap().unwrap();
+            assert_eq!(msg, Message::text(text.clone()), "message {i}");
+            ws.send(msg).await.unwrap();
+            let want = server_frame(OpCode::Text, text.as_bytes());
+            let mut got = vec![0u8; want.len()];
+            client.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, &want[..], "echo {i}");
+            assert_idle_and_empty(&mut ws);
+        }
+    }
+
+    #[tokio::test]
+    async fn several_frames_in_one_read_then_idle() {
+        let (mut ws, mut client) = pair().await;
+        let mut burst = Vec::new();
+        for i in 0..50u32 {
+            burst.extend_from_slice(&client_frame(OpCode::Binary, &i.to_be_bytes().repeat(100)));
+        }
+        client.write_all(&burst).await.unwrap();
+        for i in 0..50u32 {
+            let msg = ws.next().await.unwrap().unwrap();
+            assert_eq!(msg, Message::binary(i.to_be_bytes().repeat(100)));
+            ws.feed(msg).await.unwrap();
+        }
+        ws.flush().await.unwrap();
+        let mut want = Vec::new();
+        for i in 0..50u32 {
+            want.extend_from_slice(&server_frame(OpCode::Binary, &i.to_be_bytes().repeat(100)));
+        }
+        let mut got = vec![0u8; want.len()];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, want);
+        assert_idle_and_empty(&mut ws);
+    }
+
+    #[tokio::test]
+    async fn large_message_arrives_intact_in_large_reads() {
+        let (mut ws, mut client) = pair().await;
+        let payload: Vec<u8> = (0..12 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let frame = client_frame(OpCode::Binary, &payload);
+        let writer = tokio::spawn(async move {
+            client.write_all(&frame).await.unwrap();
+            client
+        });
+        let msg = ws.next().await.unwrap().unwrap();
+        assert_eq!(msg.into_data(), payload);
+        let _client = writer.await.unwrap();
+        // The frame in progress was read in steps that grow with it, not
+        // in READ_CHUNK pieces.
+        assert!(
+            ws.get_ref().largest_read > 4 * READ_CHUNK,
+            "largest read {}",
+            ws.get_ref().largest_read
+        );
+        assert_idle_and_empty(&mut ws);
     }
 }

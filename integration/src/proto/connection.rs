@@ -214,6 +214,11 @@ impl Connection {
                 }
             };
         }
+        if read_buf.is_empty() {
+            // Between frames with nothing buffered (the usual state when a
+            // poll finds no new bytes): nothing to parse.
+            return Received::NeedMore(2);
+        }
         match self.recv.read(read_buf) {
             Ok(Read::NeedMore(n)) => Received::NeedMore(n),
             Ok(Read::Message(msg)) => {

@@ -1,6 +1,6 @@
 //! Frame headers (RFC 6455 §5.2): incremental parsing and writing.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use ws_ext_core::{OpCode, RsvBits};
 
 use crate::error::ProtocolError;
@@ -91,23 +91,37 @@ impl FrameHeader {
 
     /// Append the header to `out`, with the shortest length encoding.
     pub fn write(&self, out: &mut BytesMut) {
-        let b0 = (self.fin as u8) << 7 | self.rsv.bits() | self.opcode.as_u8();
+        let mut b = [0u8; MAX_HEADER_LEN];
+        let n = self.encode(&mut b);
+        out.extend_from_slice(&b[..n]);
+    }
+
+    /// Encode the header at the start of `out`, with the shortest length
+    /// encoding; returns its length.
+    pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+        out[0] = (self.fin as u8) << 7 | self.rsv.bits() | self.opcode.as_u8();
         let mbit = if self.mask.is_some() { 0x80 } else { 0 };
-        out.put_u8(b0);
-        match self.payload_len {
-            n if n < 126 => out.put_u8(mbit | n as u8),
-            n if n <= u16::MAX as u64 => {
-                out.put_u8(mbit | 126);
-                out.put_u16(n as u16);
+        let mut n = match self.payload_len {
+            len if len < 126 => {
+                out[1] = mbit | len as u8;
+                2
             }
-            n => {
-                out.put_u8(mbit | 127);
-                out.put_u64(n);
+            len if len <= u16::MAX as u64 => {
+                out[1] = mbit | 126;
+                out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
             }
-        }
+            len => {
+                out[1] = mbit | 127;
+                out[2..10].copy_from_slice(&len.to_be_bytes());
+                10
+            }
+        };
         if let Some(m) = self.mask {
-            out.extend_from_slice(&m);
+            out[n..n + 4].copy_from_slice(&m);
+            n += 4;
         }
+        n
     }
 }
 

@@ -10,18 +10,45 @@ use bytes::{Buf, Bytes, BytesMut};
 /// Payloads at least this long are queued by reference instead of copied.
 pub const ZERO_COPY_THRESHOLD: usize = 16 * 1024;
 
+/// With a vectored writer, an unmasked payload at least this long that
+/// starts an empty queue is also queued by reference: it is about to be
+/// written on its own (an echo, a reply), so copying it would only cost a
+/// buffer and a copy. Smaller ones, and those queued behind others, are
+/// copied so that batches stay contiguous.
+pub const BY_REF_WHEN_FIRST: usize = 256;
+
+/// Chunk slots a drained queue keeps (a few pointers, not payload memory).
+const KEEP_CHUNK_SLOTS: usize = 4;
+
 /// Bytes waiting to be written, in order: `chunks` first, then `tail`.
+///
+/// A drained queue gives back its buffer, so an idle connection holds no
+/// write memory.
 #[derive(Debug, Default)]
 pub struct OutBuf {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
     len: usize,
+    vectored: bool,
 }
 
 impl OutBuf {
     /// An empty queue.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Declare whether the writer takes several slices in one write
+    /// (`poll_write_vectored`): then payloads that begin an empty queue are
+    /// queued by reference (see [`BY_REF_WHEN_FIRST`]).
+    pub fn set_vectored(&mut self, vectored: bool) {
+        self.vectored = vectored;
+    }
+
+    /// Whether a payload of `len` bytes should be queued by reference rather
+    /// than copied (payloads that need masking are always copied).
+    pub fn by_reference(&self, len: usize) -> bool {
+        len >= ZERO_COPY_THRESHOLD || (self.vectored && self.len == 0 && len >= BY_REF_WHEN_FIRST)
     }
 
     /// Bytes not yet written.
@@ -56,6 +83,25 @@ impl OutBuf {
         }
         self.len += b.len();
         self.chunks.push_back(b);
+    }
+
+    /// Give back the memory of an empty queue: a connection whose queue
+    /// has drained holds no write buffer (the next message allocates one of
+    /// its own size).
+    fn release(&mut self) {
+        debug_assert!(self.len == 0);
+        if self.tail.capacity() > 0 {
+            self.tail = BytesMut::new();
+        }
+        if self.chunks.capacity() > KEEP_CHUNK_SLOTS {
+            self.chunks = VecDeque::new();
+        }
+    }
+
+    /// Bytes of buffer the queue holds beyond its pending bytes (for tests
+    /// and diagnostics).
+    pub fn spare_capacity(&self) -> usize {
+        self.tail.capacity() - self.tail.len()
     }
 
     /// Fill `dst` with the next slices to write; returns how many.
@@ -94,17 +140,16 @@ impl OutBuf {
                 }
                 Some(c) => {
                     c.advance(n);
-                    return;
+                    break;
                 }
                 None => {
                     self.tail.advance(n);
-                    return;
+                    break;
                 }
             }
         }
         if self.len == 0 {
-            // Reuse the tail's allocation from its start.
-            self.tail.clear();
+            self.release();
         }
     }
 }
@@ -132,5 +177,6 @@ mod tests {
         assert_eq!(o.first_slice(), b"h");
         o.advance(1);
         assert!(o.is_empty());
+        assert_eq!(o.tail.capacity(), 0, "a drained queue holds no buffer");
     }
 }

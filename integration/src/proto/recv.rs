@@ -2,7 +2,7 @@
 //! of frames. Sans-I/O: the caller fills a [`BytesMut`] and calls
 //! [`Receiver::read`].
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tracing::trace;
 use tungstenite::{Message, Utf8Bytes};
 use ws_ext_core::{Frame, OpCode, RecvStack};
@@ -177,8 +177,15 @@ impl Receiver {
             }
             self.header = None;
             let validated = std::mem::take(&mut self.validated);
-            let _ = buf.split_to(header_len);
-            let mut payload = buf.split_to(header.payload_len as usize);
+            buf.advance(header_len);
+            let mut payload = if buf.len() == header.payload_len as usize {
+                // The frame ends the buffer: take it whole, so the buffer
+                // (and its allocation) goes with the message and the reader
+                // is left holding nothing.
+                std::mem::take(buf)
+            } else {
+                buf.split_to(header.payload_len as usize)
+            };
             if let Some(m) = header.mask {
                 apply_mask(&mut payload[validated..], rotate(m, validated));
             }

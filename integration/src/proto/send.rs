@@ -7,9 +7,9 @@ use tungstenite::Message;
 use ws_ext_core::{Frame, OpCode, SendStack};
 
 use crate::error::Error;
-use crate::proto::frame::FrameHeader;
+use crate::proto::frame::{FrameHeader, MAX_HEADER_LEN};
 use crate::proto::mask::apply_mask;
-use crate::proto::outbuf::{OutBuf, ZERO_COPY_THRESHOLD};
+use crate::proto::outbuf::OutBuf;
 use crate::proto::{close, Role};
 
 /// Encodes outgoing messages. A client masks every frame with a fresh
@@ -87,28 +87,34 @@ impl Sender {
             mask,
             payload_len: frame.payload.len() as u64,
         };
+        if mask.is_none() && out.by_reference(frame.payload.len()) {
+            if out.is_empty() {
+                // The header as a chunk of its own: no write buffer.
+                let mut h = [0u8; MAX_HEADER_LEN];
+                let n = header.encode(&mut h);
+                out.push_bytes(Bytes::copy_from_slice(&h[..n]));
+            } else {
+                let tail = out.tail_mut();
+                let before = tail.len();
+                header.write(tail);
+                let n = tail.len() - before;
+                out.commit(n);
+            }
+            out.push_bytes(frame.payload);
+            return Ok(());
+        }
         let tail = out.tail_mut();
+        // One allocation for the header and the payload.
+        tail.reserve(MAX_HEADER_LEN + frame.payload.len());
         let before = tail.len();
         header.write(tail);
-        match mask {
-            Some(m) => {
-                let start = tail.len();
-                tail.extend_from_slice(&frame.payload);
-                apply_mask(&mut tail[start..], m);
-                let n = tail.len() - before;
-                out.commit(n);
-            }
-            None if frame.payload.len() >= ZERO_COPY_THRESHOLD => {
-                let n = tail.len() - before;
-                out.commit(n);
-                out.push_bytes(frame.payload);
-            }
-            None => {
-                tail.extend_from_slice(&frame.payload);
-                let n = tail.len() - before;
-                out.commit(n);
-            }
+        let start = tail.len();
+        tail.extend_from_slice(&frame.payload);
+        if let Some(m) = mask {
+            apply_mask(&mut tail[start..], m);
         }
+        let n = tail.len() - before;
+        out.commit(n);
         Ok(())
     }
 }

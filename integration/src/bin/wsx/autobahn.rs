@@ -35,8 +35,8 @@ pub async fn run(args: AutobahnArgs) -> Result<(), String> {
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
         match wsx::connect_with(&url, &config).await {
-            Ok((ws, _)) => {
-                if let Err(e) = echo(ws, None, None).await {
+            Ok((mut ws, _)) => {
+                if let Err(e) = echo(&mut ws, None, None).await {
                     info!(case, error = %e, "case ended with an error");
                 }
             }

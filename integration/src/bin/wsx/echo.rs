@@ -1,6 +1,7 @@
 //! The echo loop shared by `serve` and `autobahn-client`.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
 
@@ -21,45 +22,83 @@ pub enum EchoEnd {
     Shutdown,
 }
 
+/// What the echo loop waits for next.
+enum Step {
+    /// The stream's next item.
+    Next(Option<Result<Message, wsx::Error>>),
+    /// Writing out the batched echoes failed.
+    FlushFailed(wsx::Error),
+    /// Shutdown was requested.
+    Stop,
+}
+
 /// Echo every text and binary message until the connection closes. Echoes
 /// are batched: the socket is flushed when no further message is ready.
 /// When `shutdown` turns true, close with 1001 and finish the handshake.
+///
+/// The stream is borrowed, not moved in: a future that owns a large
+/// argument can hold it twice (once as the argument, once as the local), and
+/// this future lives as long as the connection.
+///
+/// One wait does everything: each wake-up polls the stream once, flushes
+/// when it has nothing more to give, and checks for shutdown; the wait for
+/// shutdown is created once, not once per message (registering with the
+/// watch channel each time costs as much as a small echo).
 pub async fn echo<S>(
-    mut ws: WebSocketStream<S>,
-    mut shutdown: Option<watch::Receiver<bool>>,
+    ws: &mut WebSocketStream<S>,
+    shutdown: Option<watch::Receiver<bool>>,
     stats: Option<&ConnStats>,
 ) -> Result<EchoEnd, wsx::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let stop = async move {
+        match shutdown {
+            // A dropped sender counts as a shutdown request, as before.
+            Some(mut rx) => {
+                let _ = rx.wait_for(|v| *v).await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let mut stop = pin!(stop);
     let mut unflushed = false;
     loop {
-        let next = if unflushed {
-            match poll_fn(|cx| Poll::Ready(ws.poll_next_unpin(cx))).await {
-                Poll::Ready(n) => n,
-                Poll::Pending => {
-                    ws.flush().await?;
-                    unflushed = false;
-                    continue;
+        let step = poll_fn(|cx| {
+            if let Poll::Ready(n) = ws.poll_next_unpin(cx) {
+                return Poll::Ready(Step::Next(n));
+            }
+            if unflushed {
+                match ws.poll_flush_unpin(cx) {
+                    Poll::Ready(Ok(())) => unflushed = false,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Step::FlushFailed(e)),
+                    Poll::Pending => {}
                 }
             }
-        } else if let Some(rx) = shutdown.as_mut() {
-            tokio::select! {
-                n = ws.next() => n,
-                _ = async { let _ = rx.wait_for(|v| *v).await; } => {
-                    debug!("shutting down: closing with 1001");
-                    let _ = ws.send(Message::Close(Some(wsx::CloseFrame {
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Step::Stop);
+            }
+            Poll::Pending
+        })
+        .await;
+        let next = match step {
+            Step::Next(n) => n,
+            Step::FlushFailed(e) => return Err(e),
+            Step::Stop => {
+                debug!("shutting down: closing with 1001");
+                let _ = ws
+                    .send(Message::Close(Some(wsx::CloseFrame {
                         code: wsx::CloseCode::Away,
                         reason: "server shutting down".into(),
-                    }))).await;
-                    while let Some(m) = ws.next().await {
-                        if m.is_err() { break; }
+                    })))
+                    .await;
+                while let Some(m) = ws.next().await {
+                    if m.is_err() {
+                        break;
                     }
-                    return Ok(EchoEnd::Shutdown);
                 }
+                return Ok(EchoEnd::Shutdown);
             }
-        } else {
-            ws.next().await
         };
         match next {
             None => return Ok(EchoEnd::Closed),

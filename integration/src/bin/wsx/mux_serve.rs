@@ -64,8 +64,8 @@ pub async fn handle<S>(
 {
     let mut server = match wsx::mux::accept_mux_request(stream, req, leftover, config).await {
         Ok(MuxAccepted::Mux(s)) => s,
-        Ok(MuxAccepted::Plain(ws)) => {
-            if let Err(e) = echo(*ws, Some(stop), None).await {
+        Ok(MuxAccepted::Plain(mut ws)) => {
+            if let Err(e) = echo(&mut ws, Some(stop), None).await {
                 debug!(error = %e, "connection ended with an error");
             }
             return;
@@ -84,7 +84,8 @@ pub async fn handle<S>(
                     debug!(channel = ch.stream.get_ref().id(), path = ch.path(), "logical channel");
                     let stop = stop.clone();
                     channels.spawn(async move {
-                        if let Err(e) = echo(ch.stream, Some(stop), None).await {
+                        let mut ws = ch.stream;
+                        if let Err(e) = echo(&mut ws, Some(stop), None).await {
                             debug!(error = %e, "channel ended with an error");
                         }
                     });
