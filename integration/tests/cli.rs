@@ -280,17 +280,18 @@ async fn serve_wss_with_tls_cert_and_key() {
 }
 
 /// Every setting `wsx ratio` compares by default, in report order.
-const RATIO_SETTINGS: [&str; 25] = [
+const RATIO_SETTINGS: [&str; 26] = [
     "off",
     "default",
-    "level1",
+    "balanced",
+    "smallest",
+    "level6",
     "level2",
     "level3",
     "level4",
     "level5",
     "level7",
     "level8",
-    "level9",
     "mem6",
     "mem4",
     "lean",
@@ -415,7 +416,7 @@ fn ratio_csv_and_table_for_chosen_settings_on_a_file() {
     let file = file.to_str().unwrap();
     let csv = ratio(&[
         "--settings",
-        "level1,off,no-ctx",
+        "level6,off,no-ctx",
         "--split",
         "300",
         "--csv",
@@ -426,7 +427,7 @@ fn ratio_csv_and_table_for_chosen_settings_on_a_file() {
     assert_eq!(header[..3], ["input", "setting", "pareto"]);
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let names: Vec<&str> = rows.iter().map(|r| r[1]).collect();
-    assert_eq!(names, ["level1", "off", "no-ctx"]);
+    assert_eq!(names, ["level6", "off", "no-ctx"]);
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     for r in &rows {
         assert_eq!(r.len(), header.len(), "{r:?}");
@@ -438,9 +439,9 @@ fn ratio_csv_and_table_for_chosen_settings_on_a_file() {
         let _: f64 = r[col("mem_hibernated_bytes")].parse().unwrap();
     }
     assert_eq!(rows[1][col("pareto")], "true");
-    let table = ratio(&["--settings", "level1,off", "--split", "300", file]);
+    let table = ratio(&["--settings", "level6,off", "--split", "300", file]);
     assert!(
-        table.contains("level1") && table.contains("--deflate-level 1"),
+        table.contains("level6") && table.contains("--deflate-level 6"),
         "{table}"
     );
     assert!(

@@ -20,8 +20,7 @@ use crate::pool::DeflatePool;
 /// The settings of the compressor that packs windows, whatever the
 /// connection's own level: level 6 packs chat-like JSON windows ~30%
 /// smaller than level 1 (30 KiB: 6.6 vs 9.5 KiB) and runs once per quiet
-/// spell. It comes from the same pool (and is the default policy's own
-/// compressor, so the pool serves both).
+/// spell. It comes from the same pool as the connections' compressors.
 const ARCHIVE_PARAMS: DeflaterParams = DeflaterParams {
     level: 6,
     window_bits: 15,

@@ -18,8 +18,16 @@ pub const MAX_WINDOW_BITS: u8 = 15;
 /// | `server_no_context_takeover` | always reset the compressor per message (and say so) | ask the server to reset per message |
 /// | `client_no_context_takeover` | tell the client to reset per message | reset per message (and hint so in the offer) |
 ///
-/// The default: level 6, no window limits, context takeover both ways, no
-/// threshold, memLevel 8.
+/// The default ([`DeflateConfig::fastest`]): level 1, no window limits,
+/// context takeover both ways with hibernation, no threshold, memLevel 8.
+/// It was chosen from the measured CPU / bytes frontier of a busy server
+/// (`benches/side-by-side.sh`, see `benches/RESULTS.md`): zlib-rs level 1
+/// costs ~40% less server CPU per message than level 6 for ~30% more
+/// server-to-client bytes, and is the only setting measured that costs less
+/// server CPU than ratchet and wtx (by ≥ 12% in three runs) while sending
+/// 30% fewer bytes than they do. [`DeflateConfig::balanced`] and
+/// [`DeflateConfig::smallest`] are the other points of the frontier worth
+/// naming.
 ///
 /// ```
 /// use ws_deflate::DeflateConfig;
@@ -94,8 +102,20 @@ pub struct DeflateConfig {
 
 impl Default for DeflateConfig {
     fn default() -> Self {
+        Self::fastest()
+    }
+}
+
+impl DeflateConfig {
+    /// The default: least CPU per message. Level 1 (zlib-rs' `deflate_quick`:
+    /// static Huffman codes, one hash probe), 15-bit windows, context
+    /// takeover with hibernation. Measured on a busy echo server (20
+    /// connections, JSON chat messages of 200 B–4 KB, Node ws client):
+    /// ~25–29 µs of server CPU per message and 266 B per echoed 658 B
+    /// message (level 6: ~47 µs, 205 B). `wsx serve` with no deflate flag.
+    pub fn fastest() -> Self {
         Self {
-            level: 6,
+            level: 1,
             server_max_window_bits: None,
             client_max_window_bits: None,
             server_no_context_takeover: false,
@@ -106,6 +126,30 @@ impl Default for DeflateConfig {
             fallback_offers: Vec::new(),
             pool_capacity: 8,
             hibernate: true,
+        }
+    }
+
+    /// The middle of the frontier: level 6 with a 14-bit compressor window
+    /// (the peer's window is left as it offers). Same measurement as
+    /// [`DeflateConfig::fastest`]: ~37 µs per message, 214 B. `wsx serve
+    /// --deflate-level 6 --server-max-window-bits 14`.
+    pub fn balanced() -> Self {
+        Self {
+            level: 6,
+            server_max_window_bits: Some(14),
+            ..Self::fastest()
+        }
+    }
+
+    /// Fewest bytes, for thin links where CPU is cheap (a mobile client, a
+    /// server with few connections): level 9, 15-bit windows. On chat JSON
+    /// ~2% fewer bytes than level 6 for ~15–20% more CPU (`wsx ratio`);
+    /// level 6 with 15-bit windows (the default before hibernation made
+    /// memory cheap) sits just above it. `wsx serve --deflate-level 9`.
+    pub fn smallest() -> Self {
+        Self {
+            level: 9,
+            ..Self::fastest()
         }
     }
 }

@@ -151,7 +151,7 @@ fn disabled_or_without_context_nothing_is_kept() {
         ..DeflateConfig::default()
     };
     let ((mut c_enc, _), (_, mut s_dec)) = pair(&off, &off);
-    let m = chat(1);
+    let m = chat(20);
     through(
         &mut c_enc,
         &mut s_dec,

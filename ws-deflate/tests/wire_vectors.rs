@@ -6,9 +6,13 @@ use common::*;
 use ws_deflate::{ClientMaxWindowBits, DeflateConfig, OfferParams, ResponseParams};
 use ws_ext_core::{close_code, Decoder, Encoder, ExtensionError, Frame, OpCode};
 
+/// The RFC's example bytes are zlib's at its default level (6); our
+/// default level 1 encodes the second "Hello" differently (and decodably:
+/// `default_level_second_hello_decodes`).
 fn no_skip() -> DeflateConfig {
     DeflateConfig {
         skip_if_not_smaller: false,
+        level: 6,
         ..DeflateConfig::default()
     }
 }
@@ -45,6 +49,22 @@ fn second_hello_with_shared_window_encodes_to_rfc_bytes() {
     enc.encode(Frame::new(true, OpCode::Text, "Hello")).unwrap();
     let f = enc.encode(Frame::new(true, OpCode::Text, "Hello")).unwrap();
     assert_eq!(wire_of(&f), [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+}
+
+#[test]
+fn default_level_second_hello_decodes() {
+    let cfg = DeflateConfig {
+        skip_if_not_smaller: false,
+        ..DeflateConfig::default()
+    };
+    let (mut enc, mut dec) = codec_for(OfferParams::default(), ResponseParams::default(), cfg);
+    for _ in 0..2 {
+        let f = enc.encode(Frame::new(true, OpCode::Text, "Hello")).unwrap();
+        assert_eq!(
+            &decode_wire(&mut dec, &[&wire_of(&f)]).unwrap()[..],
+            b"Hello"
+        );
+    }
 }
 
 #[test]

@@ -13,8 +13,7 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// The `wsx serve` flags giving this policy (knobs without a flag are
-    /// named after their `DeflateConfig` field).
+    /// The `wsx serve` flags giving this policy.
     pub fn flags(&self) -> String {
         let Some(cfg) = &self.cfg else {
             return "--no-deflate".to_owned();
@@ -37,13 +36,10 @@ impl Setting {
             v.push("--client-no-context-takeover".to_owned());
         }
         if v.is_empty() && cfg.mem_level == d.mem_level {
-            return "(defaults: level 6, 15-bit windows, context takeover)".to_owned();
+            return "(defaults: level 1, 15-bit windows, context takeover)".to_owned();
         }
         if cfg.mem_level != d.mem_level {
-            v.push(format!(
-                "memLevel {} (DeflateConfig::mem_level; no flag)",
-                cfg.mem_level
-            ));
+            v.push(format!("--mem-level {}", cfg.mem_level));
         }
         v.join(" ")
     }
@@ -69,7 +65,10 @@ fn window(bits: u8, level: u32) -> DeflateConfig {
 pub fn all() -> Vec<Setting> {
     let d = DeflateConfig::default;
     let level = |level| DeflateConfig { level, ..d() };
-    let mem = |mem_level| DeflateConfig { mem_level, ..d() };
+    let mem = |mem_level| DeflateConfig {
+        mem_level,
+        ..level(6)
+    };
     let nct = |level| DeflateConfig {
         level,
         server_no_context_takeover: true,
@@ -82,14 +81,15 @@ pub fn all() -> Vec<Setting> {
             cfg: None,
         },
         with("default", d()),
-        with("level1", level(1)),
+        with("balanced", DeflateConfig::balanced()),
+        with("smallest", DeflateConfig::smallest()),
+        with("level6", level(6)),
         with("level2", level(2)),
         with("level3", level(3)),
         with("level4", level(4)),
         with("level5", level(5)),
         with("level7", level(7)),
         with("level8", level(8)),
-        with("level9", level(9)),
         with("mem6", mem(6)),
         with("mem4", mem(4)),
         with(
@@ -114,8 +114,9 @@ pub fn all() -> Vec<Setting> {
     ]
 }
 
-/// The settings named in `names` (in the given order; `level6` means
-/// `default`), or every setting when `names` is empty.
+/// The settings named in `names` (in the given order; `level1` means
+/// `default`, `level9` means `smallest`), or every setting when `names` is
+/// empty.
 pub fn select(names: &[String]) -> Result<Vec<Setting>, String> {
     let all = all();
     if names.is_empty() {
@@ -124,7 +125,11 @@ pub fn select(names: &[String]) -> Result<Vec<Setting>, String> {
     let mut out: Vec<Setting> = Vec::with_capacity(names.len());
     for n in names {
         let n = n.trim();
-        let want = if n == "level6" { "default" } else { n };
+        let want = match n {
+            "level1" => "default",
+            "level9" => "smallest",
+            n => n,
+        };
         let Some(s) = all.iter().find(|s| s.name == want) else {
             let known: Vec<&str> = all.iter().map(|s| s.name).collect();
             return Err(format!(
@@ -153,7 +158,8 @@ mod tests {
                 assert!(c.validate().is_ok(), "{}", s.name);
             }
         }
-        // Every level 1..=9 at 15 bits (level 6 is the default).
+        // Every level 1..=9 at 15 bits (level 1 is the default, level 9
+        // `smallest`).
         for l in 1..=9u32 {
             assert!(all
                 .iter()
@@ -168,7 +174,7 @@ mod tests {
     fn flags_parse_as_wsx_serve_flags() {
         for s in all() {
             let flags = s.flags();
-            if flags.contains("memLevel") || flags.starts_with('(') {
+            if flags.starts_with('(') {
                 continue;
             }
             let mut argv = vec!["wsx", "serve"];
@@ -178,15 +184,18 @@ mod tests {
         }
         assert_eq!(
             select(&["window12".into()]).map(|v| v[0].flags()),
-            Ok("--server-max-window-bits 12 --client-max-window-bits 12".to_owned())
+            Ok(
+                "--deflate-level 6 --server-max-window-bits 12 --client-max-window-bits 12"
+                    .to_owned()
+            )
         );
     }
 
     #[test]
     fn select_by_name() {
-        let v = select(&["level1".into(), "level6".into(), "off".into()]).unwrap();
+        let v = select(&["level6".into(), "level1".into(), "off".into()]).unwrap();
         let names: Vec<&str> = v.iter().map(|s| s.name).collect();
-        assert_eq!(names, ["level1", "default", "off"]);
+        assert_eq!(names, ["level6", "default", "off"]);
         assert!(select(&["nope".into()]).is_err());
         assert_eq!(select(&[]).map(|v| v.len()), Ok(all().len()));
     }
