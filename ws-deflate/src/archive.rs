@@ -89,6 +89,40 @@ impl Archive {
         }
     }
 
+    /// Hibernate a window: `None` when there is nothing to keep (the
+    /// stream is fresh), else the packed window. `what` names the state in
+    /// the trace.
+    pub(crate) fn of_window(
+        window: &[u8],
+        pool: &DeflatePool,
+        what: &str,
+    ) -> Result<Option<Self>, BackendError> {
+        if window.is_empty() {
+            return Ok(None);
+        }
+        let a = Self::pack(window, pool)?;
+        tracing::trace!(
+            window = window.len(),
+            packed = a.heap_bytes(),
+            "{what} hibernated"
+        );
+        Ok(Some(a))
+    }
+
+    /// Wake: unpack the window and hand it to `prime` (a pooled state's
+    /// set-dictionary).
+    pub(crate) fn restore(
+        self,
+        pool: &DeflatePool,
+        what: &str,
+        prime: impl FnOnce(&[u8]) -> Result<(), BackendError>,
+    ) -> Result<(), BackendError> {
+        let window = self.unpack(pool)?;
+        prime(&window)?;
+        tracing::trace!(bytes = window.len(), "{what} woken from hibernation");
+        Ok(())
+    }
+
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.data.len()

@@ -4,7 +4,7 @@
 //! and it always goes back when the connection's codec is dropped.
 
 use bytes::Bytes;
-use tracing::{debug, trace};
+use tracing::debug;
 
 use crate::archive::Archive;
 use crate::backend::{
@@ -51,9 +51,7 @@ impl CompressorSlot {
         if self.state.is_none() {
             let mut d = self.pool.take_deflater(self.params);
             if let Some(a) = self.archive.take() {
-                let window = a.unpack(&self.pool)?;
-                d.set_dictionary(&window)?;
-                trace!(bytes = window.len(), "compressor woken from hibernation");
+                a.restore(&self.pool, "compressor", |w| d.set_dictionary(w))?;
             }
             self.state = Some(d);
         }
@@ -97,25 +95,16 @@ impl CompressorSlot {
         let Some(d) = self.state.take() else {
             return;
         };
-        let window = d.dictionary();
-        if !window.is_empty() {
-            match Archive::pack(&window, &self.pool) {
-                Ok(a) => {
-                    trace!(
-                        window = window.len(),
-                        packed = a.heap_bytes(),
-                        "compressor hibernated"
-                    );
-                    self.archive = Some(a);
-                }
-                Err(e) => {
-                    debug!(error = %e, "could not pack the window; the compressor stays");
-                    self.state = Some(d);
-                    return;
-                }
+        match Archive::of_window(&d.dictionary(), &self.pool, "compressor") {
+            Ok(a) => {
+                self.archive = a;
+                self.pool.put_deflater(d);
+            }
+            Err(e) => {
+                debug!(error = %e, "could not pack the window; the compressor stays");
+                self.state = Some(d);
             }
         }
-        self.pool.put_deflater(d);
     }
 
     /// Whether state is held right now.
@@ -214,9 +203,7 @@ impl DecompressorSlot {
         if self.state.is_none() {
             let mut i = self.pool.take_inflater();
             if let Some(a) = self.archive.take() {
-                let window = a.unpack(&self.pool)?;
-                i.set_dictionary(&window)?;
-                trace!(bytes = window.len(), "decompressor woken from hibernation");
+                a.restore(&self.pool, "decompressor", |w| i.set_dictionary(w))?;
             }
             self.state = Some(i);
         }
@@ -236,27 +223,19 @@ impl DecompressorSlot {
         let Some(i) = self.state.take() else {
             return;
         };
-        let mut window = i.dictionary();
+        let window = i.dictionary();
         // Only as far back as the peer may refer.
-        window.drain(..window.len().saturating_sub(self.window));
-        if !window.is_empty() {
-            match Archive::pack(&window, &self.pool) {
-                Ok(a) => {
-                    trace!(
-                        window = window.len(),
-                        packed = a.heap_bytes(),
-                        "decompressor hibernated"
-                    );
-                    self.archive = Some(a);
-                }
-                Err(e) => {
-                    debug!(error = %e, "could not pack the window; the decompressor stays");
-                    self.state = Some(i);
-                    return;
-                }
+        let window = &window[window.len().saturating_sub(self.window)..];
+        match Archive::of_window(window, &self.pool, "decompressor") {
+            Ok(a) => {
+                self.archive = a;
+                self.pool.put_inflater(i);
+            }
+            Err(e) => {
+                debug!(error = %e, "could not pack the window; the decompressor stays");
+                self.state = Some(i);
             }
         }
-        self.pool.put_inflater(i);
     }
 
     /// Whether the window is hibernated (packed, no decompressor held).

@@ -30,6 +30,8 @@ use std::mem::MaybeUninit;
 mod miniz;
 #[cfg(feature = "zlib-rs")]
 mod zlib;
+#[cfg(feature = "zlib-rs")]
+mod zlib_api;
 
 #[cfg(feature = "zlib-c")]
 mod zlib_c;
