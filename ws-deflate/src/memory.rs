@@ -61,9 +61,15 @@
 //! | | after 3 messages | after 30 messages |
 //! |---|---:|---:|
 //! | busy (right after the messages) | 364 KiB | 447 KiB |
-//! | idle ≥ 2 s, hibernated | **28.7 KiB** | **42.3 KiB** |
+//! | idle ≥ 2 s, hibernated | **26.6 KiB** | **39.7 KiB** |
 //! | idle, `--hibernate-after 0` (never) | — | 453 KiB |
 //! | for scale: no deflate at all (engine alone) | — | 20.5 KiB |
+//!
+//! With the engine's own idle cost cut to ~3 KiB (no read or write buffer
+//! held while waiting) and the level-1 default, the side-by-side run
+//! (`benches/RESULTS.md`, Node ws client, 1000 connections) measured
+//! **10.1 KiB** idle after 3 messages and **22.8 KiB** after 30 (busy:
+//! 338 / 359 KiB; with the `zlib-c` compressor 126 / 194 KiB busy).
 //!
 //! After 30 messages each packed window is ~6.6 KiB (30 KiB of chat JSON).
 //! The rest of the idle figure is the engine's own buffers and task, the
