@@ -125,9 +125,7 @@ pub struct ServeArgs {
     /// message restores them). Decimals allowed; 0: never.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub hibernate_after: f64,
-    /// Runtime worker threads (default: one per core). 1 spends ~25% less
-    /// CPU per message on small echoes (no wake-ups across threads) but
-    /// uses one core.
+    /// Runtime worker threads (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
 }
