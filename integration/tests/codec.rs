@@ -189,7 +189,7 @@ fn framing_faults_are_1002() {
 #[test]
 fn close_codes_validated() {
     for code in [
-        0u16, 999, 1004, 1005, 1006, 1012, 1015, 1016, 2000, 2999, 5000, 65535,
+        0u16, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535,
     ] {
         let (e, c) = fails(
             &mut server(),
@@ -198,7 +198,7 @@ fn close_codes_validated() {
         assert_eq!((e, c), (ProtocolError::InvalidCloseCode(code), 1002));
     }
     for code in [
-        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999,
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
     ] {
         let msgs = read_all(
             &mut server(),
@@ -218,6 +218,37 @@ fn close_codes_validated() {
     );
     let msgs = read_all(&mut server(), &masked(true, OpCode::Close, b"")).unwrap();
     assert_eq!(msgs, vec![Message::Close(None)]);
+}
+
+/// 1012 (service restart), 1013 (try again later) and 1014 (bad gateway)
+/// from the IANA registry: sent and received in both roles, as Node `ws`,
+/// Python `websockets` and browsers do.
+#[test]
+fn registered_codes_1012_to_1014_in_both_roles() {
+    for code in [1012u16, 1013, 1014] {
+        for (sender_role, mut receiver) in [(Role::Server, client()), (Role::Client, server())] {
+            let mut tx = Sender::new(sender_role, SendStack::default());
+            let mut out = OutBuf::new();
+            let close = Message::Close(Some(wsx::CloseFrame {
+                code: wsx::CloseCode::from(code),
+                reason: "restarting".into(),
+            }));
+            tx.encode_message(close, &mut out).unwrap();
+            let mut wire = Vec::new();
+            while !out.is_empty() {
+                let n = out.first_slice().len();
+                wire.extend_from_slice(out.first_slice());
+                out.advance(n);
+            }
+            match &read_all(&mut receiver, &wire).unwrap()[..] {
+                [Message::Close(Some(f))] => {
+                    assert_eq!(u16::from(f.code), code);
+                    assert_eq!(f.reason.as_str(), "restarting");
+                }
+                other => panic!("{code} from {sender_role:?}: {other:?}"),
+            }
+        }
+    }
 }
 
 #[test]

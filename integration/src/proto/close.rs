@@ -8,11 +8,14 @@ use tungstenite::Utf8Bytes;
 use crate::error::ProtocolError;
 
 /// Whether `code` may appear in a close frame on the wire: 1000–1003,
-/// 1007–1011 and 3000–4999. (1004–1006 and 1015 are reserved for local use;
-/// 1012–1014 are registered by IANA but not by RFC 6455 and are rejected, as
-/// Autobahn expects.)
+/// 1007–1014 and 3000–4999: RFC 6455's codes, plus 1012 (service
+/// restart), 1013 (try again later) and 1014 (bad gateway) from the IANA
+/// registry, which Node `ws`, Python `websockets` and browsers accept too
+/// (Autobahn's invalid-code cases, 7.9.x, do not include them). 1004–1006
+/// and 1015 are reserved (never on the wire); everything else up to 2999 is
+/// unassigned.
 pub fn is_valid_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// Parse a received close payload: empty → `None`; one byte → 1002; a code
@@ -68,12 +71,13 @@ mod tests {
     #[test]
     fn code_validity_table() {
         for code in [
-            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
         ] {
             assert!(is_valid_code(code), "{code} should be valid");
         }
         for code in [
-            0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
         ] {
             assert!(!is_valid_code(code), "{code} should be invalid");
         }
