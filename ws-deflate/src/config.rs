@@ -49,10 +49,12 @@ pub struct DeflateConfig {
     /// it is zlib-rs' match search (`longest_match` + `deflate_medium` are
     /// ~60% of the profile at level 6); the encoder's own per-message work
     /// (output copy, `Bytes`, slot) is under 3% at level 1 and under 1% at
-    /// level 6. Small-message workloads that care about CPU more than bytes
-    /// should use level 1. (With zlib-rs' fixed 64 Ki-entry hash, small
-    /// windows make level 1 *slower*: the hash is slid every window's worth
-    /// of input.)
+    /// level 6. On a busy server the per-message cost is 2–4x these
+    /// single-connection figures (every connection's tables compete for the
+    /// cache), which is why the default is level 1: see
+    /// [`DeflateConfig::fastest`]. (With zlib-rs' fixed 64 Ki-entry hash,
+    /// small windows make level 1 *slower* on one connection: the hash is
+    /// slid every window's worth of input.)
     pub level: u32,
     /// Server: the largest window the server compresses with, announced in
     /// every response. Client: the value offered. 8..=15.
