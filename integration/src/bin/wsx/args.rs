@@ -153,8 +153,29 @@ pub struct AutobahnArgs {
     pub common: CommonArgs,
 }
 
+/// `wsx probe`: one handshake per offer, each on a new connection.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Output: a table (offer, HTTP status, the Sec-WebSocket-Extensions answered or \
+(none)), or with --json one JSON array with an object per offer: \
+{\"offer\": the Sec-WebSocket-Extensions sent (\"\": none sent), \"status\": \
+the HTTP status (null without an answer), \"accepted\": the \
+Sec-WebSocket-Extensions answered (null: none), and \"error\" when the \
+attempt failed}.
+
+Exit status: 0 when at least one handshake got an HTTP answer. A TLS \
+handshake failure (untrusted certificate, wrong host name) stops the probe \
+with an error and exit status 1.")]
 pub struct ProbeArgs {
-    /// ws:// URL of the server to probe.
+    /// ws:// or wss:// URL of the server to probe.
     pub url: String,
+    /// Print a JSON array of {offer, status, accepted[, error]} instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
+    /// wss://: also trust the CA certificates in this PEM file (a private
+    /// CA, or a self-signed server certificate); the Mozilla roots of
+    /// webpki-roots are always trusted.
+    #[arg(long, value_name = "PEM", visible_alias = "ca")]
+    pub tls_ca: Option<std::path::PathBuf>,
 }
