@@ -28,9 +28,6 @@ use ws_mux::ChannelId;
 /// Bytes a channel's writer may hand over before it waits for the driver.
 pub const WRITE_BUFFER: usize = 64 << 10;
 
-/// Most tasks remembered as waiting to write on one channel.
-const MAX_WRITE_WAKERS: usize = 4;
-
 /// Lock a mutex, recovering the data if another thread panicked with it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -69,8 +66,12 @@ pub(crate) struct Shared {
     /// Bytes written by the channel's stream, not yet taken by the driver.
     pub outbound: BytesMut,
     /// The tasks waiting to write: both halves of a split stream write
-    /// (the reader half writes pongs and close replies), so each keeps its
-    /// waker (at most [`MAX_WRITE_WAKERS`]).
+    /// (the reader half writes pongs and close replies), and any number of
+    /// tasks may share a channel, so every waiting task keeps its waker
+    /// (one entry per distinct waker; the list is emptied each time room
+    /// frees up or the channel ends, so it never outgrows the tasks waiting
+    /// at once). An earlier bounded list dropped the oldest waker when a
+    /// fifth task waited: a lost wake-up.
     pub write_wakers: Vec<Waker>,
     /// Set when writes can no longer go anywhere.
     pub write_end: Option<End>,
@@ -121,9 +122,6 @@ impl Shared {
     fn add_write_waker(&mut self, waker: &Waker) {
         if self.write_wakers.iter().any(|w| w.will_wake(waker)) {
             return;
-        }
-        if self.write_wakers.len() >= MAX_WRITE_WAKERS {
-            self.write_wakers.remove(0);
         }
         self.write_wakers.push(waker.clone());
     }
@@ -327,5 +325,42 @@ impl AsyncWrite for ChannelIo {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Many writers waiting on one channel are all woken when room frees
+    /// up (none is forgotten), each once, and a writer polling again with
+    /// the same waker is not listed twice.
+    #[test]
+    fn every_waiting_writer_is_woken() {
+        let mut s = Shared::default();
+        let counts: Vec<Arc<Count>> = (0..32)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
+        let wakers: Vec<Waker> = counts.iter().map(|c| Waker::from(c.clone())).collect();
+        for w in &wakers {
+            s.add_write_waker(w);
+            s.add_write_waker(w);
+        }
+        assert_eq!(s.write_wakers.len(), 32);
+        s.wake_writers();
+        assert!(s.write_wakers.is_empty());
+        for (i, c) in counts.iter().enumerate() {
+            assert_eq!(c.0.load(Ordering::SeqCst), 1, "writer {i}");
+        }
     }
 }
