@@ -269,6 +269,54 @@ async fn compressed_channels_beside_plain_ones() {
     }
 }
 
+/// A server that shuts down closes the physical connection with the code it
+/// chose (1001): the client's open channel ends with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closes_the_physical_connection_with_its_code() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/one", listener.local_addr().unwrap());
+    let (shut_tx, shut_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let Ok(MuxAccepted::Mux(mut server)) =
+            mux::accept_mux(tcp, &MuxServerConfig::default()).await
+        else {
+            panic!("no mux");
+        };
+        // Keep channel 1 open, answer one message, then shut down when told.
+        let mut ch = server.next_channel().await.unwrap().stream;
+        if let Some(Ok(m)) = ch.next().await {
+            ch.send(m).await.unwrap();
+        }
+        let _ = shut_rx.await;
+        server.close(1001, "server shutting down").await;
+        // Keep the channel's stream alive until the connection is gone.
+        while let Some(Ok(_)) = ch.next().await {}
+    });
+    let (_client, mut first) = within(
+        "connect",
+        mux::connect_mux(&url, &MuxClientConfig::default()),
+    )
+    .await
+    .unwrap();
+    roundtrip(&mut first, Message::text("hello")).await;
+    shut_tx.send(()).unwrap();
+    let end = within("physical close", async {
+        loop {
+            match first.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => break e.to_string(),
+                None => break "closed without an error".to_owned(),
+            }
+        }
+    })
+    .await;
+    assert!(
+        end.contains("1001") && end.contains("server shutting down"),
+        "{end}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_channel_leaves_the_others_alone() {
     // The server reports how each channel ended.

@@ -39,12 +39,16 @@ const BUDGET: usize = 64;
 /// A reply to an open request.
 pub(crate) type OpenReply = oneshot::Sender<Result<MuxChannel, MuxError>>;
 
-/// A request from a [`super::MuxClient`].
+/// A request from a [`super::MuxClient`] or a [`super::MuxServer`].
 pub(crate) enum Command {
+    /// Open a logical channel (client).
     Open {
         request: ChannelRequest,
         reply: OpenReply,
     },
+    /// Close the physical connection with this code and reason, after what
+    /// is already queued.
+    Close { code: u16, reason: String },
 }
 
 /// A data or control frame being read from a channel's write side.
@@ -122,11 +126,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         channel_config: WebSocketConfig,
         subprotocols: Vec<String>,
         incoming: mpsc::Sender<IncomingChannel>,
+        commands: mpsc::Receiver<Command>,
         channel1: ChannelInfo,
     ) -> (Self, MuxChannel) {
         let mut d = Self::new(ws, session, channel_config);
         d.subprotocols = subprotocols;
         d.incoming = Some(incoming);
+        d.commands = Some(commands);
         let stream = d.add_channel(channel1, Role::Server);
         (d, stream)
     }
@@ -230,6 +236,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 Poll::Ready(Some(Command::Open { request, reply })) => {
                     progress = true;
                     self.open(request, reply);
+                }
+                Poll::Ready(Some(Command::Close { code, reason })) => {
+                    progress = true;
+                    if self.state == State::Running {
+                        debug!(code, %reason, "closing the physical connection on request");
+                        self.state = State::Failing(code, reason);
+                    }
                 }
                 Poll::Ready(None) => {
                     debug!("mux client handle dropped");
@@ -716,7 +729,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     Message::Text(_) => Err(self.session.receive_physical_text()),
                     Message::Close(frame) => {
                         debug!(?frame, "physical close received");
-                        self.end_all("physical connection closed by the peer");
+                        self.end_all(&match &frame {
+                            Some(f) => format!(
+                                "physical connection closed by the peer ({} {})",
+                                u16::from(f.code),
+                                f.reason
+                            ),
+                            None => "physical connection closed by the peer".to_owned(),
+                        });
                         self.state = State::Closing;
                         Ok(())
                     }

@@ -211,10 +211,13 @@ impl IncomingChannel {
 
 /// The server end of a mux connection: yields each channel the client
 /// opens. The connection lives in its own task; dropping this value makes
-/// new channels be refused (503) while open ones go on.
+/// new channels be refused (503) while open ones go on, and the physical
+/// connection closes (1000) once they are done. [`MuxServer::close`] closes
+/// it with a code of your choice.
 #[derive(Debug)]
 pub struct MuxServer {
     incoming: mpsc::Receiver<IncomingChannel>,
+    commands: mpsc::Sender<Command>,
     token: String,
 }
 
@@ -227,6 +230,21 @@ impl MuxServer {
     /// The agreed token.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// Close the physical connection with `code` (e.g. 1001 when the server
+    /// shuts down). Channels still open end with it, and what they wrote
+    /// but the connection has not sent yet is dropped: close the channels
+    /// first (and wait for them) for a clean closing handshake on each, as
+    /// `wsx serve --mux` does on SIGTERM.
+    pub async fn close(self, code: u16, reason: &str) {
+        let _ = self
+            .commands
+            .send(Command::Close {
+                code,
+                reason: reason.to_owned(),
+            })
+            .await;
     }
 }
 
@@ -341,12 +359,14 @@ where
         negotiation.channel1,
     );
     let (tx, rx) = mpsc::channel(config.backlog.max(1));
+    let (commands, commands_rx) = mpsc::channel(1);
     let (driver, channel1) = Driver::server(
         ws,
         session,
         config.server.websocket.clone(),
         config.server.subprotocols.clone(),
         tx.clone(),
+        commands_rx,
         info,
     );
     let _ = tx.try_send(IncomingChannel {
@@ -356,6 +376,7 @@ where
     tokio::spawn(driver.run());
     Ok(MuxAccepted::Mux(MuxServer {
         incoming: rx,
+        commands,
         token: agreement.token,
     }))
 }
@@ -447,6 +468,11 @@ impl std::fmt::Debug for Command {
             Command::Open { request, .. } => {
                 f.debug_struct("Open").field("path", &request.path).finish()
             }
+            Command::Close { code, reason } => f
+                .debug_struct("Close")
+                .field("code", code)
+                .field("reason", reason)
+                .finish(),
         }
     }
 }

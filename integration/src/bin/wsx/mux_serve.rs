@@ -77,6 +77,7 @@ pub async fn handle<S>(
     };
     let mut channels = tokio::task::JoinSet::new();
     let mut stopped = stop.clone();
+    let mut stopping = false;
     loop {
         tokio::select! {
             ch = server.next_channel() => match ch {
@@ -93,11 +94,21 @@ pub async fn handle<S>(
                 None => break,
             },
             Some(_) = channels.join_next(), if !channels.is_empty() => {}
-            _ = stopped.wait_for(|v| *v) => break,
+            _ = stopped.wait_for(|v| *v) => {
+                stopping = true;
+                break;
+            }
         }
     }
-    // No more channels; the physical connection closes once the open ones
-    // are done.
-    drop(server);
-    while channels.join_next().await.is_some() {}
+    if stopping {
+        // Every channel closes with 1001 (its echo loop sees `stop`), then
+        // the physical connection does too.
+        while channels.join_next().await.is_some() {}
+        server.close(1001, "server shutting down").await;
+    } else {
+        // No more channels; the physical connection closes once the open
+        // ones are done.
+        drop(server);
+        while channels.join_next().await.is_some() {}
+    }
 }
