@@ -308,6 +308,8 @@ EOF
 part_python() {
     install_pyws
     "$P/venv-ws/bin/python" "$HERE/interop.py" --wsx "$WSX" --peer python | tee "$OUT/python.out" || true
+    "$P/venv-ws/bin/python" "$HERE/hibernate_check.py" --wsx "$WSX" --peer python \
+        | tee -a "$OUT/python.out" || true
     grep '^RESULT' "$OUT/python.out" > "$OUT/python.result"
 }
 
@@ -316,6 +318,8 @@ part_node() {
     install_node
     NODE_PATH="$P/node/node_modules" "$P/venv-ws/bin/python" "$HERE/interop.py" --wsx "$WSX" --peer node \
         | tee "$OUT/node.out" || true
+    NODE_PATH="$P/node/node_modules" "$P/venv-ws/bin/python" "$HERE/hibernate_check.py" --wsx "$WSX" --peer node \
+        | tee -a "$OUT/node.out" || true
     grep '^RESULT' "$OUT/node.out" > "$OUT/node.result"
 }
 
