@@ -287,3 +287,66 @@ async fn blocking_client_over_wss_with_deflate() {
     .await
     .unwrap();
 }
+
+/// Mux over `wss://`: the mux handshake and channels run over a TLS stream
+/// (`connect_mux_tls_with` on the client, `accept_mux` on the server's TLS
+/// stream, as `wsx serve --mux --tls-cert` does); two channels echo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mux_over_wss() {
+    use wsx::mux::{self, MuxAccepted, MuxClientConfig, MuxServerConfig};
+    let cert = self_signed();
+    let acceptor =
+        tls::acceptor_from_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that does not trust the certificate fails here.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(MuxAccepted::Mux(mut server)) =
+                    mux::accept_mux(tls, &MuxServerConfig::default()).await
+                else {
+                    panic!("no mux over TLS");
+                };
+                while let Some(ch) = server.next_channel().await {
+                    tokio::spawn(async move {
+                        let mut ws = ch.stream;
+                        while let Some(Ok(m)) = ws.next().await {
+                            if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+        }
+    });
+    let connector = TlsConnector::with_root_ca_pem(cert.cert_pem.as_bytes()).unwrap();
+    let url = format!("wss://127.0.0.1:{port}/one");
+    let (client, mut first) = tokio::time::timeout(
+        Duration::from_secs(10),
+        mux::connect_mux_tls_with(&url, &MuxClientConfig::default(), &connector),
+    )
+    .await
+    .expect("connect in time")
+    .expect("mux over wss");
+    let mut second = client.open_channel("/two").await.unwrap();
+    for (ws, text) in [
+        (&mut first, "over TLS, channel 1"),
+        (&mut second, "channel 2"),
+    ] {
+        ws.send(Message::text(text)).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(text));
+    }
+    // The default connector (webpki roots) does not trust the test
+    // certificate: the TLS handshake fails, with a message that says so.
+    let err = match mux::connect_mux(&url, &MuxClientConfig::default()).await {
+        Ok(_) => panic!("an untrusted certificate must fail"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}

@@ -518,25 +518,59 @@ impl MuxClient {
     }
 }
 
-/// Connect to a `ws://` URL with mux; returns the client and channel 1 (the
-/// URL's path). Fails with [`MuxError::NotAgreed`] if the server does not
-/// accept mux. For `wss://` or another transport use
-/// [`client_mux_handshake`].
+/// Connect to a `ws://` or `wss://` URL with mux; returns the client and
+/// channel 1 (the URL's path). Fails with [`MuxError::NotAgreed`] if the
+/// server does not accept mux. `wss://` trusts the `webpki-roots` Mozilla
+/// roots (feature `tls`); for other roots use [`connect_mux_tls_with`], for
+/// another transport [`client_mux_handshake`].
 pub async fn connect_mux(
     url: &str,
     config: &MuxClientConfig,
 ) -> Result<(MuxClient, MuxChannel), MuxError> {
-    let target = client::Target::parse(url)?;
-    if target.tls {
-        return Err(HandshakeError::Url(format!(
-            "{url}: connect_mux speaks ws:// only; run client_mux_handshake over a TLS stream"
-        ))
-        .into());
+    #[cfg(feature = "tls")]
+    {
+        connect_mux_tls_with(url, config, crate::tls::default_connector()?).await
     }
+    #[cfg(not(feature = "tls"))]
+    {
+        let target = client::Target::parse(url)?;
+        if target.tls {
+            return Err(HandshakeError::Url(format!(
+                "{url}: wss:// needs wsx built with the `tls` feature"
+            ))
+            .into());
+        }
+        let fut = async {
+            let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+            tcp.set_nodelay(true)?;
+            client_mux_handshake(tcp, &target, config).await
+        };
+        match tokio::time::timeout(config.client.handshake_timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(HandshakeError::Timeout.into()),
+        }
+    }
+}
+
+/// [`connect_mux`] with a TLS connector of your choice for `wss://` (a
+/// private CA, say): TCP, the TLS handshake, then the mux handshake, all
+/// within the handshake timeout. `ws://` URLs connect in plain TCP.
+#[cfg(feature = "tls")]
+pub async fn connect_mux_tls_with(
+    url: &str,
+    config: &MuxClientConfig,
+    tls: &crate::tls::TlsConnector,
+) -> Result<(MuxClient, MuxChannel), MuxError> {
+    let target = client::Target::parse(url)?;
     let fut = async {
         let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
         tcp.set_nodelay(true)?;
-        client_mux_handshake(tcp, &target, config).await
+        if target.tls {
+            let stream = tls.connect(&target.host, tcp).await?;
+            client_mux_handshake(stream, &target, config).await
+        } else {
+            client_mux_handshake(tcp, &target, config).await
+        }
     };
     match tokio::time::timeout(config.client.handshake_timeout, fut).await {
         Ok(r) => r,
