@@ -279,6 +279,55 @@ async fn serve_wss_with_tls_cert_and_key() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `wsx serve --mux --tls-cert --tls-key`: mux over wss://, two channels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_mux_over_wss() {
+    use futures_util::SinkExt;
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("wsx-cli-mux-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let mut child = Command::new(WSX)
+        .args(["serve", "--listen", "127.0.0.1:0", "--mux", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on wss://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    let s = Server { child, addr };
+    let connector = wsx::tls::TlsConnector::with_root_ca_pem(ck.cert.pem().as_bytes()).unwrap();
+    let (client, mut first) = wsx::mux::connect_mux_tls_with(
+        &format!("wss://{}/one", s.addr),
+        &wsx::mux::MuxClientConfig::default(),
+        &connector,
+    )
+    .await
+    .unwrap();
+    let mut second = client.open_channel("/two").await.unwrap();
+    for (ws, text) in [
+        (&mut first, "mux over TLS"),
+        (&mut second, "second channel"),
+    ] {
+        ws.send(Message::text(text)).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(text));
+    }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Every setting `wsx ratio` compares by default, in report order.
 const RATIO_SETTINGS: [&str; 26] = [
     "off",
