@@ -2,6 +2,8 @@
 # Conformance and interop tests for the `wsx` command against real peers:
 # Autobahn TestSuite (both roles), Python `websockets`, Node `ws`, headless
 # Chromium, and (with --mux) mod_pywebsocket 0.7.9's multiplexing extension.
+# The python and chromium parts include subprotocol selection (`wsx serve
+# --protocol chat.v2 --protocol chat.v1` against clients offering protocols).
 #
 # Usage: scripts/conformance.sh [--full] [--mux] [--only PART]... [--install-only]
 #   PART: autobahn | autobahn-server | autobahn-client | python | node | chromium | mux
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
         --install-only) INSTALL_ONLY=1 ;;
         --only) shift; ONLY+=("${1:?--only needs a part name}") ;;
         --only=*) ONLY+=("${1#--only=}") ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "conformance: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -328,9 +330,12 @@ part_chromium() {
     install_chromium
     local d="$OUT/chromium"
     rm -rf "$d" && mkdir -p "$d"
-    start_serve "$d/wsx-serve.log"
+    # The subprotocols the server accepts, in its order of preference; the
+    # pages that offer none are unaffected.
+    start_serve "$d/wsx-serve.log" --protocol chat.v2 --protocol chat.v1
     NODE_PATH="$P/node/node_modules" node "$HERE/chromium_test.js" \
-        --chromium "$CHROMIUM" --ws-port "$SERVE_PORT" --out "$d" | tee "$d/result.txt" || true
+        --chromium "$CHROMIUM" --ws-port "$SERVE_PORT" --out "$d" --protocols chat.v2,chat.v1 \
+        | tee "$d/result.txt" || true
     stop "$SERVE_PID"
     grep '^RESULT' "$d/result.txt" > "$OUT/chromium.result"
 }

@@ -67,7 +67,8 @@ pub struct ServerConfig {
     pub extensions: ServerNegotiator,
     /// Subprotocols this server speaks, in preference order. The first one
     /// the client offered (in the server's order) is chosen; none matching
-    /// means no `Sec-WebSocket-Protocol` in the response.
+    /// means no `Sec-WebSocket-Protocol` in the response. See
+    /// [`select_subprotocol`](crate::proto::handshake::server::select_subprotocol).
     pub subprotocols: Vec<String>,
     /// Called with each valid upgrade request before the response is sent:
     /// may reject it, choose the subprotocol, add response headers.

@@ -507,3 +507,99 @@ fn ratio_csv_and_table_for_chosen_settings_on_a_file() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown setting"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The 101's `Sec-WebSocket-Protocol` values for a raw upgrade request with
+/// these extra header lines.
+fn protocol_answer(addr: &str, extra: &str) -> Vec<String> {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let request = format!(
+        "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    );
+    tcp.write_all(request.as_bytes()).unwrap();
+    // The connection stays open after the 101: read the head only.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .map(|(_, v)| v.trim().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn serve_selects_its_most_preferred_protocol_among_the_offered() {
+    use futures_util::SinkExt;
+    let s = serve(&["--protocol", "chat.v2", "--protocol", "chat.v1"]);
+    let cases: [(&[&str], Option<&str>); 8] = [
+        (&["chat.v1", "chat.v2"], Some("chat.v2")),
+        (&["chat.v2", "chat.v1"], Some("chat.v2")),
+        (&["chat.v1"], Some("chat.v1")),
+        (&["other", "chat.v1"], Some("chat.v1")),
+        (&["chat.v2"], Some("chat.v2")),
+        (&["Chat.V2", "CHAT.V1"], None),
+        (&["other"], None),
+        (&[], None),
+    ];
+    for (offer, want) in cases {
+        let config = wsx::ClientConfig {
+            subprotocols: offer.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        };
+        let (mut ws, resp) = wsx::connect_with(&format!("ws://{}/echo", s.addr), &config)
+            .await
+            .unwrap_or_else(|e| panic!("offer {offer:?}: {e}"));
+        let got: Vec<_> = resp
+            .headers()
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "offer {offer:?}");
+        assert_eq!(ws.protocol(), want, "offer {offer:?}");
+        ws.send(Message::text("hi")).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hi"));
+        ws.close().await.unwrap();
+    }
+    // Several header lines, raw.
+    let addr = s.addr.clone();
+    tokio::task::spawn_blocking(move || {
+        let two = "Sec-WebSocket-Protocol: x, chat.v1\r\nSec-WebSocket-Protocol: chat.v2\r\n";
+        assert_eq!(protocol_answer(&addr, two), ["chat.v2"]);
+        let one = "Sec-WebSocket-Protocol: chat.v1\r\nSec-WebSocket-Protocol: y\r\n";
+        assert_eq!(protocol_answer(&addr, one), ["chat.v1"]);
+        assert!(protocol_answer(&addr, "Sec-WebSocket-Protocol: chat\r\n").is_empty());
+        assert!(protocol_answer(&addr, "").is_empty());
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn serve_rejects_an_invalid_protocol_at_startup() {
+    for bad in ["a b", "a,b", "", "\"q\""] {
+        let out = Command::new(WSX)
+            .args(["serve", "--listen", "127.0.0.1:0", "--protocol", "ok"])
+            .args(["--protocol", bad])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--protocol {bad:?} accepted");
+        assert!(out.stdout.is_empty(), "--protocol {bad:?}: it listened");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a valid subprotocol"), "{bad:?}: {err}");
+    }
+    let help = Command::new(WSX)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--protocol <P>"), "{help}");
+}

@@ -11,6 +11,13 @@
 //    back to the server (handshake seen on the network with permessage-deflate),
 //    and what we type must be sent, echoed and shown on the page together with
 //    the negotiated extension.
+// 3. With --protocols P1,P2 (what `wsx serve --protocol P1 --protocol P2`
+//    was started with, in its order of preference): a page opens
+//    `new WebSocket(url, offer)` for several offers and checks ws.protocol
+//    (the server's most preferred offered protocol) and an echo, and on the
+//    network wsx's 101 (no Sec-WebSocket-Protocol when none match: Chromium
+//    then fails the connection, as WHATWG Fetch requires of browsers); the
+//    demo page opened with ?protocols=... shows the negotiated one.
 // Prints PASS/FAIL lines and RESULT lines for conformance.sh.
 'use strict';
 const fs = require('fs');
@@ -25,6 +32,12 @@ for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^
 const WS_PORT = Number(args['ws-port']);
 const OUT = args.out || os.tmpdir();
 const CHROMIUM = args.chromium || '/usr/bin/chromium';
+const SERVER_PROTOCOLS = args.protocols ? args.protocols.split(',').filter(Boolean) : null;
+const G_PROTO = 'subprotocols -> wsx serve --protocol';
+// What the server must answer to an offer: its most preferred offered protocol.
+const expectedProtocol = (offer) => SERVER_PROTOCOLS.find((p) => offer.includes(p)) || '';
+const PROTOCOL_OFFERS = [['chat.v1', 'chat.v2'], ['chat.v2', 'chat.v1'], ['chat.v1'], ['other', 'chat.v1'],
+  ['Chat.V2', 'CHAT.V1'], ['other'], []];
 
 const results = {};
 function record(group, name, ok, detail) {
@@ -94,6 +107,31 @@ window.__done = false; window.__result = null;
   window.__result = res; window.__done = true;
 })();
 </script><body>wsx chromium test</body>`;
+
+// One WebSocket per offer: ws.protocol and an echo, reported in window.__result.
+const PROTO_PAGE = () => `<!doctype html><meta charset="utf-8"><title>wsx subprotocol test</title>
+<script>
+window.__done = false; window.__result = null;
+(async function () {
+  const out = [];
+  for (const offer of ${JSON.stringify(PROTOCOL_OFFERS)}) {
+    const r = { offer, protocol: null, echo: false, error: null };
+    try {
+      const ws = offer.length ? new WebSocket('ws://127.0.0.1:${WS_PORT}/echo', offer) : new WebSocket('ws://127.0.0.1:${WS_PORT}/echo');
+      await new Promise((ok, bad) => { ws.onopen = ok; ws.onerror = () => bad(new Error('WebSocket error before open')); setTimeout(() => bad(new Error('open timeout')), 10000); });
+      r.protocol = ws.protocol;
+      const echo = new Promise((ok, bad) => { ws.onmessage = (e) => ok(e.data); setTimeout(() => bad(new Error('no echo')), 10000); });
+      ws.send('hello ' + offer.join(','));
+      r.echo = (await echo) === 'hello ' + offer.join(',');
+      const closed = new Promise((ok) => { ws.onclose = (e) => ok(e.code); });
+      ws.close(1000);
+      r.close = await closed;
+    } catch (e) { r.error = String(e && e.message || e); }
+    out.push(r);
+  }
+  window.__result = out; window.__done = true;
+})();
+</script><body>wsx subprotocol test</body>`;
 
 // ---------------------------------------------------------------- CDP client
 class CDP {
@@ -239,9 +277,83 @@ async function demoPage(cdp) {
   }
 }
 
+async function protocolPage(cdp, httpPort) {
+  const { s, events } = await newPage(cdp);
+  await s('Page.navigate', { url: `http://127.0.0.1:${httpPort}/proto.html` });
+  let res = null;
+  const end = Date.now() + 60000;
+  while (Date.now() < end) {
+    await sleep(300);
+    try { res = await evaluate(s, 'window.__done ? window.__result : null'); } catch (e) { /* navigating */ }
+    if (res) break;
+  }
+  if (!res) { record(G_PROTO, 'subprotocol page finished', false, 'no result within 60 s'); return; }
+  const header = (h, name) => {
+    const k = Object.keys(h || {}).find((x) => x.toLowerCase() === name);
+    return k === undefined ? null : h[k];
+  };
+  for (const r of res) {
+    const want = expectedProtocol(r.offer);
+    const name = `new WebSocket(url, ${JSON.stringify(r.offer)})`;
+    // The server's answer, as seen on the network.
+    const offered = r.offer.length ? r.offer.join(', ') : null;
+    const req = events.find((e) => e.method === 'Network.webSocketWillSendHandshakeRequest' &&
+      header(e.params.request.headers, 'sec-websocket-protocol') === offered);
+    const resp = req && events.find((e) => e.method === 'Network.webSocketHandshakeResponseReceived' &&
+      e.params.requestId === req.params.requestId);
+    const answered = resp ? header(resp.params.response.headers, 'sec-websocket-protocol') : undefined;
+    if (!want && r.offer.length) {
+      // WHATWG Fetch ("establish a WebSocket connection"): a browser that
+      // offered protocols fails the connection when the answer selects none.
+      // DevTools then reports no handshake response, only Chromium's reason,
+      // which says what wsx answered.
+      const err = req && events.find((e) => e.method === 'Network.webSocketFrameError' &&
+        e.params.requestId === req.params.requestId);
+      const why = err ? err.params.errorMessage : '';
+      record(G_PROTO, `${name}: wsx answers without Sec-WebSocket-Protocol`,
+        (!!resp && resp.params.response.status === 101 && answered === null) ||
+        (!resp && /Sent non-empty 'Sec-WebSocket-Protocol' header but no response was received/.test(why)),
+        resp ? `status ${resp.params.response.status}, Sec-WebSocket-Protocol ${JSON.stringify(answered)}` :
+          `handshake not seen; Chromium: ${JSON.stringify(why)}`);
+      record(G_PROTO, `${name}: Chromium fails the connection (no protocol selected; WHATWG rule)`, !!r.error,
+        `it opened with ws.protocol = ${JSON.stringify(r.protocol)}`);
+      continue;
+    }
+    record(G_PROTO, `${name}: wsx answers 101 with ${want ? 'Sec-WebSocket-Protocol: ' + want : 'no Sec-WebSocket-Protocol'}`,
+      !!resp && resp.params.response.status === 101 && answered === (want || null),
+      resp ? `status ${resp.params.response.status}, Sec-WebSocket-Protocol ${JSON.stringify(answered)}` : 'handshake not seen');
+    if (r.error) { record(G_PROTO, name, false, r.error); continue; }
+    record(G_PROTO, `${name}: ws.protocol = ${JSON.stringify(want)}`, r.protocol === want, `ws.protocol = ${JSON.stringify(r.protocol)}`);
+    record(G_PROTO, `${name}: echo and clean close`, r.echo && r.close === 1000, `echo ${r.echo}, close ${r.close}`);
+  }
+}
+
+async function demoPageProtocols(cdp) {
+  const offer = ['chat.v1', 'chat.v2'];
+  const want = expectedProtocol(offer);
+  const { s, events } = await newPage(cdp);
+  await s('Page.navigate', { url: `http://127.0.0.1:${WS_PORT}/?protocols=${offer.join(',')}` });
+  let shown = null;
+  const end = Date.now() + 20000;
+  while (Date.now() < end) {
+    await sleep(200);
+    try { shown = await evaluate(s, `(() => { const p = document.getElementById('proto'); const st = document.getElementById('status');
+      return st && st.textContent === 'open' && p ? p.textContent : null; })()`); } catch (e) { /* navigating */ }
+    if (shown) break;
+  }
+  const hs = events.find((e) => e.method === 'Network.webSocketHandshakeResponseReceived');
+  const h = hs ? hs.params.response.headers || {} : {};
+  const got = Object.keys(h).filter((k) => k.toLowerCase() === 'sec-websocket-protocol').map((k) => h[k]).join(', ');
+  record(G_PROTO, `demo page /?protocols=${offer.join(',')}: handshake answers ${want}`, got === want,
+    hs ? `Sec-WebSocket-Protocol "${got}"` : 'no handshake response');
+  record(G_PROTO, `demo page /?protocols=${offer.join(',')}: shows the negotiated protocol ${want}`,
+    !!shown && shown.startsWith(want + ' '), `protocol field ${JSON.stringify(shown)}`);
+}
+
 async function main() {
   const server = http.createServer((req, res) => {
     if (req.url === '/test.html') { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }); res.end(TEST_PAGE); }
+    else if (req.url === '/proto.html' && SERVER_PROTOCOLS) { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }); res.end(PROTO_PAGE()); }
     else { res.writeHead(404); res.end(); }
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -255,6 +367,10 @@ async function main() {
     console.log(`  ${v.product}`);
     try { await testPage(cdp, httpPort); } catch (e) { record('test page -> wsx serve', 'run', false, String(e.stack || e)); }
     try { await demoPage(cdp); } catch (e) { record('demo page (GET /)', 'run', false, String(e.stack || e)); }
+    if (SERVER_PROTOCOLS) {
+      try { await protocolPage(cdp, httpPort); } catch (e) { record(G_PROTO, 'run', false, String(e.stack || e)); }
+      try { await demoPageProtocols(cdp); } catch (e) { record(G_PROTO, 'demo page run', false, String(e.stack || e)); }
+    }
     try { await cdp.send('Browser.close'); } catch (e) { /* exiting */ }
   } catch (e) {
     record('test page -> wsx serve', 'chromium', false, String(e.stack || e));
@@ -266,7 +382,7 @@ async function main() {
       fs.rmSync(browser.dir, { recursive: true, force: true });
     }
   }
-  for (const g of ['test page -> wsx serve', 'demo page (GET /)']) {
+  for (const g of ['test page -> wsx serve', 'demo page (GET /)'].concat(SERVER_PROTOCOLS ? [G_PROTO] : [])) {
     const [p, f] = results[g] || [0, 1];
     if (!results[g]) console.log(`FAIL [chromium ${g}] never ran`);
     console.log(`RESULT\tchromium\t${g}\t${p}\t${f}`);

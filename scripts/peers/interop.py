@@ -9,7 +9,11 @@ checked byte for byte and the negotiated header against RFC 7692 and the
 flags. Role "client": `wsx client` (with various flags) talks to a peer echo
 server (with various deflate settings); stdin lines must come back on stdout
 exactly, the offer must match the flags, stderr must report the negotiated
-extension. Python peer only: raw-socket handshake probes of `wsx serve`.
+extension. Python peer only: raw-socket handshake probes of `wsx serve`, and
+role "subprotocol": clients offering subprotocols (`subprotocols=[...]`) to
+`wsx serve --protocol chat.v2 --protocol chat.v1`, checking the selected one
+(the server's most preferred offered, none when nothing matches) and that an
+invalid `--protocol` stops `wsx serve` at startup.
 
 Prints PASS/FAIL lines, then `RESULT <peer> <role> <passed> <failed>` lines
 for conformance.sh's summary. Exit status 1 on any failure.
@@ -852,6 +856,95 @@ async def role_probe():
         R.add(group, "wsx serve start", False, str(e))
 
 
+# ------------------------------------------------------------------ subprotocols
+SUBPROTOCOL_SERVER = ["chat.v2", "chat.v1"]   # wsx serve --protocol, in preference order
+SUBPROTOCOL_CASES = [
+    # (offer in client order, expected answer)
+    (["chat.v1", "chat.v2"], "chat.v2"),
+    (["chat.v2", "chat.v1"], "chat.v2"),
+    (["chat.v1"], "chat.v1"),
+    (["other", "chat.v1"], "chat.v1"),
+    (["Chat.V2", "CHAT.V1"], None),   # exact, case-sensitive match
+    (["other"], None),
+    ([], None),
+]
+
+
+async def raw_protocol_answer(port, lines):
+    """Status and Sec-WebSocket-Protocol values of the answer to a raw upgrade
+    request carrying these Sec-WebSocket-Protocol header lines."""
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = (f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+    for line in lines:
+        req += f"Sec-WebSocket-Protocol: {line}\r\n"
+    w.write((req + "\r\n").encode())
+    await w.drain()
+    head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 10)
+    w.close()
+    hl = head.decode("latin-1").split("\r\n")
+    return hl[0], [x.split(":", 1)[1].strip() for x in hl[1:]
+                   if x.lower().startswith("sec-websocket-protocol:")]
+
+
+async def role_subprotocol():
+    """Python websockets clients offering subprotocols to `wsx serve --protocol`:
+    the server's most preferred offered protocol is selected, none (and no
+    header) when nothing matches; invalid --protocol values stop wsx serve."""
+    from websockets.asyncio.client import connect
+
+    group = ("python", "subprotocols -> wsx serve --protocol")
+    flags = [a for p in SUBPROTOCOL_SERVER for a in ("--protocol", p)]
+
+    async def one(url, offer, want, name):
+        try:
+            kw = dict(subprotocols=offer) if offer else {}
+            async with connect(url, proxy=None, open_timeout=20, close_timeout=10, **kw) as ws:
+                hdr = ws.response.headers.get_all("Sec-WebSocket-Protocol")
+                R.add(group, f"{name}: ws.subprotocol", ws.subprotocol == want,
+                      f"got {ws.subprotocol!r}, expected {want!r}")
+                R.add(group, f"{name}: response header", hdr == ([want] if want else []),
+                      f"Sec-WebSocket-Protocol {hdr}, expected {[want] if want else []}")
+                await ws.send("ping " + name)
+                echo = await asyncio.wait_for(ws.recv(), 10)
+                R.add(group, f"{name}: echo", echo == "ping " + name, f"echo {echo!r}")
+        except Exception as e:
+            R.add(group, f"{name}: connection", False, f"{type(e).__name__}: {e}")
+
+    try:
+        async with Serve(flags) as srv:
+            for offer, want in SUBPROTOCOL_CASES:
+                await one(srv.url, offer, want, f"[wsx serve {' '.join(flags)}] offer {offer or '(none)'}")
+            for lines, want in [(["x, chat.v1", "chat.v2"], "chat.v2"),
+                                (["chat.v1", "y"], "chat.v1"),
+                                (["chat"], None)]:
+                name = f"[wsx serve {' '.join(flags)}] raw header lines {lines}"
+                try:
+                    status, got = await raw_protocol_answer(srv.port, lines)
+                    ok = status.startswith("HTTP/1.1 101") and got == ([want] if want else [])
+                    R.add(group, name, ok, f"status {status!r}, Sec-WebSocket-Protocol {got}, expected {want!r}")
+                except Exception as e:
+                    R.add(group, name, False, f"{type(e).__name__}: {e}")
+        async with Serve([]) as srv:
+            await one(srv.url, ["chat.v1"], None, "[wsx serve (no --protocol)] offer ['chat.v1']")
+    except RuntimeError as e:
+        R.add(group, "wsx serve start", False, str(e))
+    for bad in ["a b", "a,b", "\"q\"", ""]:
+        proc = await asyncio.create_subprocess_exec(
+            WSX, "serve", "--listen", "127.0.0.1:0", "--protocol", bad,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 20)
+        except asyncio.TimeoutError:
+            proc.kill()
+            out, err = await proc.communicate()
+        ok = proc.returncode not in (0, None) and b"listening" not in out and b"not a valid subprotocol" in err
+        R.add(group, f"wsx serve --protocol {bad!r} is refused at startup", ok,
+              f"exit {proc.returncode}, stdout {out[:200]!r}, stderr {err[-300:]!r}")
+
+
 # ------------------------------------------------------------------ main
 async def main():
     global WSX, NODE_PEER, VERBOSE
@@ -859,15 +952,20 @@ async def main():
     ap.add_argument("--wsx", required=True)
     ap.add_argument("--peer", choices=["python", "node"], required=True)
     ap.add_argument("--node-peer", default=os.path.join(os.path.dirname(__file__), "ws_peer.js"))
-    ap.add_argument("--only-role", choices=["serve", "client", "probe"], action="append")
+    ap.add_argument("--only-role", choices=["serve", "client", "probe", "subprotocol"], action="append")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     WSX, NODE_PEER, VERBOSE = a.wsx, a.node_peer, a.verbose
-    roles = a.only_role or (["probe", "serve", "client"] if a.peer == "python" else ["serve", "client"])
+    roles = a.only_role or (["probe", "subprotocol", "serve", "client"] if a.peer == "python"
+                            else ["serve", "client"])
     for role in roles:
         t = time.time()
         if role == "probe":
             await role_probe()
+        elif role == "subprotocol":
+            if a.peer != "python":
+                ap.error("--only-role subprotocol runs with --peer python")
+            await role_subprotocol()
         elif role == "serve":
             await role_serve(a.peer)
         else:

@@ -97,9 +97,14 @@ async def cmd_serve(a):
             return conn.respond(404, "not a WebSocket request\n")
         return None
 
+    def select_subprotocol(conn, offered):
+        # wsx's rule: the server's most preferred offered protocol, else none.
+        return next((p for p in a.protocol or [] if p in offered), None)
+
     async with serve(
         echo, host, int(port), compression=None, extensions=exts,
         max_size=a.max_message_size, process_request=process_request,
+        select_subprotocol=select_subprotocol,
     ) as server:
         sock = next(iter(server.sockets))
         ip, real_port = sock.getsockname()[:2]
@@ -195,6 +200,7 @@ def main():
     s = sub.add_parser("serve")
     s.add_argument("--listen", default="127.0.0.1:9998")
     s.add_argument("--max-message-size", type=int, default=64 << 20)
+    s.add_argument("--protocol", action="append")
     deflate_args(s)
     c = sub.add_parser("client")
     c.add_argument("url")

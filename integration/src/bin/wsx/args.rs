@@ -96,6 +96,14 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9998")]
     pub listen: String,
+    /// Accept this subprotocol (repeatable, in the server's order of
+    /// preference): the server answers with its most preferred protocol
+    /// among those the client offered (exact, case-sensitive match) and
+    /// omits Sec-WebSocket-Protocol when none match (the connection is
+    /// still accepted; browsers, per WHATWG, then fail a connection that
+    /// offered protocols). P must be an RFC 7230 token.
+    #[arg(long = "protocol", value_name = "P", value_parser = parse_protocol)]
+    pub protocols: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
     /// PEM certificate chain: serve wss:// (with --tls-key).
@@ -178,4 +186,44 @@ pub struct ProbeArgs {
     /// webpki-roots are always trusted.
     #[arg(long, value_name = "PEM", visible_alias = "ca")]
     pub tls_ca: Option<std::path::PathBuf>,
+}
+
+/// A `--protocol` value: an RFC 7230 token (RFC 6455 §4.1), else a clear
+/// error at startup.
+pub fn parse_protocol(s: &str) -> Result<String, String> {
+    if ws_ext_core::header::is_token(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a valid subprotocol: it must be an RFC 7230 token (one or more of \
+             the letters, digits and !#$%&'*+-.^_`|~; no spaces, commas or quotes)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_must_be_a_token() {
+        for ok in ["chat", "chat.v2", "a-b_c~1", "!#$%&'*+-.^_`|~"] {
+            assert_eq!(parse_protocol(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["", "a b", "a,b", "\"q\"", "a;b", "é", "a/b", "x\t"] {
+            let err = parse_protocol(bad).unwrap_err();
+            assert!(err.contains("RFC 7230 token"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn serve_takes_protocols_in_order() {
+        let cli = Cli::try_parse_from(["wsx", "serve", "--protocol", "b", "--protocol", "a"]);
+        match cli.map(|c| c.command) {
+            Ok(Command::Serve(s)) => assert_eq!(s.protocols, ["b", "a"]),
+            other => panic!("{other:?}"),
+        }
+        let err = Cli::try_parse_from(["wsx", "serve", "--protocol", "a b"]).unwrap_err();
+        assert!(err.to_string().contains("not a valid subprotocol"), "{err}");
+    }
 }

@@ -30,6 +30,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     };
     let mut config = ServerConfig {
         extensions: crate::extensions::server(&args.common)?,
+        subprotocols: args.protocols.clone(),
         ..ServerConfig::default()
     };
     config.websocket.max_message_size = args.common.max_message_size;
@@ -63,7 +64,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }
-    info!(%addr, extensions = ?config.extensions, "serving");
+    info!(%addr, extensions = ?config.extensions, protocols = ?config.subprotocols, "serving");
 
     let registry = Registry::default();
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -170,12 +170,7 @@ pub fn accept(req: &Request<()>, config: &ServerConfig) -> Result<Accepted, Hand
         .map(|v| v.as_bytes())
         .collect();
     let extensions = config.extensions.negotiate(lines)?;
-    let offered = header_tokens(h, "sec-websocket-protocol");
-    let mut protocol = config
-        .subprotocols
-        .iter()
-        .find(|p| offered.iter().any(|o| o == *p))
-        .cloned();
+    let mut protocol = select_subprotocol(&config.subprotocols, h);
 
     let mut builder = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -216,6 +211,32 @@ pub fn accept(req: &Request<()>, config: &ServerConfig) -> Result<Accepted, Hand
     })
 }
 
+/// The subprotocol to answer with: the server's most preferred protocol
+/// (`supported` is in the server's order of preference) among those the
+/// client offered in its `Sec-WebSocket-Protocol` headers (several header
+/// lines and comma-separated lists both count; tokens are compared exactly,
+/// case-sensitively, RFC 6455 §4.1). `None` when nothing matches: the
+/// connection goes on without `Sec-WebSocket-Protocol`. An entry of
+/// `supported` that is not an RFC 7230 token is never chosen.
+///
+/// ```
+/// use http::HeaderMap;
+/// use wsx::proto::handshake::server::select_subprotocol;
+///
+/// let mut h = HeaderMap::new();
+/// h.append("sec-websocket-protocol", "chat.v1, chat.v2".parse().unwrap());
+/// let server = ["chat.v2".to_string(), "chat.v1".to_string()];
+/// assert_eq!(select_subprotocol(&server, &h).as_deref(), Some("chat.v2"));
+/// ```
+pub fn select_subprotocol(supported: &[String], headers: &http::HeaderMap) -> Option<String> {
+    let offered = header_tokens(headers, "sec-websocket-protocol");
+    supported
+        .iter()
+        .filter(|p| ws_ext_core::header::is_token(p))
+        .find(|p| offered.iter().any(|o| o == *p))
+        .cloned()
+}
+
 /// The HTTP answer to a failed handshake: the status of
 /// [`HandshakeError::status`], the reason as the body, and
 /// `Sec-WebSocket-Version: 13` with 426.
@@ -228,4 +249,120 @@ pub fn error_response(err: &HandshakeError) -> Vec<u8> {
     };
     let body = format!("{err}\n");
     simple_response(status, extra, "text/plain; charset=utf-8", body.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    fn offers(lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for l in lines {
+            h.append("sec-websocket-protocol", HeaderValue::from_str(l).unwrap());
+        }
+        h
+    }
+
+    fn server(ps: &[&str]) -> Vec<String> {
+        ps.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn server_order_of_preference_wins() {
+        let s = server(&["chat.v2", "chat.v1"]);
+        for lines in [
+            &["chat.v1, chat.v2"][..],
+            &["chat.v2, chat.v1"],
+            &["chat.v1", "chat.v2"],
+            &["chat.v2", "chat.v1"],
+            &["other, chat.v1", "chat.v2"],
+        ] {
+            let got = select_subprotocol(&s, &offers(lines));
+            assert_eq!(got.as_deref(), Some("chat.v2"), "{lines:?}");
+        }
+        let s = server(&["chat.v1", "chat.v2"]);
+        let got = select_subprotocol(&s, &offers(&["chat.v2, chat.v1"]));
+        assert_eq!(got.as_deref(), Some("chat.v1"));
+    }
+
+    #[test]
+    fn only_offered_protocols_are_chosen() {
+        let s = server(&["chat.v2", "chat.v1"]);
+        let got = select_subprotocol(&s, &offers(&["x", "chat.v1"]));
+        assert_eq!(got.as_deref(), Some("chat.v1"));
+        // Several header lines, null elements and whitespace.
+        let got = select_subprotocol(&s, &offers(&[" , x ,, ", "  chat.v1  ,"]));
+        assert_eq!(got.as_deref(), Some("chat.v1"));
+    }
+
+    #[test]
+    fn no_match_means_no_protocol() {
+        let s = server(&["chat.v2", "chat.v1"]);
+        assert_eq!(select_subprotocol(&s, &offers(&[])), None);
+        assert_eq!(select_subprotocol(&s, &offers(&["other"])), None);
+        assert_eq!(select_subprotocol(&s, &offers(&[""])), None);
+        // Exact, case-sensitive comparison; no prefix or substring match.
+        assert_eq!(select_subprotocol(&s, &offers(&["Chat.V2, CHAT.V1"])), None);
+        assert_eq!(select_subprotocol(&s, &offers(&["chat, chat.v2x"])), None);
+        assert_eq!(select_subprotocol(&[], &offers(&["chat.v1"])), None);
+    }
+
+    #[test]
+    fn invalid_offers_and_invalid_server_entries() {
+        // A token that is invalid in the offer never equals a valid server token.
+        let s = server(&["chat.v1"]);
+        assert_eq!(
+            select_subprotocol(&s, &offers(&["chat v1; chat.v1x"])),
+            None
+        );
+        let got = select_subprotocol(&s, &offers(&["\"bad\", chat.v1"]));
+        assert_eq!(got.as_deref(), Some("chat.v1"));
+        // Non-UTF-8 bytes in the header do not panic.
+        let mut h = HeaderMap::new();
+        h.append(
+            "sec-websocket-protocol",
+            HeaderValue::from_bytes(b"\xff\xfe, chat.v1").unwrap(),
+        );
+        assert_eq!(select_subprotocol(&s, &h).as_deref(), Some("chat.v1"));
+        // A server entry that is not a token is never chosen, even if offered.
+        let s = server(&["a b", "chat.v1"]);
+        let got = select_subprotocol(&s, &offers(&["a b, chat.v1"]));
+        assert_eq!(got.as_deref(), Some("chat.v1"));
+    }
+
+    #[test]
+    fn accept_answers_with_the_selected_protocol() {
+        let config = ServerConfig {
+            subprotocols: server(&["chat.v2", "chat.v1"]),
+            ..ServerConfig::default()
+        };
+        let head = |extra: &str| {
+            format!(
+                "GET /x HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+            )
+        };
+        let run = |extra: &str| {
+            let text = head(extra);
+            let (req, _) = parse_request(text.as_bytes(), 1 << 14).unwrap().unwrap();
+            accept(&req, &config).unwrap()
+        };
+        let a = run("Sec-WebSocket-Protocol: chat.v1\r\nSec-WebSocket-Protocol: chat.v2\r\n");
+        assert_eq!(a.protocol.as_deref(), Some("chat.v2"));
+        let got: Vec<_> = a
+            .response
+            .headers()
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .collect();
+        assert_eq!(got, ["chat.v2"]);
+        let a = run("Sec-WebSocket-Protocol: nope\r\n");
+        assert_eq!(a.protocol, None);
+        assert!(a
+            .response
+            .headers()
+            .get(header::SEC_WEBSOCKET_PROTOCOL)
+            .is_none());
+    }
 }
