@@ -366,7 +366,9 @@ part_mux() {
     stop "$MODPYWS_PID"
     if [ $rc = 0 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx client --mux exited $rc: $(tail -c 600 "$d/err.txt")"; fi
     if cmp -s "$d/in.txt" "$d/out.txt"; then p=$((p+1)); else f=$((f+1)); echo "FAIL mux echo differs (see $d/out.txt)"; fi
-    if tail -n +"$((skip + 1))" "$d/modpyws.log" | grep -q "Extensions accepted: .*mux_DO_NOT_USE"; then p=$((p+1)); else f=$((f+1)); echo "FAIL mod_pywebsocket did not accept mux_DO_NOT_USE: $(grep 'Extensions requested' "$d/modpyws.log" | head -n 2)"; fi
+    # (no `grep -q` behind a pipe: with pipefail, grep leaving early makes
+    # tail die of SIGPIPE once the log is longer than one pipe write)
+    if tail -n +"$((skip + 1))" "$d/modpyws.log" | grep "Extensions accepted: .*mux_DO_NOT_USE" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL mod_pywebsocket did not accept mux_DO_NOT_USE: $(grep 'Extensions requested' "$d/modpyws.log" | head -n 2)"; fi
     if grep -qi 'mux' "$d/err.txt"; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx stderr does not report the mux extension: $(head -c 400 "$d/err.txt")"; fi
     printf 'RESULT\tmod_pywebsocket\twsx client --mux -> standalone /echo\t%d\t%d\n' $p $f >> "$OUT/mux.result"
 }
