@@ -227,17 +227,28 @@ fn probe_reports_what_the_server_accepts() {
     );
 }
 
-#[tokio::test]
-async fn serve_wss_with_tls_cert_and_key() {
-    use futures_util::SinkExt;
+/// A TLS `wsx serve` with a fresh self-signed certificate for 127.0.0.1
+/// and `extra` flags: the server, a connector trusting it, and the folder
+/// holding the PEM files (removed by the caller).
+fn serve_tls(
+    extra: &[&str],
+    tag: &str,
+) -> (
+    Server,
+    wsx::tls::TlsConnector,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("wsx-cli-tls-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("wsx-cli-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).unwrap();
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
     let mut child = Command::new(WSX)
-        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .arg("--tls-cert")
         .arg(&cert)
         .arg("--tls-key")
         .arg(&key)
@@ -254,8 +265,14 @@ async fn serve_wss_with_tls_cert_and_key() {
         .strip_prefix("listening on wss://")
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_owned();
-    let s = Server { child, addr };
     let connector = wsx::tls::TlsConnector::with_root_ca_pem(ck.cert.pem().as_bytes()).unwrap();
+    (Server { child, addr }, connector, dir, cert)
+}
+
+#[tokio::test]
+async fn serve_wss_with_tls_cert_and_key() {
+    use futures_util::SinkExt;
+    let (s, connector, dir, cert) = serve_tls(&[], "tls");
     let (mut ws, _) = wsx::tls::connect_tls_with(
         &format!("wss://{}/", s.addr),
         &wsx::ClientConfig::default(),
@@ -283,32 +300,7 @@ async fn serve_wss_with_tls_cert_and_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_mux_over_wss() {
     use futures_util::SinkExt;
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("wsx-cli-mux-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let mut child = Command::new(WSX)
-        .args(["serve", "--listen", "127.0.0.1:0", "--mux", "--tls-cert"])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on wss://")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    let s = Server { child, addr };
-    let connector = wsx::tls::TlsConnector::with_root_ca_pem(ck.cert.pem().as_bytes()).unwrap();
+    let (s, connector, dir, _) = serve_tls(&["--mux"], "mux-tls");
     let (client, mut first) = wsx::mux::connect_mux_tls_with(
         &format!("wss://{}/one", s.addr),
         &wsx::mux::MuxClientConfig::default(),
