@@ -34,7 +34,7 @@ pub struct WebSocketConfig {
     /// permessage-deflate connection with context takeover then keeps only
     /// its packed LZ77 windows (a few KiB) instead of a compressor and a
     /// decompressor (~420 KiB with zlib-rs), and restores them on the next
-    /// message (~50–150 µs, once per quiet spell). `None`: never. The
+    /// message (~30 µs per direction, once per quiet spell). `None`: never. The
     /// blocking adapter has no timers: call `hibernate()` on it yourself.
     pub hibernate_after: Option<Duration>,
 }

@@ -51,8 +51,7 @@ pub async fn connect_with(
             .into());
         }
         let fut = async {
-            let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
-            tcp.set_nodelay(true)?;
+            let tcp = open_tcp(&target).await?;
             client_handshake(MaybeTlsStream::Plain(tcp), &target, config).await
         };
         match tokio::time::timeout(config.handshake_timeout, fut).await {
@@ -60,6 +59,14 @@ pub async fn connect_with(
             Err(_) => Err(HandshakeError::Timeout.into()),
         }
     }
+}
+
+/// TCP to the target's host and port, with `TCP_NODELAY` (small frames
+/// leave at once).
+pub(crate) async fn open_tcp(target: &Target) -> std::io::Result<TcpStream> {
+    let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
 }
 
 /// Run the client handshake over an already connected stream (TCP, TLS,

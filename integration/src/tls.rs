@@ -298,19 +298,28 @@ pub async fn connect_tls_with(
 ) -> Result<(ClientStream, Response<()>), Error> {
     let target = Target::parse(url)?;
     let fut = async {
-        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
-        tcp.set_nodelay(true)?;
-        let stream = if target.tls {
-            MaybeTlsStream::from(tls.connect(&target.host, tcp).await?)
-        } else {
-            MaybeTlsStream::Plain(tcp)
-        };
+        let stream = open_transport(&target, tls).await?;
         client_handshake(stream, &target, config).await
     };
     match tokio::time::timeout(config.handshake_timeout, fut).await {
         Ok(r) => r,
         Err(_) => Err(HandshakeError::Timeout.into()),
     }
+}
+
+/// TCP to the target (`TCP_NODELAY`), then for `wss://` the TLS handshake
+/// (server name from the URL's host): the transport every client entry
+/// point (plain and mux) runs its handshake over.
+pub(crate) async fn open_transport(
+    target: &Target,
+    tls: &TlsConnector,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    let tcp = crate::connect::open_tcp(target).await?;
+    Ok(if target.tls {
+        MaybeTlsStream::from(tls.connect(&target.host, tcp).await?)
+    } else {
+        MaybeTlsStream::Plain(tcp)
+    })
 }
 
 /// Server side: run the TLS handshake on `stream`, then the WebSocket

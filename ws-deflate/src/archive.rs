@@ -37,11 +37,11 @@ pub(crate) struct Archive {
 }
 
 impl Archive {
-    /// Pack `window` with a pooled compressor (returned reset).
+    /// Pack `window` with a pooled compressor (the pool hands out fresh or
+    /// reset state and resets what it takes back).
     pub(crate) fn pack(window: &[u8], pool: &DeflatePool) -> Result<Self, BackendError> {
         let raw = window;
         let mut d: Deflater = pool.take_deflater(ARCHIVE_PARAMS);
-        d.reset();
         let packed = d.compress_sync(raw).map(|z| {
             // The sync-flush trailer is stripped and appended again on
             // unpacking, as permessage-deflate does.
@@ -71,7 +71,6 @@ impl Archive {
             return Ok(self.data.to_vec());
         }
         let mut i: Inflater = pool.take_inflater();
-        i.reset();
         let mut out = Vec::with_capacity(self.raw_len);
         let mut r = i.inflate(&self.data, &mut out, self.raw_len);
         if let Ok(InflateEnd::Consumed) = r {

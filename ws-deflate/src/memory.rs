@@ -52,35 +52,32 @@
 //! `WebSocketConfig::hibernate_after`, default 1 s), a context-takeover
 //! direction keeps only its LZ77 window — at most `2^w` bytes, only as
 //! much as really went through — packed with DEFLATE level 6, and gives
-//! its compressor and decompressor back to the pool. Measured on
-//! `wsx serve` with level 6, 15-bit windows both ways and context takeover
-//! (the default before level 1; the memory figures do not depend on the
-//! level), 1000 connections each echoing N messages of 1 KiB
-//! chat JSON (`wsx load --size 1024 --hold 5`), server RSS growth / 1000:
+//! its compressor and decompressor back to the pool. Measured with
+//! `benches/side-by-side.sh` (Node ws client; 1000 connections, each
+//! echoing K JSON messages of 216 B–4 KB, then idle ≥ 2 s; server RSS
+//! growth / 1000; `benches/RESULTS.md`):
 //!
-//! | | after 3 messages | after 30 messages |
+//! | `wsx serve` | K = 3 | K = 30 |
 //! |---|---:|---:|
-//! | busy (right after the messages) | 364 KiB | 447 KiB |
-//! | idle ≥ 2 s, hibernated | **26.6 KiB** | **39.7 KiB** |
-//! | idle, `--hibernate-after 0` (never) | — | 453 KiB |
-//! | for scale: no deflate at all (engine alone) | — | 20.5 KiB |
-//!
-//! With the engine's own idle cost cut to ~3 KiB (no read or write buffer
-//! held while waiting) and the level-1 default, the side-by-side run
-//! (`benches/RESULTS.md`, Node ws client, 1000 connections) measured
-//! **10.1 KiB** idle after 3 messages and **22.8 KiB** after 30 (busy:
-//! 338 / 359 KiB; with the `zlib-c` compressor 126 / 194 KiB busy).
+//! | idle, hibernated (default: level 1) | **10.1 KiB** | **22.8 KiB** |
+//! | idle, hibernated, level 6 | 9.7 KiB | 21.8 KiB |
+//! | busy (right after the messages), default | 338 KiB | 359 KiB |
+//! | busy, with the `zlib-c` compressor | 126 KiB | 194 KiB |
+//! | before hibernation (`287cef6`, level 6) | 354 KiB | 374 KiB |
+//! | no deflate at all (engine alone) | 3.1 KiB | 3.1 KiB |
 //!
 //! After 30 messages each packed window is ~6.6 KiB (30 KiB of chat JSON).
 //! The rest of the idle figure is the engine's own buffers and task, the
 //! pool (8 compressors and 8 decompressors shared by all connections) and
 //! allocator slack. `wsx serve` calls glibc's `malloc_trim` every 2 s so
-//! pages freed by hibernation go back to the OS (without it: 60 KiB).
+//! pages freed by hibernation go back to the OS (without it, in an earlier
+//! measurement with `wsx load` and 1 KiB messages: 60 instead of 42 KiB).
 //!
-//! The cost: a busy context-takeover connection keeps a copy of its windows
-//! (≤ 32 KiB per direction, a memcpy per message), and the first message
-//! after a quiet spell primes a pooled state with the window (unpack +
-//! set-dictionary, ~50–150 µs, once per quiet spell).
+//! The cost, once per quiet spell: the window is read from the state
+//! (get-dictionary) and packed (~65 µs per direction for 32 KiB of chat
+//! JSON), and the first message after it primes a pooled state with the
+//! window (unpack + set-dictionary, ~30 µs per direction). A busy
+//! connection keeps no copy of its windows.
 //!
 //! ## Targets, honestly
 //!

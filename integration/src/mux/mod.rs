@@ -70,7 +70,6 @@ use bytes::BytesMut;
 use futures_core::Stream;
 use http::{header, HeaderValue, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::debug;
 use ws_ext_core::{ClientExtensionFactory, ClientNegotiator, ServerNegotiator};
@@ -541,8 +540,7 @@ pub async fn connect_mux(
             .into());
         }
         let fut = async {
-            let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
-            tcp.set_nodelay(true)?;
+            let tcp = crate::connect::open_tcp(&target).await?;
             client_mux_handshake(tcp, &target, config).await
         };
         match tokio::time::timeout(config.client.handshake_timeout, fut).await {
@@ -563,14 +561,8 @@ pub async fn connect_mux_tls_with(
 ) -> Result<(MuxClient, MuxChannel), MuxError> {
     let target = client::Target::parse(url)?;
     let fut = async {
-        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
-        tcp.set_nodelay(true)?;
-        if target.tls {
-            let stream = tls.connect(&target.host, tcp).await?;
-            client_mux_handshake(stream, &target, config).await
-        } else {
-            client_mux_handshake(tcp, &target, config).await
-        }
+        let stream = crate::tls::open_transport(&target, tls).await?;
+        client_mux_handshake(stream, &target, config).await
     };
     match tokio::time::timeout(config.client.handshake_timeout, fut).await {
         Ok(r) => r,
