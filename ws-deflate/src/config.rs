@@ -24,8 +24,9 @@ pub const MAX_WINDOW_BITS: u8 = 15;
 /// (`benches/side-by-side.sh`, see `benches/RESULTS.md`): zlib-rs level 1
 /// costs ~40% less server CPU per message than level 6 for ~30% more
 /// server-to-client bytes, and is the only setting measured that costs less
-/// server CPU than ratchet and wtx (by ≥ 12% in three runs) while sending
-/// 30% fewer bytes than they do. [`DeflateConfig::balanced`] and
+/// server CPU than ratchet and wtx (by 12–33% in four runs; in a fifth,
+/// loaded run 6% less than ratchet) while sending 30% fewer bytes than they
+/// do. [`DeflateConfig::balanced`] and
 /// [`DeflateConfig::smallest`] are the other points of the frontier worth
 /// naming.
 ///
