@@ -5,7 +5,7 @@
 # The python and chromium parts include subprotocol selection (`wsx serve
 # --protocol chat.v2 --protocol chat.v1` against clients offering protocols).
 #
-# Usage: scripts/conformance.sh [--full] [--mux] [--only PART]... [--install-only]
+# Usage: scripts/conformance.sh [--mux] [--only PART]... [--install-only]
 #   PART: autobahn | autobahn-server | autobahn-client | python | node | chromium | mux
 #
 # Environment:
@@ -16,8 +16,11 @@
 #                  scripts/peers/standin_wsx.py for a Python stand-in)
 #   WSX_AB_SERVE_FLAGS extra `wsx serve` flags for the Autobahn server run
 #                  (diagnosis only)
-#   WSX_AB_TIMEOUT time limit in seconds for each Autobahn run (default 2400 for
-#                  the server run, 1500 for the client run; 4500 with --full)
+#   WSX_AB_TIMEOUT time limit in seconds for each Autobahn run (default 2400)
+#
+# Both Autobahn runs cover every case (517 each). A part fails when a RESULT
+# line it must produce is missing or passed nothing: a peer run that ran no
+# case cannot pass.
 #
 # Every peer is installed on first use from the package registries (PyPI, npm,
 # Debian apt) and reused afterwards. A peer that cannot be installed fails the
@@ -31,18 +34,16 @@ OUT="${WSX_CONF_OUT:-$REPO/target/conformance}"
 mkdir -p "$P"
 P="$(cd "$P" && pwd)"
 
-FULL=0
 MUX=0
 INSTALL_ONLY=0
 ONLY=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --full) FULL=1 ;;
         --mux) MUX=1 ;;
         --install-only) INSTALL_ONLY=1 ;;
         --only) shift; ONLY+=("${1:?--only needs a part name}") ;;
         --only=*) ONLY+=("${1#--only=}") ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "conformance: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -236,19 +237,33 @@ start_serve() {
 # Each part runs in its own subshell, logs to $OUT/<part>.log and leaves
 # `RESULT<TAB>peer<TAB>role<TAB>passed<TAB>failed` lines in $OUT/<part>.result.
 
-# Autobahn fuzzingserver subset for the default run: sections 1-10 whole, and in
-# 12.x / 13.x the small rows and two auto-fragmented rows (see specs B.6).
-AB_CLIENT_ROWS="1 2 3 4 5 6 11 12 16"
-ab_client_cases() {
-    if [ "$FULL" = 1 ]; then echo '["*"]'; return; fi
-    python3 - "$AB_CLIENT_ROWS" <<'EOF'
-import json, sys
-rows = sys.argv[1].split()
-cases = ["%d.*" % s for s in range(1, 11)]
-cases += ["12.%d.%s" % (j, r) for j in range(1, 6) for r in rows]
-cases += ["13.%d.%s" % (j, r) for j in range(1, 8) for r in rows]
-print(json.dumps(cases))
-EOF
+# Every part must leave the RESULT lines listed here (peer<TAB>role<TAB>least
+# passed); scripts/peers/check_results.py fails a missing line, and a line
+# that passed fewer (0 always fails).
+AB_CASES=517
+expected_results() {
+    case "$1" in
+        autobahn-server) printf 'autobahn\tfuzzingclient -> wsx serve\t%s\n' "$AB_CASES" ;;
+        autobahn-client) printf 'autobahn\twsx autobahn-client -> fuzzingserver\t%s\n' "$AB_CASES" ;;
+        python) printf '%s\n' \
+            $'raw\thandshake probes -> wsx serve\t1' \
+            $'python\tsubprotocols -> wsx serve --protocol\t1' \
+            $'python\tclient -> wsx serve\t1' \
+            $'python\twsx client -> server\t1' \
+            $'python\thibernation: client -> wsx serve\t1' ;;
+        node) printf '%s\n' \
+            $'node\tclient -> wsx serve\t1' \
+            $'node\twsx client -> server\t1' \
+            $'node\thibernation: client -> wsx serve\t1' ;;
+        chromium) printf '%s\n' \
+            $'chromium\ttest page -> wsx serve\t1' \
+            $'chromium\tdemo page (GET /)\t1' \
+            $'chromium\tsubprotocols -> wsx serve --protocol\t1' ;;
+        mux) printf '%s\n' \
+            $'mod_pywebsocket\tcargo test --test mux pywebsocket_interop\t1' \
+            $'mod_pywebsocket\twsx client --mux -> standalone /echo\t4' ;;
+        *) die "no expected results for part $1" ;;
+    esac
 }
 
 part_autobahn_server() {
@@ -262,9 +277,9 @@ part_autobahn_server() {
   "servers": [{"agent": "wsx", "url": "ws://127.0.0.1:$SERVE_PORT"}],
   "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
 EOF
-    log "autobahn fuzzingclient -> wsx serve ${WSX_AB_SERVE_FLAGS:-}on port $SERVE_PORT (all cases; ~22 min)"
+    log "autobahn fuzzingclient -> wsx serve ${WSX_AB_SERVE_FLAGS:-}on port $SERVE_PORT (all cases; 10-20 min)"
     local rc=0 limit
-    limit="${WSX_AB_TIMEOUT:-$([ "$FULL" = 1 ] && echo 4500 || echo 2400)}"
+    limit="${WSX_AB_TIMEOUT:-2400}"
     (cd "$d" && timeout "$limit" "$P/venv-ab/bin/wstest" -m fuzzingclient -s spec.json) >"$d/wstest.log" 2>&1 || rc=$?
     if [ $rc = 124 ]; then
         echo "wstest fuzzingclient hit the time limit of $limit s (WSX_AB_TIMEOUT); it writes its reports only at the end, so every case counts as missing. Last case started: $(grep 'Running test case' "$d/wstest.log" | tail -n 1)"
@@ -286,13 +301,13 @@ part_autobahn_client() {
     cat >"$d/spec.json" <<EOF
 { "options": {"failByDrop": false}, "outdir": "./reports",
   "url": "ws://127.0.0.1:$port",
-  "cases": $(ab_client_cases), "exclude-cases": [], "exclude-agent-cases": {} }
+  "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
 EOF
     (cd "$d" && exec "$P/venv-ab/bin/wstest" -m fuzzingserver -s spec.json -u 0) >"$d/wstest.log" 2>&1 &
     pid=$!
     wait_port "$port" 60 || { tail "$d/wstest.log"; die "wstest fuzzingserver did not listen on $port"; }
-    log "autobahn fuzzingserver on port $port <- wsx autobahn-client ($( [ "$FULL" = 1 ] && echo all cases || echo "1-10 + 12/13 rows $AB_CLIENT_ROWS"))"
-    limit="${WSX_AB_TIMEOUT:-$([ "$FULL" = 1 ] && echo 4500 || echo 1500)}"
+    log "autobahn fuzzingserver on port $port <- wsx autobahn-client (all cases; 10-20 min)"
+    limit="${WSX_AB_TIMEOUT:-2400}"
     timeout "$limit" "$WSX" autobahn-client --url "ws://127.0.0.1:$port" --agent wsx >"$d/wsx-client.log" 2>&1 || rc=$?
     if [ $rc = 124 ]; then
         echo "wsx autobahn-client hit the time limit of $limit s (WSX_AB_TIMEOUT); last case started: $(grep 'Running test case' "$d/wstest.log" | tail -n 1)"
@@ -403,6 +418,7 @@ run_part() { # run_part NAME: run part_NAME in a subshell with its own log and c
     if [ ! -s "$OUT/$name.result" ]; then
         printf 'RESULT\t%s\t(part did not complete: exit %s, see %s)\t0\t1\n' "$name" "$rc" "$OUT/$name.log" > "$OUT/$name.result"
     fi
+    expected_results "$name" | python3 "$HERE/check_results.py" "$OUT/$name.result" >>"$OUT/$name.log"
 }
 
 # ---------------------------------------------------------------- main

@@ -46,6 +46,13 @@ class Results:
         self.groups = {}
         self.failures = []
 
+    def group(self, peer, role):
+        """Declare a result group before its first check, so that a role
+        which records nothing still prints a RESULT line (with 0 passed,
+        which conformance.sh counts as a failure) instead of vanishing."""
+        self.groups.setdefault((peer, role), [0, 0])
+        return (peer, role)
+
     def add(self, group, name, ok, detail=""):
         p, f = self.groups.setdefault(group, [0, 0])
         if ok:
@@ -412,7 +419,7 @@ def serve_matrix(peer):
 
 
 async def role_serve(peer):
-    group = (peer, "client -> wsx serve")
+    group = R.group(peer, "client -> wsx serve")
     run = py_client_run if peer == "python" else node_client_run
     for policy, label, offers in serve_matrix(peer):
         flags = policy.flags() + getattr(policy, "extra", [])
@@ -556,7 +563,7 @@ def offer_fits_flags(offer_values, flags):
 
 
 async def role_client(peer):
-    group = (peer, "wsx client -> server")
+    group = R.group(peer, "wsx client -> server")
     lines = lines_for_client()
     stdin = ("\n".join(lines) + "\n").encode()
     for label, cfg, flags in client_matrix(peer):
@@ -793,7 +800,7 @@ async def role_deflate_raw(srv, group):
 
 
 async def role_probe():
-    group = ("raw", "handshake probes -> wsx serve")
+    group = R.group("raw", "handshake probes -> wsx serve")
     try:
         async with Serve([]) as srv:
             for label, lines, want in PROBES:
@@ -894,7 +901,7 @@ async def role_subprotocol():
     header) when nothing matches; invalid --protocol values stop wsx serve."""
     from websockets.asyncio.client import connect
 
-    group = ("python", "subprotocols -> wsx serve --protocol")
+    group = R.group("python", "subprotocols -> wsx serve --protocol")
     flags = [a for p in SUBPROTOCOL_SERVER for a in ("--protocol", p)]
 
     async def one(url, offer, want, name):
