@@ -103,7 +103,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ---------------------------------------------------------------- build/install
 if [ -z "${WSX:-}" ]; then
     log "building wsx (release) into $TARGET_DIR"
-    cargo build --release -q -p wsx --bin wsx
+    cargo build --release -q -p wsx-cli --bin wsx
     WSX="$TARGET_DIR/release/wsx"
 fi
 if [ -z "${TT:-}" ]; then

@@ -207,8 +207,8 @@ resolve_wsx() {
         log "using WSX_BIN=$WSX"
         return
     fi
-    log "cargo build --release -p wsx"
-    (cd "$REPO" && cargo build --release -p wsx) || die "cargo build --release -p wsx failed"
+    log "cargo build --release -p wsx-cli"
+    (cd "$REPO" && cargo build --release -p wsx-cli --bin wsx) || die "cargo build --release -p wsx-cli failed"
     WSX="${CARGO_TARGET_DIR:-$REPO/target}/release/wsx"
     [ -x "$WSX" ] || die "$WSX missing after build"
 }

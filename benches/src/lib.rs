@@ -12,9 +12,8 @@
 use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{ClientNegotiator, RecvStack, SendStack, ServerNegotiator};
 
-/// The built-in corpora (shared with the `wsx` command).
-#[path = "../../integration/src/bin/wsx/corpus.rs"]
-pub mod corpus;
+/// The built-in corpora (the `wsx-corpus` crate, shared with the `wsx` command).
+pub use wsx_corpus as corpus;
 
 /// The bytes a sync flush ends with; RFC 7692 strips them from each message.
 pub const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];

@@ -10,10 +10,9 @@
 //! (`ONLY=stack` or `ONLY=raw` runs one side only). `LEVEL=N` sets the
 //! compression level of both (default 6).
 
-#[path = "../../integration/src/bin/wsx/corpus.rs"]
-mod corpus;
-
 use std::time::Instant;
+
+use wsx_corpus as corpus;
 
 use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{ClientNegotiator, Frame, OpCode, SendStack, ServerNegotiator};

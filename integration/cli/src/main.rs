@@ -7,7 +7,6 @@ mod allocator;
 mod args;
 mod autobahn;
 mod client;
-mod corpus;
 mod echo;
 mod extensions;
 mod load;

@@ -1,12 +1,13 @@
 //! Built-in message corpora, generated deterministically (no data files):
 //! chat-like JSON, log lines, HTML and structured binary records.
 //!
-//! Shared by `wsx ratio`, `wsx load` and the criterion benches (which
-//! include this file by path), so every report measures the same bytes.
+//! Shared by `wsx ratio`, `wsx load`, the criterion benches and the
+//! ws-deflate examples, so every report measures the same bytes.
 //! Only `std` is used. Every text corpus is ASCII, so a message cut at any
 //! byte is valid UTF-8.
 
-#![allow(dead_code)] // each user takes the part it needs
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 /// A kind of payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

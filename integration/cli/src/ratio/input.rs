@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::corpus::{self, Kind};
+use wsx_corpus::{self as corpus, Kind};
 
 /// Smallest message of the `mixed` size mode.
 pub const MIXED_MIN: usize = 200;

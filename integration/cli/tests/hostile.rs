@@ -10,7 +10,7 @@
 //! The connection limit, idle timeout and close timeout cases and the two
 //! drain regressions were written while the engine lacked them (ignored);
 //! they pass since the engine gained them and run with the rest.
-//! Server logs: `HOSTILE_LOG=wsx=debug cargo test -p wsx --test hostile`.
+//! Server logs: `HOSTILE_LOG=wsx=debug cargo test -p wsx-cli --test hostile`.
 
 #[path = "hostile/server.rs"]
 mod server;

@@ -491,7 +491,7 @@ mod tests {
     fn every_setting_measures_and_round_trips() {
         let input = Input {
             name: "t".into(),
-            messages: crate::corpus::mixed(crate::corpus::Kind::Chat, 200, 4096, 16 << 10, 64, 1),
+            messages: wsx_corpus::mixed(wsx_corpus::Kind::Chat, 200, 4096, 16 << 10, 64, 1),
             text: true,
         };
         let settings = super::super::settings::all();

@@ -34,7 +34,7 @@ use tokio::sync::Barrier;
 use wsx::{ClientConfig, Message, Target};
 
 use crate::args::CommonArgs;
-use crate::corpus::{self, Kind};
+use wsx_corpus::{self as corpus, Kind};
 
 /// `wsx load` options.
 #[derive(Debug, Args)]
