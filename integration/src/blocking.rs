@@ -57,8 +57,8 @@ use crate::proto::connection::{client_response, connection_accessors, Connection
 use crate::proto::handshake::client::{self, Target};
 use crate::proto::handshake::{server, write_response_head};
 use crate::proto::recv::skip_until_close;
+use crate::proto::ReadyState;
 use crate::proto::{close, Role};
-use crate::stream::ReadyState;
 
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_READ: usize = 256 * 1024;

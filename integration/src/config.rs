@@ -4,9 +4,38 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Request;
 use ws_ext_core::{ClientNegotiator, ServerNegotiator};
 
-use crate::proto::handshake::server::{RequestCallback, RequestDecision};
+/// What the request callback decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestDecision {
+    /// Go on with the upgrade.
+    Accept,
+    /// Answer with this status and body instead.
+    Reject {
+        /// HTTP status (4xx or 5xx).
+        status: u16,
+        /// Body text.
+        reason: String,
+    },
+}
+
+impl RequestDecision {
+    /// Shorthand for [`RequestDecision::Reject`].
+    pub fn reject(status: u16, reason: impl Into<String>) -> Self {
+        RequestDecision::Reject {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The request callback: sees the validated upgrade request and the draft
+/// 101 response (add headers to it, or set `Sec-WebSocket-Protocol` to
+/// choose a subprotocol), and accepts or rejects.
+pub type RequestCallback =
+    Arc<dyn Fn(&Request<()>, &mut http::response::Builder) -> RequestDecision + Send + Sync>;
 
 /// Limits and buffering of an open connection (both roles).
 #[derive(Debug, Clone)]

@@ -11,6 +11,8 @@ use crate::maybe_tls::MaybeTlsStream;
 use crate::proto::connection::client_response;
 use crate::proto::handshake::client::{self, Target};
 use crate::stream::WebSocketStream;
+#[cfg(feature = "tls")]
+pub(crate) use crate::tls::TlsConnector;
 
 /// Connect to a `ws://` or `wss://` URL with the default [`ClientConfig`].
 ///
@@ -30,43 +32,90 @@ pub async fn connect(
 
 /// Connect to a `ws://` or `wss://` URL: TCP (with `TCP_NODELAY`), TLS for
 /// `wss://` (trusting the `webpki-roots` Mozilla roots; for other roots
-/// use [`crate::tls::connect_tls_with`]) and the opening handshake, all
-/// within the handshake timeout. `wss://` needs the `tls` feature (on by
-/// default).
+/// use [`connect_tls_with`]) and the opening handshake, all within the
+/// handshake timeout. `wss://` needs the `tls` feature (on by default).
 pub async fn connect_with(
     url: &str,
     config: &ClientConfig,
 ) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response<()>), Error> {
-    #[cfg(feature = "tls")]
-    {
-        crate::tls::connect_tls_with(url, config, crate::tls::default_connector()?).await
-    }
-    #[cfg(not(feature = "tls"))]
-    {
-        let target = Target::parse(url)?;
-        if target.tls {
-            return Err(HandshakeError::Url(format!(
-                "{url}: wss:// needs wsx built with the `tls` feature"
-            ))
-            .into());
-        }
-        let fut = async {
-            let tcp = open_tcp(&target).await?;
-            client_handshake(MaybeTlsStream::Plain(tcp), &target, config).await
-        };
-        match tokio::time::timeout(config.handshake_timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(HandshakeError::Timeout.into()),
-        }
+    connect_via(url, config, default_tls()?).await
+}
+
+/// Connect to a `ws://` or `wss://` URL with a TLS connector of your choice
+/// for `wss://` (a private CA, say): TCP (with `TCP_NODELAY`), the TLS
+/// handshake (server name from the URL's host), then the WebSocket
+/// handshake, all within the handshake timeout.
+#[cfg(feature = "tls")]
+pub async fn connect_tls_with(
+    url: &str,
+    config: &ClientConfig,
+    tls: &TlsConnector,
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response<()>), Error> {
+    connect_via(url, config, Some(tls)).await
+}
+
+async fn connect_via(
+    url: &str,
+    config: &ClientConfig,
+    tls: Option<&TlsConnector>,
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response<()>), Error> {
+    let target = Target::parse(url)?;
+    let fut = async {
+        let stream = open_transport(&target, tls).await?;
+        client_handshake(stream, &target, config).await
+    };
+    match tokio::time::timeout(config.handshake_timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(HandshakeError::Timeout.into()),
     }
 }
 
-/// TCP to the target's host and port, with `TCP_NODELAY` (small frames
-/// leave at once).
-pub(crate) async fn open_tcp(target: &Target) -> std::io::Result<TcpStream> {
+/// Without the `tls` feature there is no TLS connector: `wss://` targets
+/// fail with a clear error instead.
+#[cfg(not(feature = "tls"))]
+pub(crate) enum TlsConnector {}
+
+/// The connector the entry points without one use for `wss://`: the
+/// `webpki-roots` Mozilla roots (none without the `tls` feature).
+pub(crate) fn default_tls() -> Result<Option<&'static TlsConnector>, Error> {
+    #[cfg(feature = "tls")]
+    {
+        crate::tls::default_connector().map(Some)
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        Ok(None)
+    }
+}
+
+/// TCP to the target (`TCP_NODELAY`: small frames leave at once), then for
+/// `wss://` the TLS handshake (server name from the URL's host): the
+/// transport every client entry point (plain and mux) runs its handshake
+/// over.
+pub(crate) async fn open_transport(
+    target: &Target,
+    tls: Option<&TlsConnector>,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    let tls = match (target.tls, tls) {
+        (false, _) => None,
+        (true, Some(tls)) => Some(tls),
+        (true, None) => {
+            return Err(HandshakeError::Url(format!(
+                "wss://{}:{}: wss:// needs wsx built with the `tls` feature",
+                target.host, target.port
+            ))
+            .into())
+        }
+    };
     let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
     tcp.set_nodelay(true)?;
-    Ok(tcp)
+    match tls {
+        None => Ok(MaybeTlsStream::Plain(tcp)),
+        #[cfg(feature = "tls")]
+        Some(tls) => Ok(MaybeTlsStream::from(tls.connect(&target.host, tcp).await?)),
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match *never {},
+    }
 }
 
 /// Run the client handshake over an already connected stream (TCP, TLS,

@@ -15,10 +15,9 @@ pub mod config;
 pub mod error;
 pub mod proto;
 
-pub use config::{ClientConfig, ServerConfig, WebSocketConfig};
+pub use config::{ClientConfig, RequestCallback, RequestDecision, ServerConfig, WebSocketConfig};
 pub use error::{Error, HandshakeError, ProtocolError, Result};
-pub use proto::handshake::server::{RequestCallback, RequestDecision};
-pub use proto::Role;
+pub use proto::{ReadyState, Role};
 pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::{Message, Utf8Bytes};
@@ -29,10 +28,12 @@ mod event;
 pub mod stream;
 
 pub use accept::{accept, accept_request, accept_with, negotiate_upgrade, read_request, reject};
+#[cfg(feature = "tls")]
+pub use connect::connect_tls_with;
 pub use connect::{client_handshake, connect, connect_with};
 pub use event::{Event, Events};
 pub use proto::handshake::client::Target;
-pub use stream::{ReadyState, WebSocketStream};
+pub use stream::WebSocketStream;
 
 pub mod blocking;
 mod maybe_tls;
@@ -41,4 +42,4 @@ pub mod mux;
 pub mod tls;
 pub use maybe_tls::MaybeTlsStream;
 #[cfg(feature = "tls")]
-pub use tls::{connect_tls_with, TlsConnector};
+pub use tls::TlsConnector;

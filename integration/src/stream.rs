@@ -36,21 +36,8 @@ use crate::config::WebSocketConfig;
 use crate::error::Error;
 use crate::proto::connection::{connection_accessors, Connection, Received};
 use crate::proto::recv::FrameSkipper;
+pub use crate::proto::ReadyState;
 use crate::proto::{close, Role};
-
-/// The browser API's `readyState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReadyState {
-    /// The opening handshake is in progress (never observed on a
-    /// `WebSocketStream`, which exists only once the handshake is done).
-    Connecting,
-    /// Messages flow both ways.
-    Open,
-    /// A close frame was sent or received, or the connection is failing.
-    Closing,
-    /// The connection is closed.
-    Closed,
-}
 
 /// Socket write readiness wakes both halves: after `split`, the reader
 /// (writing pongs and close replies) and the writer may both wait for the

@@ -4,7 +4,7 @@
 //!   ([`acceptor_from_pem_files`], [`acceptor_from_pem`]), then
 //!   [`accept_tls_with`] runs the TLS handshake and the WebSocket handshake.
 //! - Client: [`crate::connect`] and [`crate::connect_with`] take `wss://`
-//!   URLs and trust the Mozilla roots of `webpki-roots`. [`connect_tls_with`]
+//!   URLs and trust the Mozilla roots of `webpki-roots`. [`crate::connect_tls_with`]
 //!   takes a [`TlsConnector`] that says which roots are trusted: those, plus
 //!   (or instead) CA certificates from PEM, for a private CA or a
 //!   self-signed test certificate. The server name (SNI and certificate
@@ -16,7 +16,7 @@
 //! use futures_util::{SinkExt, StreamExt};
 //! let tls = wsx::tls::TlsConnector::webpki_roots_and_pem_file("my-ca.pem")?;
 //! let (mut ws, _resp) =
-//!     wsx::tls::connect_tls_with("wss://localhost:9443/", &wsx::ClientConfig::default(), &tls)
+//!     wsx::connect_tls_with("wss://localhost:9443/", &wsx::ClientConfig::default(), &tls)
 //!         .await?;
 //! ws.send(wsx::Message::text("hello")).await?;
 //! let echo = ws.next().await;
@@ -27,9 +27,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use http::Response;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_rustls::rustls::crypto::ring as ring_provider;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -38,11 +36,9 @@ use tracing::debug;
 
 pub use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ClientConfig, ServerConfig};
-use crate::connect::client_handshake;
+use crate::config::ServerConfig;
 use crate::error::{Error, HandshakeError};
 use crate::maybe_tls::MaybeTlsStream;
-use crate::proto::handshake::client::Target;
 use crate::stream::WebSocketStream;
 
 /// A failure to set up TLS: reading or parsing PEM files, or a certificate
@@ -272,9 +268,6 @@ impl TlsConnector {
     }
 }
 
-/// A client connection over plain TCP or TLS.
-pub type ClientStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 /// The connector [`crate::connect`] and [`crate::connect_with`] use for
 /// `wss://`: the `webpki-roots` Mozilla roots, built once.
 pub fn default_connector() -> Result<&'static TlsConnector, Error> {
@@ -286,40 +279,6 @@ pub fn default_connector() -> Result<&'static TlsConnector, Error> {
             HandshakeError::Invalid("cannot build the default TLS client configuration".into())
                 .into()
         })
-}
-
-/// Connect to a `ws://` or `wss://` URL: TCP (with `TCP_NODELAY`), for
-/// `wss://` the TLS handshake (server name from the URL's host), then the
-/// WebSocket handshake, all within the handshake timeout.
-pub async fn connect_tls_with(
-    url: &str,
-    config: &ClientConfig,
-    tls: &TlsConnector,
-) -> Result<(ClientStream, Response<()>), Error> {
-    let target = Target::parse(url)?;
-    let fut = async {
-        let stream = open_transport(&target, tls).await?;
-        client_handshake(stream, &target, config).await
-    };
-    match tokio::time::timeout(config.handshake_timeout, fut).await {
-        Ok(r) => r,
-        Err(_) => Err(HandshakeError::Timeout.into()),
-    }
-}
-
-/// TCP to the target (`TCP_NODELAY`), then for `wss://` the TLS handshake
-/// (server name from the URL's host): the transport every client entry
-/// point (plain and mux) runs its handshake over.
-pub(crate) async fn open_transport(
-    target: &Target,
-    tls: &TlsConnector,
-) -> Result<MaybeTlsStream<TcpStream>, Error> {
-    let tcp = crate::connect::open_tcp(target).await?;
-    Ok(if target.tls {
-        MaybeTlsStream::from(tls.connect(&target.host, tcp).await?)
-    } else {
-        MaybeTlsStream::Plain(tcp)
-    })
 }
 
 /// Server side: run the TLS handshake on `stream`, then the WebSocket

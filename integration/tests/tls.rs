@@ -93,7 +93,7 @@ fn payloads() -> Vec<Message> {
 
 async fn round_trip(url: &str, cert: &Cert, deflate: bool) -> Option<String> {
     let tls = TlsConnector::with_root_ca_pem(cert.cert_pem.as_bytes()).unwrap();
-    let (mut ws, resp) = tls::connect_tls_with(url, &client_config(deflate), &tls)
+    let (mut ws, resp) = wsx::connect_tls_with(url, &client_config(deflate), &tls)
         .await
         .unwrap();
     assert_eq!(resp.status(), 101);
@@ -161,7 +161,7 @@ async fn ws_urls_still_work_through_connect_tls() {
         }
     });
     let tls = TlsConnector::webpki_roots().unwrap();
-    let (mut ws, _) = tls::connect_tls_with(
+    let (mut ws, _) = wsx::connect_tls_with(
         &format!("ws://127.0.0.1:{port}/"),
         &client_config(true),
         &tls,
@@ -203,7 +203,7 @@ async fn untrusted_certificate_fails_the_handshake() {
     .unwrap();
     let port = echo_server(acceptor, server_config(true)).await;
     let tls = TlsConnector::with_root_ca_pem(other.cert.pem().as_bytes()).unwrap();
-    let err = tls::connect_tls_with(
+    let err = wsx::connect_tls_with(
         &format!("wss://localhost:{port}/"),
         &ClientConfig::default(),
         &tls,

@@ -280,7 +280,7 @@ fn serve_tls(
 async fn serve_wss_with_tls_cert_and_key() {
     use futures_util::SinkExt;
     let (s, connector, dir, cert) = serve_tls(&[], "tls");
-    let (mut ws, _) = wsx::tls::connect_tls_with(
+    let (mut ws, _) = wsx::connect_tls_with(
         &format!("wss://{}/", s.addr),
         &wsx::ClientConfig::default(),
         &connector,

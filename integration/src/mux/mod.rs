@@ -526,28 +526,7 @@ pub async fn connect_mux(
     url: &str,
     config: &MuxClientConfig,
 ) -> Result<(MuxClient, MuxChannel), MuxError> {
-    #[cfg(feature = "tls")]
-    {
-        connect_mux_tls_with(url, config, crate::tls::default_connector()?).await
-    }
-    #[cfg(not(feature = "tls"))]
-    {
-        let target = client::Target::parse(url)?;
-        if target.tls {
-            return Err(HandshakeError::Url(format!(
-                "{url}: wss:// needs wsx built with the `tls` feature"
-            ))
-            .into());
-        }
-        let fut = async {
-            let tcp = crate::connect::open_tcp(&target).await?;
-            client_mux_handshake(tcp, &target, config).await
-        };
-        match tokio::time::timeout(config.client.handshake_timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(HandshakeError::Timeout.into()),
-        }
-    }
+    connect_mux_via(url, config, crate::connect::default_tls()?).await
 }
 
 /// [`connect_mux`] with a TLS connector of your choice for `wss://` (a
@@ -559,9 +538,17 @@ pub async fn connect_mux_tls_with(
     config: &MuxClientConfig,
     tls: &crate::tls::TlsConnector,
 ) -> Result<(MuxClient, MuxChannel), MuxError> {
+    connect_mux_via(url, config, Some(tls)).await
+}
+
+async fn connect_mux_via(
+    url: &str,
+    config: &MuxClientConfig,
+    tls: Option<&crate::connect::TlsConnector>,
+) -> Result<(MuxClient, MuxChannel), MuxError> {
     let target = client::Target::parse(url)?;
     let fut = async {
-        let stream = crate::tls::open_transport(&target, tls).await?;
+        let stream = crate::connect::open_transport(&target, tls).await?;
         client_mux_handshake(stream, &target, config).await
     };
     match tokio::time::timeout(config.client.handshake_timeout, fut).await {

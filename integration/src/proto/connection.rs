@@ -20,8 +20,8 @@ use crate::proto::handshake::client;
 use crate::proto::outbuf::OutBuf;
 use crate::proto::recv::{Read, Receiver};
 use crate::proto::send::Sender;
+use crate::proto::ReadyState;
 use crate::proto::{close, Role};
-use crate::stream::ReadyState;
 
 /// The I/O-free state of one WebSocket connection.
 #[derive(Debug)]

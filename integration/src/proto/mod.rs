@@ -20,3 +20,17 @@ pub enum Role {
     /// We opened the connection: we mask, incoming frames must not be masked.
     Client,
 }
+
+/// The browser API's `readyState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadyState {
+    /// The opening handshake is in progress (never observed on a
+    /// connection, which exists only once the handshake is done).
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// A close frame was sent or received, or the connection is failing.
+    Closing,
+    /// The connection is closed.
+    Closed,
+}

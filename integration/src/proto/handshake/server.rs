@@ -1,45 +1,14 @@
 //! Server side of the opening handshake: parse and validate the request,
 //! negotiate extensions and subprotocol, build the 101 or the error answer.
 
-use std::sync::Arc;
-
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use tracing::debug;
 use ws_ext_core::ExtensionStack;
 
 use super::{header_has_token, header_tokens, simple_response, to_header_map, MAX_HEADERS};
 use crate::config::ServerConfig;
+pub use crate::config::{RequestCallback, RequestDecision};
 use crate::error::HandshakeError;
-
-/// What the request callback decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestDecision {
-    /// Go on with the upgrade.
-    Accept,
-    /// Answer with this status and body instead.
-    Reject {
-        /// HTTP status (4xx or 5xx).
-        status: u16,
-        /// Body text.
-        reason: String,
-    },
-}
-
-impl RequestDecision {
-    /// Shorthand for [`RequestDecision::Reject`].
-    pub fn reject(status: u16, reason: impl Into<String>) -> Self {
-        RequestDecision::Reject {
-            status,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// The request callback: sees the validated upgrade request and the draft
-/// 101 response (add headers to it, or set `Sec-WebSocket-Protocol` to
-/// choose a subprotocol), and accepts or rejects.
-pub type RequestCallback =
-    Arc<dyn Fn(&Request<()>, &mut http::response::Builder) -> RequestDecision + Send + Sync>;
 
 /// Parse a request head from the start of `buf`. `Ok(None)`: incomplete.
 /// On success, returns the request and the head's length (bytes after it
