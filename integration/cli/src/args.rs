@@ -1,6 +1,10 @@
 //! Command-line arguments (clap derive). This is the `wsx` contract.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
+
+use crate::ratio::input::Size;
 
 /// The reference WebSocket server and client of the wsx crates
 /// (RFC 6455 with permessage-deflate and pluggable extensions).
@@ -35,10 +39,10 @@ pub enum Command {
     /// built-in corpora): ratio, wire bytes and compress/decompress µs per
     /// message, memory per connection busy and hibernated; Pareto-optimal
     /// settings (CPU vs bytes) marked. A table, --csv, --json, --svg FILE.
-    Ratio(crate::ratio::RatioArgs),
+    Ratio(RatioArgs),
     /// Drive any echo server: messages/s, p50/p99 round trip, bytes on the
     /// wire, compression ratio and connection errors.
-    Load(crate::load::LoadArgs),
+    Load(LoadArgs),
 }
 
 /// permessage-deflate policy (on by default).
@@ -85,7 +89,7 @@ pub struct CommonArgs {
     #[arg(long)]
     pub mux: bool,
     #[command(flatten)]
-    pub mux_args: crate::mux_client::MuxArgs,
+    pub mux_args: MuxArgs,
     /// Largest message accepted; larger closes the connection with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_message_size: usize,
@@ -199,6 +203,116 @@ pub fn parse_protocol(s: &str) -> Result<String, String> {
              the letters, digits and !#$%&'*+-.^_`|~; no spaces, commas or quotes)"
         ))
     }
+}
+
+/// `wsx load` options.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// ws:// URL of the echo server.
+    #[arg(long)]
+    pub url: String,
+    /// Connections opened at once.
+    #[arg(long, short = 'c', default_value_t = 10)]
+    pub connections: usize,
+    /// Messages each connection sends (and expects echoed).
+    #[arg(long, short = 'm', default_value_t = 1000)]
+    pub messages: usize,
+    /// Built-in corpus: chat-json, logs, html or binary (sent as binary).
+    #[arg(long, default_value = "chat-json")]
+    pub corpus: String,
+    /// Message size in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    pub size: usize,
+    /// Messages outstanding per connection (1: strict request/response).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub in_flight: usize,
+    /// Stop the whole run after this many seconds, finished or not.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Keep the connections open and idle this many seconds after the
+    /// messages, before closing them.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub hold: u64,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of the multiplexing extension (with `--mux`).
+#[derive(Debug, Clone, Args)]
+pub struct MuxArgs {
+    /// With --mux: the extension token. Client default: offer
+    /// mux_DO_NOT_USE (mod_pywebsocket 0.7.9) then mux (the draft) and use
+    /// the one the server accepts. Server default: mux.
+    #[arg(long, value_name = "TOKEN")]
+    pub mux_token: Option<String>,
+    /// Client with --mux: also open a logical channel to PATH (repeatable).
+    /// Every stdin line is sent on every channel; what an extra channel
+    /// receives is printed as "[ID] message".
+    #[arg(long = "mux-path", value_name = "PATH")]
+    pub mux_paths: Vec<String>,
+    /// Client with --mux: also open N more logical channels to the URL's
+    /// path (like --mux-path).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub mux_channels: usize,
+    /// Client with --mux: the quota offered for channel 1 (the `quota`
+    /// parameter, which mod_pywebsocket needs).
+    #[arg(long, value_name = "BYTES", default_value_t = 65536)]
+    pub mux_quota: u32,
+}
+
+/// `wsx ratio` options.
+#[derive(Debug, Args)]
+pub struct RatioArgs {
+    /// Files or directories of payloads (default: the built-in corpora).
+    #[arg(value_name = "FILES_OR_DIRS")]
+    pub inputs: Vec<PathBuf>,
+    /// Built-in corpora: message sizes in bytes, or `mixed` (200 B to
+    /// 4 KiB, short messages more common than long, like chat traffic).
+    /// Comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "mixed,256,4096,65536")]
+    pub sizes: Vec<Size>,
+    /// Built-in corpora: bytes of messages per input.
+    #[arg(long, value_name = "BYTES", default_value_t = 512 << 10)]
+    pub total: usize,
+    /// Split each file into messages of this many bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub split: Option<usize>,
+    /// Only these settings, by name (comma-separated; default: all, see
+    /// the table's footer for names and flags).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub settings: Vec<String>,
+    /// Print CSV instead of the table.
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw an SVG chart to this file: CPU µs/msg against wire
+    /// bytes/msg per input, the Pareto frontier joined.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Most time spent timing each CPU figure (per input, setting and
+    /// mode), in milliseconds, over 7 passes interleaved across settings;
+    /// timed by this thread's CPU time on Linux.
+    #[arg(long, value_name = "MS", default_value_t = 60)]
+    pub time: u64,
+    /// Also time N connections interleaved (independent negotiated pairs,
+    /// messages round-robin across them): the cache pressure of a real
+    /// server, where the per-message cost of messages up to a few KiB is
+    /// typically 2-3x that of one hot connection. The Pareto frontier uses
+    /// these figures. 1: only the one-connection figures. Every setting's
+    /// N connections stay open during the passes (about 0.5 MiB each).
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub contexts: u32,
+    /// Server connections opened for the memory figures (one setting at a
+    /// time, about 0.5 MiB each).
+    #[arg(long, value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub conns: u32,
 }
 
 #[cfg(test)]

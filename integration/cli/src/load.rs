@@ -26,50 +26,14 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 use wsx::{ClientConfig, Message, Target};
 
-use crate::args::CommonArgs;
+use crate::args::LoadArgs;
 use wsx_corpus::{self as corpus, Kind};
-
-/// `wsx load` options.
-#[derive(Debug, Args)]
-pub struct LoadArgs {
-    /// ws:// URL of the echo server.
-    #[arg(long)]
-    pub url: String,
-    /// Connections opened at once.
-    #[arg(long, short = 'c', default_value_t = 10)]
-    pub connections: usize,
-    /// Messages each connection sends (and expects echoed).
-    #[arg(long, short = 'm', default_value_t = 1000)]
-    pub messages: usize,
-    /// Built-in corpus: chat-json, logs, html or binary (sent as binary).
-    #[arg(long, default_value = "chat-json")]
-    pub corpus: String,
-    /// Message size in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
-    pub size: usize,
-    /// Messages outstanding per connection (1: strict request/response).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub in_flight: usize,
-    /// Stop the whole run after this many seconds, finished or not.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub timeout: u64,
-    /// Keep the connections open and idle this many seconds after the
-    /// messages, before closing them.
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
-    pub hold: u64,
-    /// Print one JSON object instead of the text report.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
 
 /// Byte counters of one TCP socket.
 #[derive(Debug, Default)]
@@ -180,33 +144,32 @@ impl Report {
         }
     }
 
-    fn to_json(&self) -> String {
-        format!(
-            "{{\"url\":{},\"corpus\":\"{}\",\"size\":{},\"connections\":{},\"connected\":{},\
-\"errors\":{},\"first_error\":{},\"extensions\":{},\"messages\":{},\"elapsed_s\":{:.3},\
-\"msgs_per_s\":{:.1},\"p50_us\":{},\"p99_us\":{},\"max_us\":{},\"payload_bytes\":{},\
-\"wire_bytes_out\":{},\"wire_bytes_in\":{},\"compression_ratio\":{:.3}}}",
-            json_str(&self.url),
-            self.corpus,
-            self.size,
-            self.connections,
-            self.connected,
-            self.errors,
-            self.first_error
-                .as_deref()
-                .map_or_else(|| "null".to_owned(), json_str),
-            json_str(&self.extensions),
-            self.messages,
-            self.elapsed.as_secs_f64(),
-            self.msgs_per_sec(),
-            self.p50_us,
-            self.p99_us,
-            self.max_us,
-            self.payload_bytes,
-            self.wire_out,
-            self.wire_in,
-            self.ratio()
-        )
+    fn to_json(&self) -> serde_json::Value {
+        // Rounded as the text report rounds them.
+        let round = |x: f64, digits: i32| {
+            let m = 10f64.powi(digits);
+            (x * m).round() / m
+        };
+        serde_json::json!({
+            "url": self.url,
+            "corpus": self.corpus,
+            "size": self.size,
+            "connections": self.connections,
+            "connected": self.connected,
+            "errors": self.errors,
+            "first_error": self.first_error,
+            "extensions": self.extensions,
+            "messages": self.messages,
+            "elapsed_s": round(self.elapsed.as_secs_f64(), 3),
+            "msgs_per_s": round(self.msgs_per_sec(), 1),
+            "p50_us": self.p50_us,
+            "p99_us": self.p99_us,
+            "max_us": self.max_us,
+            "payload_bytes": self.payload_bytes,
+            "wire_bytes_out": self.wire_out,
+            "wire_bytes_in": self.wire_in,
+            "compression_ratio": round(self.ratio(), 3),
+        })
     }
 
     fn print_text(&self, out: &mut impl Write) -> std::io::Result<()> {
@@ -257,22 +220,6 @@ impl Report {
                 .unwrap_or_default()
         )
     }
-}
-
-/// A JSON string literal.
-pub fn json_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
 }
 
 fn percentile(sorted: &[u32], p: f64) -> u32 {

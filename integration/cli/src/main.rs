@@ -16,6 +16,7 @@ mod probe;
 mod ratio;
 mod serve;
 mod stats;
+mod stdin;
 
 use std::process::ExitCode;
 

@@ -11,36 +11,12 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use tokio::task::JoinSet;
 use wsx::mux::{MuxChannel, MuxClientConfig};
 use wsx::Message;
 
 use crate::args::ClientArgs;
-
-/// Options of the multiplexing extension (with `--mux`).
-#[derive(Debug, Clone, Args)]
-pub struct MuxArgs {
-    /// With --mux: the extension token. Client default: offer
-    /// mux_DO_NOT_USE (mod_pywebsocket 0.7.9) then mux (the draft) and use
-    /// the one the server accepts. Server default: mux.
-    #[arg(long, value_name = "TOKEN")]
-    pub mux_token: Option<String>,
-    /// Client with --mux: also open a logical channel to PATH (repeatable).
-    /// Every stdin line is sent on every channel; what an extra channel
-    /// receives is printed as "[ID] message".
-    #[arg(long = "mux-path", value_name = "PATH")]
-    pub mux_paths: Vec<String>,
-    /// Client with --mux: also open N more logical channels to the URL's
-    /// path (like --mux-path).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub mux_channels: usize,
-    /// Client with --mux: the quota offered for channel 1 (the `quota`
-    /// parameter, which mod_pywebsocket needs).
-    #[arg(long, value_name = "BYTES", default_value_t = 65536)]
-    pub mux_quota: u32,
-}
 
 /// The client configuration for these flags.
 pub fn config(args: &ClientArgs) -> Result<MuxClientConfig, String> {
@@ -111,7 +87,7 @@ pub async fn run(args: ClientArgs) -> Result<(), String> {
         readers.spawn(read_channel(stream, (i > 0).then_some(id)));
     }
     let writer = tokio::spawn(async move {
-        let mut lines = crate::client::StdinLines::new();
+        let mut lines = crate::stdin::StdinLines::new();
         while let Some(text) = lines.next().await {
             for sink in sinks.iter_mut() {
                 if let Err(e) = sink.send(Message::text(text.clone())).await {

@@ -21,71 +21,17 @@ mod chart;
 mod clock;
 mod frontier;
 mod heap;
-mod input;
+pub(crate) mod input;
 mod measure;
 mod report;
 mod settings;
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use input::Size;
-
-/// `wsx ratio` options.
-#[derive(Debug, Args)]
-pub struct RatioArgs {
-    /// Files or directories of payloads (default: the built-in corpora).
-    #[arg(value_name = "FILES_OR_DIRS")]
-    pub inputs: Vec<PathBuf>,
-    /// Built-in corpora: message sizes in bytes, or `mixed` (200 B to
-    /// 4 KiB, short messages more common than long, like chat traffic).
-    /// Comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "mixed,256,4096,65536")]
-    pub sizes: Vec<Size>,
-    /// Built-in corpora: bytes of messages per input.
-    #[arg(long, value_name = "BYTES", default_value_t = 512 << 10)]
-    pub total: usize,
-    /// Split each file into messages of this many bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub split: Option<usize>,
-    /// Only these settings, by name (comma-separated; default: all, see
-    /// the table's footer for names and flags).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
-    pub settings: Vec<String>,
-    /// Print CSV instead of the table.
-    #[arg(long, conflicts_with = "json")]
-    pub csv: bool,
-    /// Print JSON instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Also draw an SVG chart to this file: CPU µs/msg against wire
-    /// bytes/msg per input, the Pareto frontier joined.
-    #[arg(long, value_name = "FILE")]
-    pub svg: Option<PathBuf>,
-    /// Most time spent timing each CPU figure (per input, setting and
-    /// mode), in milliseconds, over 7 passes interleaved across settings;
-    /// timed by this thread's CPU time on Linux.
-    #[arg(long, value_name = "MS", default_value_t = 60)]
-    pub time: u64,
-    /// Also time N connections interleaved (independent negotiated pairs,
-    /// messages round-robin across them): the cache pressure of a real
-    /// server, where the per-message cost of messages up to a few KiB is
-    /// typically 2-3x that of one hot connection. The Pareto frontier uses
-    /// these figures. 1: only the one-connection figures. Every setting's
-    /// N connections stay open during the passes (about 0.5 MiB each).
-    #[arg(long, value_name = "N", default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub contexts: u32,
-    /// Server connections opened for the memory figures (one setting at a
-    /// time, about 0.5 MiB each).
-    #[arg(long, value_name = "N", default_value_t = 32,
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub conns: u32,
-}
+use crate::args::RatioArgs;
 
 /// Run the report.
 pub async fn run(args: RatioArgs) -> Result<(), String> {
@@ -130,9 +76,9 @@ window while timing, which flatters context takeover (give at least {} KiB)",
     bar.finish_and_clear();
 
     let out = if args.csv {
-        report::csv(&rows, opts.contexts)
+        report::csv(&rows, opts.contexts)?
     } else if args.json {
-        report::json(&rows, opts.contexts)
+        report::json(&rows, opts.contexts)?
     } else {
         report::table(&rows, &settings, opts.contexts)
     };

@@ -28,13 +28,13 @@ pub struct ConnStats {
 impl ConnStats {
     /// As a JSON object.
     pub fn to_json(&self) -> String {
-        format!(
-            "{{\"payload_in\":{},\"payload_out\":{},\"wire_in\":{},\"wire_out\":{}}}",
-            self.payload_in.load(Relaxed),
-            self.payload_out.load(Relaxed),
-            self.wire_in.load(Relaxed),
-            self.wire_out.load(Relaxed)
-        )
+        serde_json::json!({
+            "payload_in": self.payload_in.load(Relaxed),
+            "payload_out": self.payload_out.load(Relaxed),
+            "wire_in": self.wire_in.load(Relaxed),
+            "wire_out": self.wire_out.load(Relaxed),
+        })
+        .to_string()
     }
 }
 

@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 
 use super::measure::{Memory, Row};
 use super::settings::Setting;
-use crate::load::json_str;
 
 fn opt(v: Option<f64>, prec: usize) -> String {
     v.map_or_else(|| "-".to_owned(), |x| format!("{x:.prec$}"))
@@ -95,14 +94,6 @@ the cache pressure of a busy server (for messages up to a few KiB typically 2-3x
     s
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 fn num(v: Option<f64>, prec: usize) -> String {
     v.filter(|x| x.is_finite())
         .map_or_else(String::new, |x| format!("{x:.prec$}"))
@@ -159,39 +150,44 @@ fn values(r: &Row, contexts: usize) -> [String; 18] {
 }
 
 /// CSV with a header line.
-pub fn csv(rows: &[Row], contexts: usize) -> String {
-    let mut s = FIELDS.join(",");
-    s.push('\n');
+pub fn csv(rows: &[Row], contexts: usize) -> Result<String, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| format!("CSV output: {e}");
+    w.write_record(FIELDS).map_err(fail)?;
     for r in rows {
-        let v: Vec<String> = values(r, contexts).iter().map(|x| csv_field(x)).collect();
-        s.push_str(&v.join(","));
-        s.push('\n');
+        w.write_record(values(r, contexts)).map_err(fail)?;
     }
-    s
+    let bytes = w.into_inner().map_err(|e| format!("CSV output: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| format!("CSV output: {e}"))
 }
 
-/// A JSON array of one object per row ([`FIELDS`]; missing figures null).
-pub fn json(rows: &[Row], contexts: usize) -> String {
+/// A JSON array of one object per row ([`FIELDS`], in that order; missing
+/// figures null).
+pub fn json(rows: &[Row], contexts: usize) -> Result<String, String> {
     const STRINGS: [&str; 3] = ["input", "setting", "flags"];
-    let items: Vec<String> = rows
+    let items: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
-            let fields: Vec<String> = FIELDS
+            let fields: serde_json::Map<String, serde_json::Value> = FIELDS
                 .iter()
                 .zip(values(r, contexts))
                 .map(|(k, v)| {
                     let v = if STRINGS.contains(k) {
-                        json_str(&v)
+                        serde_json::Value::String(v)
                     } else if v.is_empty() {
-                        "null".to_owned()
+                        serde_json::Value::Null
                     } else {
-                        v
+                        // Numbers keep the table's precision; anything
+                        // that is not a JSON literal stays text.
+                        serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v))
                     };
-                    format!("\"{k}\":{v}")
+                    ((*k).to_owned(), v)
                 })
                 .collect();
-            format!("{{{}}}", fields.join(","))
+            serde_json::Value::Object(fields)
         })
         .collect();
-    format!("[\n{}\n]\n", items.join(",\n"))
+    let mut out = serde_json::to_string_pretty(&items).map_err(|e| format!("JSON output: {e}"))?;
+    out.push('\n');
+    Ok(out)
 }
