@@ -397,13 +397,14 @@ start_modpyws() {
 #     example/echo_client.py can offer only a bare deflate-frame), ->
 #     `wsx serve --deflate-frame`: deflate-frame, x-webkit-deflate-frame,
 #     no_context_takeover either way, compressed and fragmented messages, RSV1
-#     and sizes of wsx's echoes on the wire; wsx's log names each extension.
+#     and sizes of wsx's echoes on the wire; wsx's log names each extension;
+#     and the stock echo_client.py --deflate-frame (echoes, RSV1 echoes, close).
 # Never max_window_bits with mod_pywebsocket 0.7.9: it passes the parameter's
 # string to zlib and fails on its first compressed frame (in either role).
 part_deflate_frame() {
     install_modpyws
     local d="$OUT/deflate-frame" res="$OUT/deflate-frame.result"
-    local py="$P/venv-modpyws/bin/python" p f rc skip run flags nct n min want
+    local py="$P/venv-modpyws/bin/python" p f rc skip run flags nct n min want msgs
     rm -rf "$d" && mkdir -p "$d"
     : >"$res"
     # mod_pywebsocket never echoes an empty message, so no empty lines here.
@@ -470,6 +471,22 @@ part_deflate_frame() {
                 printf 'RESULT\tmod_pywebsocket\t%s (no result: see %s)\t0\t1\n' "$label" "$out" >>"$res"
             fi
         done
+        if [ -z "$flags" ]; then
+            # mod_pywebsocket's stock example/echo_client.py --deflate-frame too
+            # (comma-separated messages, so the long one has none).
+            msgs="hello deflate-frame,$(printf '%s' "$long" | tr ',' ';'),$(printf '%s' "$long" | tr ',' ';'),last"
+            p=0; f=0; rc=0
+            timeout 60 "$py" "$P/modpyws-example/echo_client.py" -s 127.0.0.1 -p "$SERVE_PORT" -r /echo \
+                --deflate-frame -m "$msgs" --log-level debug >"$d/echo_client.out" 2>"$d/echo_client.err" || rc=$?
+            if [ $rc = 0 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL echo_client.py --deflate-frame exited $rc: $(tail -c 600 "$d/echo_client.err")"; fi
+            printf '%s' "$msgs" | tr ',' '\n' >"$d/echo_client.want"; echo >>"$d/echo_client.want"
+            sed -n 's/^Recv: //p' "$d/echo_client.out" >"$d/echo_client.got"
+            if cmp -s "$d/echo_client.want" "$d/echo_client.got"; then p=$((p+1)); else f=$((f+1)); echo "FAIL echo_client.py: echoes differ (see $d/echo_client.got)"; fi
+            n="$(grep -c 'Incoming compress ratio: ' "$d/echo_client.err" || true)"
+            if [ "${n:-0}" -ge 2 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL echo_client.py got $n compressed (RSV1) echoes from wsx, want 2 or more"; fi
+            if grep -x 'Recv ack' "$d/echo_client.out" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL echo_client.py: no closing handshake"; fi
+            printf 'RESULT\tmod_pywebsocket\techo_client.py --deflate-frame -> wsx serve --deflate-frame\t%d\t%d\n' $p $f >>"$res"
+        fi
         stop "$SERVE_PID"
         # wsx's own log: the names it serves, and each connection's answer.
         p=0; f=0
