@@ -426,8 +426,8 @@ part_deflate_frame() {
         tail -n +"$((skip + 1))" "$d/modpyws.log" >"$d/modpyws-run$run.log"
         if [ $rc = 0 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] wsx client --deflate-frame $flags exited $rc: $(tail -c 600 "$d/err$run.txt")"; fi
         if cmp -s "$d/in.txt" "$d/out$run.txt"; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] echo differs (see $d/out$run.txt)"; fi
-        if grep -F "Extensions accepted: ['deflate-frame']" "$d/modpyws-run$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] mod_pywebsocket did not accept deflate-frame: $(grep 'Extensions requested' "$d/modpyws-run$run.log" | head -n 2)"; fi
-        if grep -F "Enable deflate-frame extension (request: window_bits=None; no_context_takeover=$nct," "$d/modpyws-run$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] mod_pywebsocket did not see no_context_takeover=$nct in the offer: $(grep 'Enable deflate-frame' "$d/modpyws-run$run.log" | head -n 1)"; fi
+        if grep -F "Extensions accepted: ['deflate-frame']" "$d/modpyws-run$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] mod_pywebsocket did not accept deflate-frame: $(grep -m 2 'Extensions requested' "$d/modpyws-run$run.log")"; fi
+        if grep -F "Enable deflate-frame extension (request: window_bits=None; no_context_takeover=$nct," "$d/modpyws-run$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] mod_pywebsocket did not see no_context_takeover=$nct in the offer: $(grep -m 1 'Enable deflate-frame' "$d/modpyws-run$run.log")"; fi
         if grep -x 'extensions: deflate-frame' "$d/err$run.txt" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] wsx stderr does not report deflate-frame: $(head -c 400 "$d/err$run.txt")"; fi
         # wsx -> pywebsocket: the two long lines must arrive as RSV1 frames a
         # fraction of their size (wire bytes / payload bytes).
@@ -490,7 +490,7 @@ part_deflate_frame() {
         stop "$SERVE_PID"
         # wsx's own log: the names it serves, and each connection's answer.
         p=0; f=0
-        if grep 'serving .*extensions=permessage-deflate, deflate-frame, x-webkit-deflate-frame' "$d/wsx-serve$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx serve's startup log does not list deflate-frame: $(grep serving "$d/wsx-serve$run.log" | head -n 1)"; fi
+        if grep 'serving .*extensions=permessage-deflate, deflate-frame, x-webkit-deflate-frame' "$d/wsx-serve$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx serve's startup log does not list deflate-frame: $(grep -m 1 serving "$d/wsx-serve$run.log")"; fi
         for offer in "${offers[@]}"; do
             if [ -n "$flags" ]; then want="${offer%%;*}; no_context_takeover"; else want="${offer%%;*}"; fi
             if grep -F "upgrade accepted path=/echo protocol=None extensions=Some(\"$want\")" "$d/wsx-serve$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx serve's log does not show $want accepted (offer $offer)"; fi
