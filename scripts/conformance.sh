@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Conformance and interop tests for the `wsx` command against real peers:
 # Autobahn TestSuite (both roles), Python `websockets`, Node `ws`, headless
-# Chromium, and (with --mux) mod_pywebsocket 0.7.9's multiplexing extension.
+# Chromium, mod_pywebsocket 0.7.9's deflate-frame / x-webkit-deflate-frame in
+# both roles, and (with --mux) mod_pywebsocket 0.7.9's multiplexing extension.
 # The python and chromium parts include subprotocol selection (`wsx serve
 # --protocol chat.v2 --protocol chat.v1` against clients offering protocols).
 #
 # Usage: scripts/conformance.sh [--mux] [--only PART]... [--install-only]
-#   PART: autobahn | autobahn-server | autobahn-client | python | node | chromium | mux
+#   PART: autobahn | autobahn-server | autobahn-client | python | node | chromium
+#         | deflate-frame | mux
 #
 # Environment:
 #   WSX_PEERS_DIR  install cache for the peers   (default: <repo>/target/peers)
@@ -43,7 +45,7 @@ while [ $# -gt 0 ]; do
         --install-only) INSTALL_ONLY=1 ;;
         --only) shift; ONLY+=("${1:?--only needs a part name}") ;;
         --only=*) ONLY+=("${1#--only=}") ;;
-        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "conformance: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -59,7 +61,7 @@ want() { # want PART: is PART selected?
         case "$o" in
             "$part") return 0 ;;
             autobahn) case "$part" in autobahn-server|autobahn-client) return 0 ;; esac ;;
-            autobahn-server|autobahn-client|python|node|chromium|mux) ;;
+            autobahn-server|autobahn-client|python|node|chromium|deflate-frame|mux) ;;
             *) echo "conformance: unknown part for --only: $o" >&2; exit 2 ;;
         esac
     done
@@ -259,6 +261,16 @@ expected_results() {
             $'chromium\ttest page -> wsx serve\t1' \
             $'chromium\tdemo page (GET /)\t1' \
             $'chromium\tsubprotocols -> wsx serve --protocol\t1' ;;
+        deflate-frame) printf '%s\n' \
+            $'mod_pywebsocket\twsx client --deflate-frame -> standalone /echo\t7' \
+            $'mod_pywebsocket\twsx client --deflate-frame --server-no-context-takeover --client-no-context-takeover -> standalone /echo\t7' \
+            $'mod_pywebsocket\tmodpyws client (deflate-frame) -> wsx serve --deflate-frame\t16' \
+            $'mod_pywebsocket\tmodpyws client (x-webkit-deflate-frame) -> wsx serve --deflate-frame\t16' \
+            $'mod_pywebsocket\tmodpyws client (deflate-frame; no_context_takeover) -> wsx serve --deflate-frame\t16' \
+            $'mod_pywebsocket\techo_client.py --deflate-frame -> wsx serve --deflate-frame\t4' \
+            $'wsx\twsx serve --deflate-frame log: accepted names\t4' \
+            $'mod_pywebsocket\tmodpyws client (x-webkit-deflate-frame) -> wsx serve --deflate-frame --client-no-context-takeover\t16' \
+            $'wsx\twsx serve --deflate-frame --client-no-context-takeover log: accepted names\t2' ;;
         mux) printf '%s\n' \
             $'mod_pywebsocket\tcargo test --test mux pywebsocket_interop\t1' \
             $'mod_pywebsocket\twsx client --mux -> standalone /echo\t4' ;;
@@ -399,6 +411,120 @@ start_modpyws() {
     wait_port "$MODPYWS_PORT" 30 || { tail "$d/modpyws.log"; die "mod_pywebsocket did not start"; }
 }
 
+# deflate-frame: the legacy per-frame extension against mod_pywebsocket 0.7.9's
+# DeflateFrameExtensionProcessor, in both roles (issue 15):
+#  1. `wsx client --deflate-frame` -> the standalone server's /echo: echo byte
+#     for byte, pywebsocket's log shows deflate-frame accepted with the offered
+#     parameters and frames from wsx arriving compressed (it logs "Incoming
+#     compress ratio" only for data frames with RSV1), stderr reports it;
+#  2. peers/modpyws_dframe.py, a client made of mod_pywebsocket's own
+#     handshake parsing, DeflateFrameExtensionProcessor and Stream (its
+#     example/echo_client.py can offer only a bare deflate-frame), ->
+#     `wsx serve --deflate-frame`: deflate-frame, x-webkit-deflate-frame,
+#     no_context_takeover either way, compressed and fragmented messages, RSV1
+#     and sizes of wsx's echoes on the wire; wsx's log names each extension;
+#     and the stock echo_client.py --deflate-frame (echoes, RSV1 echoes, close).
+# Never max_window_bits with mod_pywebsocket 0.7.9: it passes the parameter's
+# string to zlib and fails on its first compressed frame (in either role).
+part_deflate_frame() {
+    install_modpyws
+    local d="$OUT/deflate-frame" res="$OUT/deflate-frame.result"
+    local py="$P/venv-modpyws/bin/python" p f rc skip run flags nct n min want msgs
+    rm -rf "$d" && mkdir -p "$d"
+    : >"$res"
+    # mod_pywebsocket never echoes an empty message, so no empty lines here.
+    local long
+    long="$(python3 -c 'print("".join("{\"id\": %d, \"ext\": \"deflate-frame\"} " % i for i in range(150)))')"
+    printf 'hello deflate-frame\n%s\n%s\nκόσμε ☃\nlast line\n' "$long" "$long" >"$d/in.txt"
+
+    # 1. wsx client -> mod_pywebsocket standalone
+    start_modpyws "$d"
+    run=0
+    for flags in "" "--server-no-context-takeover --client-no-context-takeover"; do
+        run=$((run + 1)); p=0; f=0; rc=0
+        nct=False; [ -z "$flags" ] || nct=True
+        skip="$(wc -l <"$d/modpyws.log")"
+        # shellcheck disable=SC2086
+        timeout 60 "$WSX" client --deflate-frame $flags "ws://127.0.0.1:$MODPYWS_PORT/echo" \
+            <"$d/in.txt" >"$d/out$run.txt" 2>"$d/err$run.txt" || rc=$?
+        sleep 0.3
+        tail -n +"$((skip + 1))" "$d/modpyws.log" >"$d/modpyws-run$run.log"
+        if [ $rc = 0 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] wsx client --deflate-frame $flags exited $rc: $(tail -c 600 "$d/err$run.txt")"; fi
+        if cmp -s "$d/in.txt" "$d/out$run.txt"; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] echo differs (see $d/out$run.txt)"; fi
+        if grep -F "Extensions accepted: ['deflate-frame']" "$d/modpyws-run$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] mod_pywebsocket did not accept deflate-frame: $(grep -m 2 'Extensions requested' "$d/modpyws-run$run.log")"; fi
+        if grep -F "Enable deflate-frame extension (request: window_bits=None; no_context_takeover=$nct," "$d/modpyws-run$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] mod_pywebsocket did not see no_context_takeover=$nct in the offer: $(grep -m 1 'Enable deflate-frame' "$d/modpyws-run$run.log")"; fi
+        if grep -x 'extensions: deflate-frame' "$d/err$run.txt" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] wsx stderr does not report deflate-frame: $(head -c 400 "$d/err$run.txt")"; fi
+        # wsx -> pywebsocket: the two long lines must arrive as RSV1 frames a
+        # fraction of their size (wire bytes / payload bytes).
+        n="$(grep -c 'Incoming compress ratio: ' "$d/modpyws-run$run.log" || true)"
+        min="$(sed -n 's/.*Incoming compress ratio: \([0-9.]*\) .*/\1/p' "$d/modpyws-run$run.log" | sort -g | sed -n 1p)"
+        if [ "${n:-0}" -ge 2 ] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 0.25 else 1)' "${min:-1}"; then
+            p=$((p+1)); echo "PASS [$run] $n frames from wsx arrived compressed (RSV1), best wire/payload ratio $min"
+        else
+            f=$((f+1)); echo "FAIL [$run] frames from wsx with RSV1: $n (need 2), best ratio ${min:-none} (need < 0.25)"
+        fi
+        # pywebsocket -> wsx: it compresses every frame it sends; the exact
+        # echo above means wsx inflated them.
+        n="$(grep -c 'Outgoing compress ratio: ' "$d/modpyws-run$run.log" || true)"
+        if [ "${n:-0}" -ge 5 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL [$run] mod_pywebsocket sent $n compressed frames (want one per line, 5)"; fi
+        printf 'RESULT\tmod_pywebsocket\twsx client --deflate-frame %s-> standalone /echo\t%d\t%d\n' \
+            "${flags:+$flags }" $p $f >>"$res"
+    done
+    stop "$MODPYWS_PID"
+
+    # 2. mod_pywebsocket client -> wsx serve --deflate-frame
+    local offer out label
+    run=0
+    for flags in "" "--client-no-context-takeover"; do
+        run=$((run + 1))
+        # shellcheck disable=SC2086
+        if ! RUST_LOG=wsx=debug start_serve "$d/wsx-serve$run.log" --deflate-frame $flags; then
+            printf 'RESULT\twsx\twsx serve --deflate-frame%s did not start\t0\t1\n' "${flags:+ $flags}" >>"$res"
+            continue
+        fi
+        local offers=("deflate-frame" "x-webkit-deflate-frame" "deflate-frame; no_context_takeover")
+        [ -z "$flags" ] || offers=("x-webkit-deflate-frame")
+        for offer in "${offers[@]}"; do
+            label="modpyws client ($offer) -> wsx serve --deflate-frame${flags:+ $flags}"
+            out="$d/modpyws-client$run-${offer%%;*}.txt"
+            timeout 120 "$py" "$HERE/modpyws_dframe.py" --port "$SERVE_PORT" --offer "$offer" \
+                --label "$label" >"$out" 2>&1 || true
+            grep -v '^RESULT' "$out" || true
+            if grep '^RESULT' "$out" >/dev/null; then
+                grep '^RESULT' "$out" >>"$res"
+            else
+                printf 'RESULT\tmod_pywebsocket\t%s (no result: see %s)\t0\t1\n' "$label" "$out" >>"$res"
+            fi
+        done
+        if [ -z "$flags" ]; then
+            # mod_pywebsocket's stock example/echo_client.py --deflate-frame too
+            # (comma-separated messages, so the long one has none).
+            msgs="hello deflate-frame,$(printf '%s' "$long" | tr ',' ';'),$(printf '%s' "$long" | tr ',' ';'),last"
+            p=0; f=0; rc=0
+            timeout 60 "$py" "$P/modpyws-example/echo_client.py" -s 127.0.0.1 -p "$SERVE_PORT" -r /echo \
+                --deflate-frame -m "$msgs" --log-level debug >"$d/echo_client.out" 2>"$d/echo_client.err" || rc=$?
+            if [ $rc = 0 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL echo_client.py --deflate-frame exited $rc: $(tail -c 600 "$d/echo_client.err")"; fi
+            printf '%s' "$msgs" | tr ',' '\n' >"$d/echo_client.want"; echo >>"$d/echo_client.want"
+            sed -n 's/^Recv: //p' "$d/echo_client.out" >"$d/echo_client.got"
+            if cmp -s "$d/echo_client.want" "$d/echo_client.got"; then p=$((p+1)); else f=$((f+1)); echo "FAIL echo_client.py: echoes differ (see $d/echo_client.got)"; fi
+            n="$(grep -c 'Incoming compress ratio: ' "$d/echo_client.err" || true)"
+            if [ "${n:-0}" -ge 2 ]; then p=$((p+1)); else f=$((f+1)); echo "FAIL echo_client.py got $n compressed (RSV1) echoes from wsx, want 2 or more"; fi
+            if grep -x 'Recv ack' "$d/echo_client.out" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL echo_client.py: no closing handshake"; fi
+            printf 'RESULT\tmod_pywebsocket\techo_client.py --deflate-frame -> wsx serve --deflate-frame\t%d\t%d\n' $p $f >>"$res"
+        fi
+        stop "$SERVE_PID"
+        # wsx's own log: the names it serves, and each connection's answer.
+        p=0; f=0
+        if grep 'serving .*extensions=permessage-deflate, deflate-frame, x-webkit-deflate-frame' "$d/wsx-serve$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx serve's startup log does not list deflate-frame: $(grep -m 1 serving "$d/wsx-serve$run.log")"; fi
+        for offer in "${offers[@]}"; do
+            if [ -n "$flags" ]; then want="${offer%%;*}; no_context_takeover"; else want="${offer%%;*}"; fi
+            if grep -F "upgrade accepted path=/echo protocol=None extensions=Some(\"$want\")" "$d/wsx-serve$run.log" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx serve's log does not show $want accepted (offer $offer)"; fi
+        done
+        printf 'RESULT\twsx\twsx serve --deflate-frame%s log: accepted names\t%d\t%d\n' "${flags:+ $flags}" $p $f >>"$res"
+    done
+
+}
+
 show_log() { # the interesting lines of a part's log, at most 80
     local n
     n="$(grep -cv '^RESULT\|^PASS\|^$' "$1" || true)"
@@ -428,7 +554,7 @@ main() {
     mkdir -p "$OUT"
     OUT="$(cd "$OUT" && pwd)"
     PARTS=()
-    for part in autobahn-server autobahn-client python node chromium mux; do
+    for part in autobahn-server autobahn-client python node chromium deflate-frame mux; do
         if want "$part"; then PARTS+=("$part"); fi
     done
     [ ${#PARTS[@]} -gt 0 ] || die "nothing selected"
@@ -440,6 +566,7 @@ main() {
             python) install_pyws ;;
             node) install_pyws; install_node ;;
             chromium) install_node; install_chromium ;;
+            deflate-frame) install_modpyws ;;
             mux) install_modpyws ;;
         esac
     done

@@ -78,7 +78,31 @@ pub struct DeflateArgs {
     /// connections; 0: none).
     #[arg(long, value_name = "N")]
     pub deflate_pool: Option<usize>,
+    /// Use the legacy per-frame `deflate-frame` extension as well (server)
+    /// or instead of permessage-deflate (client). Not with --mux.
+    #[arg(long, conflicts_with = "mux")]
+    pub deflate_frame: bool,
 }
+
+/// `serve --help` for `--deflate-frame`.
+const SERVE_DEFLATE_FRAME_HELP: &str = "\
+Also accept the legacy per-frame extension: `deflate-frame` and its WebKit \
+name `x-webkit-deflate-frame` (old Safari/iOS), answered under the name \
+offered. permessage-deflate stays preferred: deflate-frame is accepted only \
+from a client that offers no permessage-deflate (with --no-deflate too). An \
+offer's max_window_bits / no_context_takeover bind our compressor (with \
+--server-max-window-bits / --server-no-context-takeover); \
+--client-max-window-bits / --client-no-context-takeover go in the answer. \
+Not with --mux.";
+
+/// `client --help` for `--deflate-frame`.
+const CLIENT_DEFLATE_FRAME_HELP: &str = "\
+Offer the legacy per-frame extension `deflate-frame` instead of \
+permessage-deflate (stderr reports it as `extensions: deflate-frame` when \
+accepted). --server-max-window-bits / --server-no-context-takeover go in the \
+offer as max_window_bits / no_context_takeover; the answer's parameters and \
+--client-max-window-bits / --client-no-context-takeover bind our compressor. \
+Not with --mux.";
 
 /// Options both roles share.
 #[derive(Debug, Clone, Args)]
@@ -96,6 +120,7 @@ pub struct CommonArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("deflate_frame", |a| a.help(SERVE_DEFLATE_FRAME_HELP)))]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9998")]
@@ -143,6 +168,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("deflate_frame", |a| a.help(CLIENT_DEFLATE_FRAME_HELP)))]
 pub struct ClientArgs {
     /// ws:// URL to connect to.
     pub url: String,

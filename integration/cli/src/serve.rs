@@ -64,7 +64,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }
-    info!(%addr, extensions = ?config.extensions, protocols = ?config.subprotocols, "serving");
+    let accepting = crate::extensions::server_names(&args.common).join(", ");
+    info!(%addr, extensions = %accepting, protocols = ?config.subprotocols, "serving");
 
     let registry = Registry::default();
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -510,6 +510,12 @@ fn ratio_csv_and_table_for_chosen_settings_on_a_file() {
 /// The 101's `Sec-WebSocket-Protocol` values for a raw upgrade request with
 /// these extra header lines.
 fn protocol_answer(addr: &str, extra: &str) -> Vec<String> {
+    answer(addr, extra, "sec-websocket-protocol")
+}
+
+/// The 101's values of header `name` for a raw upgrade request with these
+/// extra header lines.
+fn answer(addr: &str, extra: &str, name: &str) -> Vec<String> {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let request = format!(
@@ -528,7 +534,7 @@ fn protocol_answer(addr: &str, extra: &str) -> Vec<String> {
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     head.lines()
         .filter_map(|l| l.split_once(':'))
-        .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.trim().to_owned())
         .collect()
 }
@@ -601,4 +607,189 @@ fn serve_rejects_an_invalid_protocol_at_startup() {
         .unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--protocol <P>"), "{help}");
+}
+
+/// The 101's `Sec-WebSocket-Extensions` for a raw upgrade request offering
+/// `offer`, joined ("" when none).
+fn extensions_answer(addr: &str, offer: &str) -> String {
+    answer(
+        addr,
+        &format!("Sec-WebSocket-Extensions: {offer}\r\n"),
+        "sec-websocket-extensions",
+    )
+    .join(", ")
+}
+
+/// `wsx client --deflate-frame` against `wsx serve --deflate-frame`: the
+/// echo is exact, and stderr names the extension.
+#[test]
+fn client_and_serve_speak_deflate_frame() {
+    let s = serve(&["--deflate-frame"]);
+    let long = "deflate-frame carries every frame compressed ".repeat(80);
+    let input = format!("first\n{long}\n{long}\nκόσμε\n\nlast\n");
+    let mut child = Command::new(WSX)
+        .args(["client", "--deflate-frame", &format!("ws://{}/df", s.addr)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), input);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("extensions: deflate-frame\n"), "stderr: {err}");
+}
+
+/// Through `wsx serve --deflate-frame`, a deflate-frame client's frames
+/// are compressed both ways (the server's byte counters), under both
+/// names, with the window carried from message to message.
+#[tokio::test]
+async fn serve_deflate_frame_compresses_each_frame() {
+    use futures_util::SinkExt;
+    use ws_deflate::{DeflateConfig, DeflateFrameClient};
+    let s = serve(&["--deflate-frame"]);
+    for (client, name) in [
+        (
+            DeflateFrameClient::new(DeflateConfig::default()),
+            "deflate-frame",
+        ),
+        (
+            DeflateFrameClient::new(DeflateConfig::default()).webkit(),
+            "x-webkit-deflate-frame",
+        ),
+    ] {
+        let config = wsx::ClientConfig {
+            extensions: ws_ext_core::ClientNegotiator::new().with(client),
+            ..Default::default()
+        };
+        let url = format!("ws://{}/df?id={name}", s.addr);
+        let (mut ws, _) = wsx::connect_with(&url, &config).await.unwrap();
+        assert_eq!(ws.extensions(), Some(name));
+        let text = "{\"hello\": \"world\"} ".repeat(500);
+        for _ in 0..2 {
+            ws.send(Message::text(text.clone())).await.unwrap();
+            assert_eq!(
+                ws.next().await.unwrap().unwrap(),
+                Message::text(text.clone())
+            );
+        }
+        let addr = s.addr.clone();
+        let request = format!("GET /stats?id={name} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let stats = tokio::task::spawn_blocking(move || http(&addr, &request))
+            .await
+            .unwrap();
+        let json = stats
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let field = |name: &str| -> u64 {
+            let start = json.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
+            json[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect::<String>()
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(field("payload_in"), 2 * text.len() as u64, "{json}");
+        assert!(field("wire_in") < field("payload_in") / 5, "{json}");
+        assert!(field("wire_out") < field("payload_out") / 5, "{json}");
+        ws.close().await.unwrap();
+        while let Some(m) = ws.next().await {
+            m.unwrap();
+        }
+    }
+}
+
+/// With `--deflate-frame` the server still prefers permessage-deflate, answers
+/// deflate-frame under the name offered with its parameters, and without
+/// the flag it declines deflate-frame.
+#[test]
+fn serve_deflate_frame_preference_and_default() {
+    let s = serve(&["--deflate-frame", "--client-max-window-bits", "10"]);
+    let cases = [
+        ("deflate-frame", "deflate-frame; max_window_bits=10"),
+        (
+            "x-webkit-deflate-frame",
+            "x-webkit-deflate-frame; max_window_bits=10",
+        ),
+        (
+            "X-WebKit-Deflate-Frame; no_context_takeover",
+            "x-webkit-deflate-frame; max_window_bits=10",
+        ),
+        (
+            // (without client_max_window_bits in the offer, the server
+            // cannot limit the client's window)
+            "x-webkit-deflate-frame, permessage-deflate",
+            "permessage-deflate",
+        ),
+        (
+            "deflate-frame, permessage-deflate; client_max_window_bits",
+            "permessage-deflate; client_max_window_bits=10",
+        ),
+        (
+            "permessage-deflate; client_max_window_bits, deflate-frame",
+            "permessage-deflate; client_max_window_bits=10",
+        ),
+        // An invalid deflate-frame offer is declined.
+        ("deflate-frame; max_window_bits=16", ""),
+        ("deflate-frame; unknown", ""),
+    ];
+    for (offer, want) in cases {
+        assert_eq!(extensions_answer(&s.addr, offer), want, "offer {offer:?}");
+    }
+    // Without the flag: declined, permessage-deflate as before.
+    let plain = serve(&[]);
+    assert_eq!(extensions_answer(&plain.addr, "deflate-frame"), "");
+    assert_eq!(extensions_answer(&plain.addr, "x-webkit-deflate-frame"), "");
+    assert_eq!(
+        extensions_answer(&plain.addr, "x-webkit-deflate-frame, permessage-deflate"),
+        "permessage-deflate"
+    );
+    // ...and `wsx client --deflate-frame` then runs without an extension.
+    let out = Command::new(WSX)
+        .args([
+            "client",
+            "--deflate-frame",
+            &format!("ws://{}/", plain.addr),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("extensions: \n"), "{err}");
+    // deflate-frame only (--no-deflate): accepted alone, still never
+    // next to a permessage-deflate offer (both use RSV1).
+    let only = serve(&["--no-deflate", "--deflate-frame"]);
+    assert_eq!(
+        extensions_answer(&only.addr, "deflate-frame"),
+        "deflate-frame"
+    );
+    assert_eq!(
+        extensions_answer(&only.addr, "permessage-deflate, deflate-frame"),
+        ""
+    );
+    // Not with --mux.
+    let out = Command::new(WSX)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--mux",
+            "--deflate-frame",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
 }
