@@ -275,7 +275,7 @@ impl<S: IoRead + Write> WebSocket<S> {
             self.last_read = n;
             return Ok(n);
         }
-        let step = read_step(need);
+        let step = read_step(need, self.read_buf.len());
         self.read_buf.reserve(step);
         // Zero (and offer the reader) at most MAX_READ, and at most twice
         // what the last read gave: large reads for a fast peer, small ones

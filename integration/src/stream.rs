@@ -171,9 +171,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// released while it waits, so an idle connection holds none; what
     /// arrives is copied into a buffer of its size (or into the spare room
     /// of the current one). A frame in progress is read in place, in steps
-    /// that grow with `need` ([`read_step`], shared with the blocking
-    /// adapter), so a large message is read in large steps without trusting
-    /// its announced length up front.
+    /// that double with what arrived, up to what it still needs
+    /// ([`read_step`], shared with the blocking adapter), so a large
+    /// message is read in large steps without trusting its announced
+    /// length up front.
     /// With `keep` false (input is being discarded) the bytes are dropped.
     fn poll_fill(
         &mut self,
@@ -206,7 +207,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         } else {
             // Grow toward a large frame step by step, as its bytes arrive,
             // instead of trusting the announced length up front.
-            self.read_buf.reserve(read_step(need));
+            self.read_buf
+                .reserve(read_step(need, self.read_buf.len()));
             tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
         }
     }
