@@ -207,8 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         } else {
             // Grow toward a large frame step by step, as its bytes arrive,
             // instead of trusting the announced length up front.
-            self.read_buf
-                .reserve(read_step(need, self.read_buf.len()));
+            self.read_buf.reserve(read_step(need, self.read_buf.len()));
             tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
         }
     }

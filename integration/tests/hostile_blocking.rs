@@ -129,8 +129,7 @@ fn handshake(mut tcp: TcpStream, deflate: Option<DeflateConfig>) -> Raw {
          Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
     );
     let mut stacks = None;
-    if let (Some(cfg), Some(offer)) = (deflate, header_value(&head, "sec-websocket-extensions"))
-    {
+    if let (Some(cfg), Some(offer)) = (deflate, header_value(&head, "sec-websocket-extensions")) {
         let stack = ServerNegotiator::new()
             .with(PerMessageDeflateServer::new(cfg))
             .negotiate([offer.as_bytes()])
@@ -260,8 +259,15 @@ fn fails_with(
         e => panic!("expected a protocol error, got {e:?}"),
     }
     assert_eq!(out.error.close_code(), Some(code), "{:?}", out.error);
-    assert_eq!(got, Some(code), "close code the client sent (reason {reason:?})");
-    assert!(!reason.is_empty(), "the close frame should say what was wrong");
+    assert_eq!(
+        got,
+        Some(code),
+        "close code the client sent (reason {reason:?})"
+    );
+    assert!(
+        !reason.is_empty(),
+        "the close frame should say what was wrong"
+    );
     reason
 }
 
@@ -270,9 +276,13 @@ fn fails_with(
 #[test]
 fn rsv_bits_not_negotiated_fail_with_1002() {
     for rsv in [RSV1, RSV2, RSV3, RSV1 | RSV2 | RSV3] {
-        fails_with(false, config(), sframe(true, rsv, TEXT, b"hello"), 1002, |p| {
-            matches!(p, ProtocolError::Extension(_))
-        });
+        fails_with(
+            false,
+            config(),
+            sframe(true, rsv, TEXT, b"hello"),
+            1002,
+            |p| matches!(p, ProtocolError::Extension(_)),
+        );
         fails_with(false, config(), sframe(true, rsv, PING, b""), 1002, |p| {
             matches!(p, ProtocolError::Extension(_))
         });
@@ -330,9 +340,13 @@ fn oversized_or_fragmented_control_frames_fail_with_1002() {
 
 #[test]
 fn continuation_errors_and_top_bit_lengths_fail_with_1002() {
-    fails_with(false, config(), sframe(true, 0, CONT, b"orphan"), 1002, |p| {
-        *p == ProtocolError::UnexpectedContinuation
-    });
+    fails_with(
+        false,
+        config(),
+        sframe(true, 0, CONT, b"orphan"),
+        1002,
+        |p| *p == ProtocolError::UnexpectedContinuation,
+    );
     let mut bytes = sframe(false, 0, TEXT, b"first");
     bytes.extend(sframe(true, 0, BINARY, b"second"));
     fails_with(false, config(), bytes, 1002, |p| {
@@ -355,9 +369,13 @@ fn bad_close_codes_fail_with_1002_and_bad_reasons_with_1007() {
         );
         assert!(reason.contains("close code"), "{reason:?}");
     }
-    fails_with(false, config(), sframe(true, 0, CLOSE, &[0x03]), 1002, |p| {
-        *p == ProtocolError::CloseTooShort
-    });
+    fails_with(
+        false,
+        config(),
+        sframe(true, 0, CLOSE, &[0x03]),
+        1002,
+        |p| *p == ProtocolError::CloseTooShort,
+    );
     fails_with(
         false,
         config(),
@@ -399,7 +417,10 @@ fn invalid_utf8_fails_with_1007() {
         close_exchange(raw)
     });
     let out = run_client(url, deflate_config(), LIMIT, |_| {});
-    assert!(matches!(out.error, Error::Protocol(ProtocolError::InvalidUtf8)));
+    assert!(matches!(
+        out.error,
+        Error::Protocol(ProtocolError::InvalidUtf8)
+    ));
     assert_eq!(server.join().unwrap().0, Some(1007));
 }
 
@@ -436,9 +457,13 @@ fn corrupt_deflate_data_fails_with_1007_and_a_clear_reason() {
         b"\x05\xe0\xff\xff\xff\xff\xff\xff\xff",
     ];
     for p in corrupt {
-        let reason = fails_with(true, deflate_config(), sframe(true, RSV1, BINARY, p), 1007, |p| {
-            matches!(p, ProtocolError::Extension(_))
-        });
+        let reason = fails_with(
+            true,
+            deflate_config(),
+            sframe(true, RSV1, BINARY, p),
+            1007,
+            |p| matches!(p, ProtocolError::Extension(_)),
+        );
         assert!(reason.contains("permessage-deflate"), "{reason:?}");
     }
 }
@@ -448,18 +473,26 @@ fn corrupt_deflate_data_fails_with_1007_and_a_clear_reason() {
 #[test]
 fn message_over_the_limit_fails_with_1009() {
     let small = || with_limits(config(), |w| w.max_message_size = 1000);
-    fails_with(false, small(), sframe(true, 0, BINARY, &[1u8; 1001]), 1009, |p| {
-        matches!(p, ProtocolError::MessageTooBig { limit: 1000 })
-    });
+    fails_with(
+        false,
+        small(),
+        sframe(true, 0, BINARY, &[1u8; 1001]),
+        1009,
+        |p| matches!(p, ProtocolError::MessageTooBig { limit: 1000 }),
+    );
     let mut bytes = sframe(false, 0, BINARY, &[1u8; 600]);
     bytes.extend(sframe(true, 0, CONT, &[1u8; 401]));
     fails_with(false, small(), bytes, 1009, |p| {
         matches!(p, ProtocolError::MessageTooBig { .. })
     });
     // Over the frame limit, announced only.
-    fails_with(false, config(), sheader64(0x82, 1 << 40), 1009, |p| {
-        matches!(p, ProtocolError::FrameTooBig { size, .. } if *size == 1 << 40)
-    });
+    fails_with(
+        false,
+        config(),
+        sheader64(0x82, 1 << 40),
+        1009,
+        |p| matches!(p, ProtocolError::FrameTooBig { size, .. } if *size == 1 << 40),
+    );
     // Compressed: small on the wire, over the limit once inflated.
     let (url, server) = hostile_server(Some(DeflateConfig::default()), |raw| {
         let (rsv, p) = raw.encode(true, BINARY, &[0u8; 1001]);
@@ -609,7 +642,10 @@ fn frames_after_a_failure_are_skipped_not_buffered() {
         let out = run_client(url, config(), LIMIT, |_| {});
         assert_eq!(out.error.close_code(), Some(code), "{:?}", out.error);
         assert_eq!(server.join().unwrap(), Some(code));
-        eprintln!("flood after {code}: client peak heap +{} KiB", out.peak >> 10);
+        eprintln!(
+            "flood after {code}: client peak heap +{} KiB",
+            out.peak >> 10
+        );
         assert!(
             out.peak < 2 << 20,
             "a 32 MiB frame after the failure grew the client by {} KiB",
@@ -715,7 +751,11 @@ fn a_server_that_never_answers_the_close_is_given_up_on() {
         "{:?}",
         out.error
     );
-    assert!(out.elapsed >= close_timeout, "gave up after {:?}", out.elapsed);
+    assert!(
+        out.elapsed >= close_timeout,
+        "gave up after {:?}",
+        out.elapsed
+    );
 
     // The same after a protocol failure: the server neither answers the
     // close nor closes TCP.
@@ -732,5 +772,9 @@ fn a_server_that_never_answers_the_close_is_given_up_on() {
         out.error,
         Error::Protocol(ProtocolError::InvalidUtf8)
     ));
-    assert!(out.elapsed >= close_timeout, "gave up after {:?}", out.elapsed);
+    assert!(
+        out.elapsed >= close_timeout,
+        "gave up after {:?}",
+        out.elapsed
+    );
 }
