@@ -354,7 +354,7 @@ impl<S: IoRead + Write> WebSocket<S> {
                     Received::Failed | Received::Drained => continue,
                 }
             };
-            let idle_deadline = match self.conn.poll_keepalive(Instant::now()) {
+            let idle_deadline = match self.conn.poll_keepalive(Instant::now) {
                 Keepalive::Acted => continue,
                 Keepalive::Wait(deadline) => Some(deadline),
                 Keepalive::Off => None,

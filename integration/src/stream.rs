@@ -239,8 +239,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// (`true`: the connection queued a ping or aborted; go round again),
     /// else make sure the timer will wake us at the deadline.
     fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> bool {
-        let now = tokio::time::Instant::now();
-        let deadline = match self.conn.poll_keepalive(now.into_std()) {
+        let now = || tokio::time::Instant::now().into_std();
+        let deadline = match self.conn.poll_keepalive(now) {
             Keepalive::Off => return false,
             Keepalive::Acted => return true,
             Keepalive::Wait(d) => tokio::time::Instant::from_std(d),

@@ -286,18 +286,20 @@ impl Connection {
         }
     }
 
-    /// The keepalive, about to wait for input at `now`: after
+    /// The keepalive, about to wait for input (`now` is called only when a
+    /// keepalive is configured and active): after
     /// `idle_timeout` without a byte from the peer, queue a ping; after as
     /// long again still without one, abort the connection (close 1001,
     /// then FIN and [`Error::IdleTimeout`]). The deadline is armed at the
     /// first wait and moved by [`Connection::input_received`].
-    pub(crate) fn poll_keepalive(&mut self, now: Instant) -> Keepalive {
+    pub(crate) fn poll_keepalive(&mut self, now: impl FnOnce() -> Instant) -> Keepalive {
         let Some(idle) = self.config.idle_timeout else {
             return Keepalive::Off;
         };
         if self.close_sent || self.draining {
             return Keepalive::Off;
         }
+        let now = now();
         let deadline = *self.idle_deadline.get_or_insert(now + idle);
         if now < deadline {
             return Keepalive::Wait(deadline);
@@ -411,3 +413,90 @@ macro_rules! connection_accessors {
     };
 }
 pub(crate) use connection_accessors;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn conn(idle: Option<Duration>) -> Connection {
+        let config = WebSocketConfig {
+            idle_timeout: idle,
+            ..WebSocketConfig::default()
+        };
+        Connection::new(Role::Client, ExtensionStack::default(), None, config)
+    }
+
+    #[test]
+    fn keepalive_pings_after_the_idle_timeout_then_aborts() {
+        let idle = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let mut c = conn(Some(idle));
+        assert_eq!(c.poll_keepalive(|| t0), Keepalive::Wait(t0 + idle));
+        assert!(c.out.is_empty());
+        // Input moves the deadline.
+        c.input_received(|| t0 + idle / 2);
+        assert_eq!(
+            c.poll_keepalive(|| t0 + idle),
+            Keepalive::Wait(t0 + idle / 2 + idle)
+        );
+        // Silent past it: a ping, and a new deadline.
+        let t1 = t0 + idle * 2;
+        assert_eq!(c.poll_keepalive(|| t1), Keepalive::Acted);
+        assert!(!c.out.is_empty(), "the ping is queued");
+        assert!(!c.is_closing());
+        assert_eq!(c.poll_keepalive(|| t1), Keepalive::Wait(t1 + idle));
+        // Still silent: close 1001, discard input, report IdleTimeout.
+        assert_eq!(c.poll_keepalive(|| t1 + idle), Keepalive::Acted);
+        assert!(c.close_sent && c.draining && c.discard_input);
+        assert!(matches!(c.pending_error, Some(Error::IdleTimeout)));
+        assert_eq!(c.poll_keepalive(|| t1 + idle * 5), Keepalive::Off);
+    }
+
+    #[test]
+    fn an_answer_to_the_ping_keeps_the_connection() {
+        let idle = Duration::from_secs(1);
+        let t0 = Instant::now();
+        let mut c = conn(Some(idle));
+        let _ = c.poll_keepalive(|| t0);
+        assert_eq!(c.poll_keepalive(|| t0 + idle), Keepalive::Acted);
+        c.input_received(|| t0 + idle + idle / 2);
+        assert_eq!(
+            c.poll_keepalive(|| t0 + idle * 2),
+            Keepalive::Wait(t0 + idle * 2 + idle / 2)
+        );
+        assert!(!c.is_closing());
+    }
+
+    #[test]
+    fn keepalive_off_never_reads_the_clock() {
+        let mut c = conn(None);
+        assert_eq!(
+            c.poll_keepalive(|| unreachable!("clock read with no keepalive")),
+            Keepalive::Off
+        );
+        c.input_received(|| unreachable!("clock read with no keepalive"));
+    }
+
+    #[test]
+    fn a_frame_rejected_on_its_header_discards_input_a_later_fault_drains() {
+        // Reserved opcode: rejected on the header.
+        let mut c = conn(None);
+        let mut buf = BytesMut::from(&[0x83u8, 0x01, b'x'][..]);
+        assert!(matches!(c.receive(&mut buf), Received::Failed));
+        assert!(c.discard_input && c.close_sent);
+        // Invalid UTF-8 in a complete frame: the stream can be followed,
+        // frames are skipped until the peer's close.
+        let mut c = conn(None);
+        let mut buf = BytesMut::from(&[0x81u8, 0x01, 0xff][..]);
+        assert!(matches!(c.receive(&mut buf), Received::Failed));
+        assert!(!c.discard_input && c.draining);
+        // A huge frame while draining is skipped as it streams.
+        let mut buf = BytesMut::from(&[0x82u8, 127, 0, 0, 0, 0, 1, 0, 0, 0][..]);
+        assert!(matches!(c.receive(&mut buf), Received::NeedMore(0)));
+        buf.extend_from_slice(&[0u8; 4096]);
+        assert!(matches!(c.receive(&mut buf), Received::NeedMore(0)));
+        assert!(buf.is_empty(), "skipped payload is not buffered");
+    }
+}
