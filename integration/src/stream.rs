@@ -637,6 +637,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_announced_length_is_not_reserved_on_the_header_alone() {
+        // A header announcing 60 MiB (under the 64 MiB default limits),
+        // then 64 KiB of it: the read buffer grows with what arrived.
+        let (mut ws, mut client) = pair().await;
+        let mut bytes = vec![0x82u8, 0x80 | 127];
+        bytes.extend_from_slice(&(60u64 << 20).to_be_bytes());
+        bytes.extend_from_slice(&[1, 2, 3, 4]);
+        bytes.extend_from_slice(&[0x5a; 64 << 10]);
+        client.write_all(&bytes).await.unwrap();
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(300), ws.next()).await;
+        assert!(waited.is_err(), "the frame is incomplete");
+        assert!(!ws.read_buf.is_empty());
+        assert!(
+            ws.read_buf.capacity() < 1 << 20,
+            "{} bytes reserved for {} received",
+            ws.read_buf.capacity(),
+            ws.read_buf.len()
+        );
+    }
+
+    #[tokio::test]
     async fn large_message_arrives_intact_in_large_reads() {
         let (mut ws, mut client) = pair().await;
         let payload: Vec<u8> = (0..12 << 20).map(|i: u32| (i % 251) as u8).collect();
