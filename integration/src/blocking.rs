@@ -36,8 +36,8 @@
 //!   [`Error::IdleTimeout`] after as long again) through the socket's read
 //!   timeout, as the tokio adapter does with timers. Over a stream given to
 //!   [`accept_with`] or [`client_handshake`], give the adapter a way to set
-//!   the read timeout with [`WebSocket::set_read_timeout_fn`]
-//!   (`TcpStream::set_read_timeout` for a plain socket); without one,
+//!   the read timeout with [`WebSocket::set_read_timeout_fn`] (on plain
+//!   TCP, [`WebSocket::manage_socket`] does that and more); without one,
 //!   nothing can interrupt a blocked read, and the timeouts act only when a
 //!   read timeout you set yourself expires. A read that times out with
 //!   nothing due returns the I/O error (`WouldBlock` or `TimedOut`) and can
@@ -50,7 +50,8 @@
 //!   failure the peer's frames are skipped as they stream (never
 //!   buffered), and after a frame rejected on its header the close frame
 //!   goes out, the write side is shut down (on sockets [`connect_with`]
-//!   opened) and input is discarded until EOF or the close timeout.
+//!   opened, or after [`WebSocket::manage_socket`]) and input is discarded
+//!   until EOF or the close timeout.
 
 use std::io::{self, IoSlice, Read as IoRead, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -85,8 +86,8 @@ const MAX_IOSLICES: usize = 32;
 /// created the socket, or given with [`WebSocket::set_read_timeout_fn`]).
 type SetReadTimeout<S> = fn(&S, Option<Duration>) -> io::Result<()>;
 
-/// Shuts down the write side of the underlying socket (FIN), known only
-/// when this module created the socket.
+/// Shuts down the write side of the underlying socket (FIN), known when
+/// this module created the socket or after [`WebSocket::manage_socket`].
 type ShutdownWrite<S> = fn(&mut S) -> io::Result<()>;
 
 /// A blocking WebSocket connection over `S`.
@@ -432,6 +433,27 @@ impl<S: IoRead + Write> WebSocket<S> {
             .queue_close(Some(frame.unwrap_or_else(|| close::frame(1000, ""))));
         self.flush_all()?;
         Ok(())
+    }
+}
+
+impl WebSocket<TcpStream> {
+    /// Let the adapter manage this socket as it does the sockets
+    /// [`connect_with`] opens: its read timeout (for the keepalive and the
+    /// close timeout, see [`WebSocket::set_read_timeout_fn`]) and its write
+    /// side (FIN right after our close frame once a frame was rejected on
+    /// its header). For a blocking server on plain TCP:
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), wsx::Error> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let (tcp, _) = listener.accept()?;
+    /// let mut ws = wsx::blocking::accept(tcp)?;
+    /// ws.manage_socket();
+    /// # Ok(()) }
+    /// ```
+    pub fn manage_socket(&mut self) {
+        self.set_read_timeout = Some(TcpStream::set_read_timeout);
+        self.shutdown_write = Some(|s| s.shutdown(std::net::Shutdown::Write));
     }
 }
 

@@ -9,6 +9,9 @@
 //! generous bound), never a stuck run. Each test asserts the typed error the
 //! client returns and the close code it sends (read by the server).
 //!
+//! Two cases run the blocking *server* (with `manage_socket`) against a
+//! hostile client: FIN after a header rejection, and the keepalive.
+//!
 //! Memory is measured per thread with a counting allocator: the peak of the
 //! heap bytes the client thread holds while it runs, which other tests
 //! running in parallel cannot disturb.
@@ -779,4 +782,62 @@ fn a_server_that_never_answers_the_close_is_given_up_on() {
         "gave up after {:?}",
         out.elapsed
     );
+}
+
+// ------------------------------------------- the blocking server, briefly
+
+/// A blocking server on one connection (`manage_socket`: the adapter owns
+/// the socket's read timeout and FIN), reading until an error; returns the
+/// error. The hostile client is `wire::Raw`.
+fn blocking_server(config: wsx::ServerConfig) -> (std::net::SocketAddr, mpsc::Receiver<Error>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut ws = blocking::accept_with(tcp, &config).expect("handshake");
+        ws.manage_socket();
+        let error = loop {
+            if let Err(e) = ws.read() {
+                break e;
+            }
+        };
+        let _ = tx.send(error);
+    });
+    (addr, rx)
+}
+
+#[test]
+fn blocking_server_sends_fin_right_after_a_header_rejection() {
+    let (addr, error) = blocking_server(wsx::ServerConfig::default());
+    let mut c = Raw::open(addr, None);
+    c.send(&masked(true, 0, 0x3, b"x")).unwrap();
+    assert_eq!(c.read_close().0, Some(1002));
+    // No close reply from us: the server's FIN must come without it
+    // (waiting would outlast the 5 s close timeout; expect_end allows 10).
+    c.expect_end(Duration::from_secs(10));
+    drop(c);
+    let e = error.recv_timeout(LIMIT).expect("the server finished");
+    assert!(
+        matches!(e, Error::Protocol(ProtocolError::ReservedOpcode(3))),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn blocking_server_pings_then_drops_a_silent_client() {
+    let mut config = wsx::ServerConfig::default();
+    config.websocket.idle_timeout = Some(Duration::from_millis(300));
+    let (addr, error) = blocking_server(config);
+    let mut c = Raw::open(addr, None);
+    let ping = c.next_frame().expect("a keepalive ping");
+    assert_eq!(
+        (ping.opcode, ping.payload.as_slice()),
+        (PING, &b"wsx-keepalive"[..])
+    );
+    assert_eq!(c.read_close().0, Some(1001));
+    c.expect_end(Duration::from_secs(10));
+    drop(c);
+    let e = error.recv_timeout(LIMIT).expect("the server finished");
+    assert!(matches!(e, Error::IdleTimeout), "{e:?}");
 }
