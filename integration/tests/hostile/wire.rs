@@ -116,6 +116,21 @@ impl Raw {
         }
     }
 
+    /// Wrap an already connected (or accepted) socket whose handshake is
+    /// done (the hostile servers of `hostile_blocking.rs`); `buffered`
+    /// holds bytes already read past it.
+    #[allow(dead_code)]
+    pub fn from_tcp(tcp: TcpStream, buffered: Vec<u8>) -> Raw {
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        tcp.set_nodelay(true).unwrap();
+        Raw {
+            tcp,
+            buf: buffered,
+            response: String::new(),
+            deflate: None,
+        }
+    }
+
     /// Connect and upgrade, offering `offer` as `Sec-WebSocket-Extensions`
     /// (if any). Panics unless the answer is 101. permessage-deflate, if the
     /// server accepted it, is set up for [`Raw::send_message`] and
