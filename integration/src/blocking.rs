@@ -30,13 +30,28 @@
 //!   socket in a `rustls::StreamOwned<ServerConnection, TcpStream>` and
 //!   calls [`accept_with`].
 //! - Timeouts. [`connect_with`] applies `handshake_timeout` to connecting
-//!   and the handshake, and `close_timeout` to waiting for the peer during
-//!   the closing handshake, through the socket's read timeout. Over a
-//!   stream given to [`accept_with`] or [`client_handshake`], nothing can
-//!   interrupt a blocked read: set a read timeout on the socket yourself
-//!   (`TcpStream::set_read_timeout`). A read that times out returns the
-//!   I/O error (`WouldBlock` or `TimedOut`) and can be retried; while
-//!   waiting for the peer's close it ends the closing handshake instead.
+//!   and the handshake; then `close_timeout` (waiting for the peer during
+//!   the closing handshake) and `idle_timeout` (the keepalive: a ping after
+//!   that long without a byte from the peer, close 1001 and
+//!   [`Error::IdleTimeout`] after as long again) through the socket's read
+//!   timeout, as the tokio adapter does with timers. Over a stream given to
+//!   [`accept_with`] or [`client_handshake`], give the adapter a way to set
+//!   the read timeout with [`WebSocket::set_read_timeout_fn`] (on plain
+//!   TCP, [`WebSocket::manage_socket`] does that and more); without one,
+//!   nothing can interrupt a blocked read, and the timeouts act only when a
+//!   read timeout you set yourself expires. A read that times out with
+//!   nothing due returns the I/O error (`WouldBlock` or `TimedOut`) and can
+//!   be retried; while waiting for the peer's close it ends the closing
+//!   handshake instead.
+//! - Hostile peers. The same engine decides as in the tokio adapter: early
+//!   UTF-8 validation (a bad prefix of a long text frame fails at once,
+//!   without extensions), the read buffer grows in bounded steps as bytes
+//!   arrive (never to a frame's announced length up front), after a
+//!   failure the peer's frames are skipped as they stream (never
+//!   buffered), and after a frame rejected on its header the close frame
+//!   goes out, the write side is shut down (on sockets [`connect_with`]
+//!   opened, or after [`WebSocket::manage_socket`]) and input is discarded
+//!   until EOF or the close timeout.
 
 use std::io::{self, IoSlice, Read as IoRead, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -53,20 +68,27 @@ use ws_ext_core::ExtensionStack;
 
 use crate::config::{ClientConfig, ServerConfig, WebSocketConfig};
 use crate::error::{Error, HandshakeError};
-use crate::proto::connection::{client_response, connection_accessors, Connection, Received};
+use crate::proto::connection::{
+    client_response, connection_accessors, Connection, Keepalive, Received,
+};
 use crate::proto::handshake::client::{self, Target};
 use crate::proto::handshake::{server, write_response_head};
-use crate::proto::recv::skip_until_close;
+use crate::proto::readbuf::{read_step, READ_CHUNK};
 use crate::proto::ReadyState;
 use crate::proto::{close, Role};
 
-const READ_CHUNK: usize = 16 * 1024;
+/// The most bytes zeroed for one read (`std::io::Read` wants an initialised
+/// buffer), so a large frame costs O(size) in zeroing.
 const MAX_READ: usize = 256 * 1024;
 const MAX_IOSLICES: usize = 32;
 
-/// Sets the read timeout of the underlying socket (known only when this
-/// module created the socket).
+/// Sets the read timeout of the underlying socket (known when this module
+/// created the socket, or given with [`WebSocket::set_read_timeout_fn`]).
 type SetReadTimeout<S> = fn(&S, Option<Duration>) -> io::Result<()>;
+
+/// Shuts down the write side of the underlying socket (FIN), known when
+/// this module created the socket or after [`WebSocket::manage_socket`].
+type ShutdownWrite<S> = fn(&mut S) -> io::Result<()>;
 
 /// A blocking WebSocket connection over `S`.
 #[derive(Debug)]
@@ -75,6 +97,13 @@ pub struct WebSocket<S> {
     conn: Connection,
     read_buf: BytesMut,
     set_read_timeout: Option<SetReadTimeout<S>>,
+    shutdown_write: Option<ShutdownWrite<S>>,
+    /// Our write side is shut down (after a frame rejected on its header).
+    shutdown: bool,
+    /// The last read's size: bytes zeroed for the next read of a frame in
+    /// progress grow from it, so a peer trickling a large frame costs no
+    /// large memset per byte.
+    last_read: usize,
 }
 
 impl<S> WebSocket<S> {
@@ -88,7 +117,7 @@ impl<S> WebSocket<S> {
         config: WebSocketConfig,
         leftover: BytesMut,
     ) -> Self {
-        let conn = Connection::new(role, extensions, protocol, config, false);
+        let conn = Connection::new(role, extensions, protocol, config);
         Self::from_connection(io, conn, leftover)
     }
 
@@ -98,10 +127,31 @@ impl<S> WebSocket<S> {
             conn,
             read_buf: leftover,
             set_read_timeout: None,
+            shutdown_write: None,
+            shutdown: false,
+            last_read: 0,
         }
     }
 
     connection_accessors!();
+
+    /// Give the adapter a way to set the socket's read timeout, so it can
+    /// bound its blocking reads by the keepalive (`idle_timeout`) and the
+    /// close timeout. [`connect_with`] sets it; for a stream given to
+    /// [`accept_with`] or [`client_handshake`], pass the socket's own
+    /// setter. The adapter then owns the socket's read timeout.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), wsx::Error> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let (tcp, _) = listener.accept()?;
+    /// let mut ws = wsx::blocking::accept(tcp)?;
+    /// ws.set_read_timeout_fn(std::net::TcpStream::set_read_timeout);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_read_timeout_fn(&mut self, f: fn(&S, Option<Duration>) -> io::Result<()>) {
+        self.set_read_timeout = Some(f);
+    }
 
     /// Give back the underlying connection (queued bytes are lost).
     pub fn into_inner(self) -> S {
@@ -149,9 +199,10 @@ impl<S: IoRead + Write> WebSocket<S> {
         self.io.flush()
     }
 
-    /// Apply the remaining close timeout to the socket, where we can.
-    fn arm_close_timeout(&mut self) {
-        if let (Some(set), Some(deadline)) = (self.set_read_timeout, self.close_deadline()) {
+    /// Bound the next read by `deadline` through the socket's read
+    /// timeout, where we can.
+    fn arm_read_deadline(&mut self, deadline: Instant) {
+        if let Some(set) = self.set_read_timeout {
             let left = deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1));
@@ -161,26 +212,84 @@ impl<S: IoRead + Write> WebSocket<S> {
         }
     }
 
-    /// Read more bytes into the read buffer. `Ok(0)` is EOF.
-    fn fill(&mut self, want: usize) -> io::Result<usize> {
-        // Reserve what the frame needs, but zero and read at most
-        // MAX_READ bytes per call so a large frame costs O(size).
-        let start = self.read_buf.len();
-        self.read_buf.reserve(want.max(READ_CHUNK));
-        self.read_buf
-            .resize(start + want.clamp(READ_CHUNK, MAX_READ), 0);
-        let r = loop {
-            match self.io.read(&mut self.read_buf[start..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => break r,
+    /// Apply the remaining close timeout to the socket, where we can.
+    fn arm_close_timeout(&mut self) {
+        if let Some(deadline) = self.close_deadline() {
+            self.arm_read_deadline(deadline);
+        }
+    }
+
+    /// Our close frame, then FIN (where we know how), once: the byte
+    /// stream is lost, only EOF is read from now on.
+    fn shut_down_write(&mut self) -> Result<(), Error> {
+        if self.shutdown {
+            return Ok(());
+        }
+        if let Err(e) = self.flush_all() {
+            debug!(error = %e, "write failed while closing");
+            return Err(self.finish());
+        }
+        if let Some(shutdown) = self.shutdown_write {
+            if let Err(e) = shutdown(&mut self.io) {
+                debug!(error = %e, "could not shut down the write side");
             }
-        };
-        let r = match r {
-            // A TLS peer that closed TCP without close_notify: EOF.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-            r => r,
-        };
-        self.read_buf.truncate(start + *r.as_ref().unwrap_or(&0));
+        }
+        self.shutdown = true;
+        Ok(())
+    }
+
+    /// One read into `buf`, retried when interrupted. `Ok(0)` is EOF (a
+    /// TLS peer that closed TCP without close_notify included).
+    fn read_into(io: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match io.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                r => return r,
+            }
+        }
+    }
+
+    /// Read more bytes into the read buffer; `need` is the receiver's hint
+    /// of how many more the frame in progress needs. `Ok(0)` is EOF.
+    ///
+    /// As in the tokio adapter: with nothing buffered (between messages, or
+    /// `keep` false: input is discarded) the read goes to a buffer on the
+    /// stack and the read buffer is released first, so a connection that
+    /// waits for its next message holds none; what arrives is copied into a
+    /// buffer of its size. A frame in progress is read in place, making
+    /// room in bounded steps ([`read_step`]) as its bytes arrive, never its
+    /// announced length up front.
+    fn fill(&mut self, need: usize, keep: bool) -> io::Result<usize> {
+        if self.read_buf.is_empty() || !keep {
+            if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+                self.read_buf = BytesMut::new();
+            }
+            let mut stack = [0u8; READ_CHUNK];
+            let n = Self::read_into(&mut self.io, &mut stack)?;
+            if keep {
+                if self.read_buf.capacity() < n {
+                    self.read_buf = BytesMut::with_capacity(n);
+                }
+                self.read_buf.extend_from_slice(&stack[..n]);
+            }
+            self.last_read = n;
+            return Ok(n);
+        }
+        let step = read_step(need, self.read_buf.len());
+        self.read_buf.reserve(step);
+        // Zero (and offer the reader) at most MAX_READ, and at most twice
+        // what the last read gave: large reads for a fast peer, small ones
+        // for a trickle.
+        let len = step
+            .min(MAX_READ)
+            .min(self.last_read.saturating_mul(2).max(READ_CHUNK));
+        let start = self.read_buf.len();
+        self.read_buf.resize(start + len, 0);
+        let r = Self::read_into(&mut self.io, &mut self.read_buf[start..]);
+        let n = *r.as_ref().unwrap_or(&0);
+        self.read_buf.truncate(start + n);
+        self.last_read = n;
         r
     }
 
@@ -194,9 +303,9 @@ impl<S: IoRead + Write> WebSocket<S> {
         }
         if self.conn.role == Role::Client && !self.conn.read_done {
             self.arm_close_timeout();
+            self.read_buf = BytesMut::new();
             loop {
-                self.read_buf.clear();
-                match self.fill(READ_CHUNK) {
+                match self.fill(0, false) {
                     Ok(0) | Err(_) => break,
                     Ok(_) => continue,
                 }
@@ -225,17 +334,31 @@ impl<S: IoRead + Write> WebSocket<S> {
             if self.conn.should_wind_down() {
                 return Err(self.wind_down());
             }
-            let need = match self.conn.receive(&mut self.read_buf, skip_until_close) {
-                Received::NeedMore(n) => n,
-                Received::Message(msg, replied) => {
-                    if replied {
-                        if let Err(e) = self.flush_all() {
-                            debug!(error = %e, "could not write the reply yet");
+            let need = if self.conn.discard_input {
+                // Our close frame, then FIN at once; read only to see EOF
+                // (closing with unread input would reset the connection and
+                // could destroy the close frame in flight).
+                self.shut_down_write()?;
+                self.read_buf = BytesMut::new();
+                0
+            } else {
+                match self.conn.receive(&mut self.read_buf) {
+                    Received::NeedMore(n) => n,
+                    Received::Message(msg, replied) => {
+                        if replied {
+                            if let Err(e) = self.flush_all() {
+                                debug!(error = %e, "could not write the reply yet");
+                            }
                         }
+                        return Ok(msg);
                     }
-                    return Ok(msg);
+                    Received::Failed | Received::Drained => continue,
                 }
-                Received::Failed | Received::Drained => continue,
+            };
+            let idle_deadline = match self.conn.poll_keepalive(Instant::now) {
+                Keepalive::Acted => continue,
+                Keepalive::Wait(deadline) => Some(deadline),
+                Keepalive::Off => None,
             };
             if self.conn.close_sent {
                 if self.close_deadline().is_some_and(|d| Instant::now() >= d) {
@@ -244,14 +367,24 @@ impl<S: IoRead + Write> WebSocket<S> {
                     continue;
                 }
                 self.arm_close_timeout();
+            } else if let Some(deadline) = idle_deadline {
+                self.arm_read_deadline(deadline);
             }
-            match self.fill(need) {
+            let keep = !self.conn.discard_input;
+            match self.fill(need, keep) {
                 Ok(0) => self.conn.on_eof()?,
-                Ok(_) => {}
+                Ok(_) => self.conn.input_received(Instant::now),
                 Err(e) if is_timeout(&e) && self.conn.close_sent => {
                     debug!("peer did not answer the close frame in time");
                     self.conn.read_done = true;
                 }
+                // The keepalive's deadline (or a timeout of the user's
+                // after it): go round, the keepalive acts.
+                Err(e)
+                    if is_timeout(&e)
+                        && idle_deadline.is_some_and(|d| {
+                            self.set_read_timeout.is_some() || Instant::now() >= d
+                        }) => {}
                 Err(e) if is_timeout(&e) => return Err(e.into()),
                 Err(e) => return Err(self.conn.terminate().unwrap_or(e.into())),
             }
@@ -300,6 +433,27 @@ impl<S: IoRead + Write> WebSocket<S> {
             .queue_close(Some(frame.unwrap_or_else(|| close::frame(1000, ""))));
         self.flush_all()?;
         Ok(())
+    }
+}
+
+impl WebSocket<TcpStream> {
+    /// Let the adapter manage this socket as it does the sockets
+    /// [`connect_with`] opens: its read timeout (for the keepalive and the
+    /// close timeout, see [`WebSocket::set_read_timeout_fn`]) and its write
+    /// side (FIN right after our close frame once a frame was rejected on
+    /// its header). For a blocking server on plain TCP:
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), wsx::Error> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let (tcp, _) = listener.accept()?;
+    /// let mut ws = wsx::blocking::accept(tcp)?;
+    /// ws.manage_socket();
+    /// # Ok(()) }
+    /// ```
+    pub fn manage_socket(&mut self) {
+        self.set_read_timeout = Some(TcpStream::set_read_timeout);
+        self.shutdown_write = Some(|s| s.shutdown(std::net::Shutdown::Write));
     }
 }
 
@@ -418,6 +572,19 @@ impl MaybeTlsStream {
 
     fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.get_ref().set_read_timeout(d)
+    }
+
+    /// FIN: our side will send nothing more (TLS: close_notify first).
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.shutdown(std::net::Shutdown::Write),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => {
+                t.conn.send_close_notify();
+                t.flush()?;
+                t.sock.shutdown(std::net::Shutdown::Write)
+            }
+        }
     }
 }
 
@@ -586,6 +753,7 @@ fn connect_inner(
     ws.io.get_ref().set_read_timeout(None)?;
     ws.io.get_ref().set_write_timeout(None)?;
     ws.set_read_timeout = Some(MaybeTlsStream::set_read_timeout);
+    ws.shutdown_write = Some(MaybeTlsStream::shutdown_write);
     Ok((ws, resp))
 }
 
@@ -602,7 +770,7 @@ pub fn client_handshake<S: IoRead + Write>(
     let mut buf = BytesMut::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
-        if let Some((conn, response)) = client_response(&mut buf, &key, config, false)? {
+        if let Some((conn, response)) = client_response(&mut buf, &key, config)? {
             return Ok((WebSocket::from_connection(stream, conn, buf), response));
         }
         match stream.read(&mut chunk) {

@@ -55,7 +55,9 @@ pub struct WebSocketConfig {
     /// Keepalive (default off): after this long without a byte from the
     /// peer, send a ping; after as long again still without a byte, drop
     /// the connection (close 1001, then FIN) and yield
-    /// [`crate::Error::IdleTimeout`].
+    /// [`crate::Error::IdleTimeout`]. Both adapters: the tokio one with a
+    /// timer, the blocking one through the socket's read timeout (see
+    /// [`crate::blocking`] for streams it did not open).
     pub idle_timeout: Option<Duration>,
     /// Context hibernation (default 1 s): after this long without a
     /// message either way, the tokio adapter lets the extensions release
@@ -64,7 +66,8 @@ pub struct WebSocketConfig {
     /// its packed LZ77 windows (a few KiB) instead of a compressor and a
     /// decompressor (~420 KiB with zlib-rs), and restores them on the next
     /// message (~30 µs per direction, once per quiet spell). `None`: never. The
-    /// blocking adapter has no timers: call `hibernate()` on it yourself.
+    /// blocking adapter does not hibernate on its own: call `hibernate()` on
+    /// it yourself.
     pub hibernate_after: Option<Duration>,
 }
 

@@ -133,7 +133,7 @@ where
     stream.flush().await?;
     let mut buf = BytesMut::with_capacity(1024);
     loop {
-        if let Some((conn, response)) = client_response(&mut buf, &key, config, true)? {
+        if let Some((conn, response)) = client_response(&mut buf, &key, config)? {
             return Ok((
                 WebSocketStream::from_connection(stream, conn, buf),
                 response,

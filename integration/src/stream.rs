@@ -34,8 +34,8 @@ use ws_ext_core::ExtensionStack;
 
 use crate::config::WebSocketConfig;
 use crate::error::Error;
-use crate::proto::connection::{connection_accessors, Connection, Received};
-use crate::proto::recv::FrameSkipper;
+use crate::proto::connection::{connection_accessors, Connection, Keepalive, Received};
+use crate::proto::readbuf::{read_step, READ_CHUNK};
 pub use crate::proto::ReadyState;
 use crate::proto::{close, Role};
 
@@ -60,12 +60,7 @@ impl Wake for WriteWakers {
     }
 }
 
-/// Bytes read per call when no frame is waiting for more: into a buffer on
-/// the stack, so a connection that waits for its next message holds no read
-/// buffer of its own; what arrived is then copied into a buffer of its size.
-const READ_CHUNK: usize = 16 * 1024;
 const MAX_IOSLICES: usize = 32;
-const MAX_RESERVE_STEP: usize = 4 << 20;
 
 /// A WebSocket connection over `S`: a [`Stream`] of received
 /// [`Message`]s and a [`Sink`] of messages to send.
@@ -83,17 +78,11 @@ pub struct WebSocketStream<S> {
     io: S,
     conn: Connection,
     read_buf: BytesMut,
-    /// Skips frames while draining.
-    skipper: FrameSkipper,
-    /// The byte stream was lost (a frame rejected on its header): after our
-    /// close frame, send FIN and discard input until EOF.
-    discard_input: bool,
     close_timer: Option<Pin<Box<Sleep>>>,
     shutdown: bool,
     write_wakers: Arc<WriteWakers>,
-    /// Keepalive timer (with `idle_timeout`), and whether its ping is out.
+    /// Wakes us at the keepalive deadline (with `idle_timeout`).
     idle_timer: Option<Pin<Box<Sleep>>>,
-    keepalive_sent: bool,
     /// Context hibernation (with `hibernate_after` and extensions): when a
     /// message last went either way, whether the extensions hibernated
     /// since, and the timer (dropped while hibernated).
@@ -114,7 +103,7 @@ impl<S> WebSocketStream<S> {
         config: WebSocketConfig,
         leftover: BytesMut,
     ) -> Self {
-        let conn = Connection::new(role, extensions, protocol, config, true);
+        let conn = Connection::new(role, extensions, protocol, config);
         Self::from_connection(io, conn, leftover)
     }
 
@@ -129,13 +118,10 @@ impl<S> WebSocketStream<S> {
             io,
             conn,
             read_buf,
-            skipper: FrameSkipper::new(),
-            discard_input: false,
             close_timer: None,
             shutdown: false,
             write_wakers: Arc::default(),
             idle_timer: None,
-            keepalive_sent: false,
             last_active: tokio::time::Instant::now(),
             hibernated: false,
             hibernate_timer: None,
@@ -172,8 +158,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// released while it waits, so an idle connection holds none; what
     /// arrives is copied into a buffer of its size (or into the spare room
     /// of the current one). A frame in progress is read in place, in steps
-    /// that grow with `need` (up to `MAX_RESERVE_STEP`), so a large message
-    /// is read in large steps without trusting its announced length up front.
+    /// that double with what arrived, up to what it still needs
+    /// ([`read_step`], shared with the blocking adapter), so a large
+    /// message is read in large steps without trusting its announced
+    /// length up front.
     /// With `keep` false (input is being discarded) the bytes are dropped.
     fn poll_fill(
         &mut self,
@@ -206,8 +194,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         } else {
             // Grow toward a large frame step by step, as its bytes arrive,
             // instead of trusting the announced length up front.
-            self.read_buf
-                .reserve(need.clamp(READ_CHUNK, MAX_RESERVE_STEP));
+            self.read_buf.reserve(read_step(need, self.read_buf.len()));
             tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
         }
     }
@@ -233,6 +220,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_write_out(cx))?;
         Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Keepalive: act when the peer has been silent for the idle timeout
+    /// (`true`: the connection queued a ping or aborted; go round again),
+    /// else make sure the timer will wake us at the deadline.
+    fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = || tokio::time::Instant::now().into_std();
+        let deadline = match self.conn.poll_keepalive(now) {
+            Keepalive::Off => return false,
+            Keepalive::Acted => return true,
+            Keepalive::Wait(d) => tokio::time::Instant::from_std(d),
+        };
+        // The timer is not moved on every read (the deadline moves with
+        // each input): when it fires before the deadline, it is re-armed.
+        let timer = self
+            .idle_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        while timer.as_mut().poll(cx).is_ready() {
+            if timer.deadline() >= deadline {
+                // Due: the next poll_keepalive acts.
+                return true;
+            }
+            timer.as_mut().reset(deadline);
+        }
+        false
     }
 
     fn arm_close_timer(&mut self) {
@@ -351,7 +366,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
             if this.conn.should_wind_down() {
                 return this.poll_wind_down(cx, wcx);
             }
-            let need = if this.discard_input {
+            let need = if this.conn.discard_input {
                 // Our close frame, then FIN at once; read only to see EOF
                 // (closing with unread input would reset the connection
                 // and could destroy the close frame in flight).
@@ -366,8 +381,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 this.read_buf = BytesMut::new();
                 0
             } else {
-                let skipper = &mut this.skipper;
-                match this.conn.receive(&mut this.read_buf, |b| skipper.skip(b)) {
+                match this.conn.receive(&mut this.read_buf) {
                     Received::NeedMore(n) => n,
                     Received::Message(msg, replied) => {
                         this.note_activity();
@@ -376,36 +390,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                         }
                         return Poll::Ready(Some(Ok(msg)));
                     }
-                    Received::Failed => {
-                        this.discard_input = this.conn.recv.is_desynced();
-                        continue;
-                    }
-                    Received::Drained => continue,
+                    Received::Failed | Received::Drained => continue,
                 }
             };
             this.poll_hibernate(cx);
-            if let Some(idle) = this.conn.config.idle_timeout {
-                if !this.conn.close_sent && !this.conn.draining {
-                    let timer = this
-                        .idle_timer
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                    if timer.as_mut().poll(cx).is_ready() {
-                        if this.keepalive_sent {
-                            debug!("peer silent past the idle timeout; dropping");
-                            this.conn
-                                .abort(close::frame(1001, "idle timeout"), Error::IdleTimeout);
-                            this.discard_input = true;
-                            continue;
-                        }
-                        let ping = Message::Ping(bytes::Bytes::from_static(b"wsx-keepalive"));
-                        if let Err(e) = this.conn.send.encode_message(ping, &mut this.conn.out) {
-                            debug!(error = %e, "could not encode the keepalive ping");
-                        }
-                        this.keepalive_sent = true;
-                        timer.as_mut().reset(tokio::time::Instant::now() + idle);
-                        continue;
-                    }
-                }
+            if this.poll_keepalive(cx) {
+                continue;
             }
             if this.conn.close_sent {
                 this.arm_close_timer();
@@ -417,21 +407,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     }
                 }
             }
-            let keep = !this.discard_input;
+            let keep = !this.conn.discard_input;
             match ready!(this.poll_fill(cx, need, keep)) {
                 Ok(0) => {
                     if let Err(e) = this.conn.on_eof() {
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
-                Ok(_) => {
-                    if let (Some(idle), Some(t)) =
-                        (this.conn.config.idle_timeout, this.idle_timer.as_mut())
-                    {
-                        t.as_mut().reset(tokio::time::Instant::now() + idle);
-                        this.keepalive_sent = false;
-                    }
-                }
+                Ok(_) => this
+                    .conn
+                    .input_received(|| tokio::time::Instant::now().into_std()),
                 Err(e) => {
                     return Poll::Ready(Some(Err(this.conn.terminate().unwrap_or(e.into()))));
                 }
@@ -636,6 +621,27 @@ mod tests {
         client.read_exact(&mut got).await.unwrap();
         assert_eq!(got, want);
         assert_idle_and_empty(&mut ws);
+    }
+
+    #[tokio::test]
+    async fn an_announced_length_is_not_reserved_on_the_header_alone() {
+        // A header announcing 60 MiB (under the 64 MiB default limits),
+        // then 64 KiB of it: the read buffer grows with what arrived.
+        let (mut ws, mut client) = pair().await;
+        let mut bytes = vec![0x82u8, 0x80 | 127];
+        bytes.extend_from_slice(&(60u64 << 20).to_be_bytes());
+        bytes.extend_from_slice(&[1, 2, 3, 4]);
+        bytes.extend_from_slice(&[0x5a; 64 << 10]);
+        client.write_all(&bytes).await.unwrap();
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(300), ws.next()).await;
+        assert!(waited.is_err(), "the frame is incomplete");
+        assert!(!ws.read_buf.is_empty());
+        assert!(
+            ws.read_buf.capacity() < 1 << 20,
+            "{} bytes reserved for {} received",
+            ws.read_buf.capacity(),
+            ws.read_buf.len()
+        );
     }
 
     #[tokio::test]

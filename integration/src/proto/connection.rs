@@ -1,9 +1,11 @@
 //! The connection state both adapters share, with no I/O: the receive and
 //! send halves of the engine, the write queue, and the closing-handshake
-//! bookkeeping. It decides what each received message calls for (a pong, a
-//! close reply, failing the connection) and queues it; the adapters
+//! bookkeeping, draining after a failure, the keepalive (`idle_timeout`)
+//! decisions. It decides what each received message calls for (a pong, a
+//! close reply, failing the connection) and what silence calls for (a
+//! keepalive ping, dropping the peer), and queues it; the adapters
 //! ([`crate::WebSocketStream`], [`crate::blocking::WebSocket`]) only move
-//! bytes and keep time.
+//! bytes and keep time (they are told the deadlines to wait for).
 
 use std::time::Instant;
 
@@ -18,7 +20,7 @@ use crate::config::{ClientConfig, WebSocketConfig};
 use crate::error::{Error, ProtocolError};
 use crate::proto::handshake::client;
 use crate::proto::outbuf::OutBuf;
-use crate::proto::recv::{Read, Receiver};
+use crate::proto::recv::{FrameSkipper, Read, Receiver};
 use crate::proto::send::Sender;
 use crate::proto::ReadyState;
 use crate::proto::{close, Role};
@@ -40,6 +42,17 @@ pub(crate) struct Connection {
     pub(crate) close_received: bool,
     /// The connection failed: skip frames until the peer's close or EOF.
     pub(crate) draining: bool,
+    /// Skips the peer's frames while draining, as their bytes arrive
+    /// (payloads are discarded, never buffered).
+    skipper: FrameSkipper,
+    /// The byte stream was lost (a frame rejected on its header) or the
+    /// peer is dropped (idle timeout): after our close frame the adapter
+    /// sends FIN and discards input until EOF or the close timeout.
+    pub(crate) discard_input: bool,
+    /// Keepalive (with `idle_timeout`): when silence calls for the next
+    /// step (armed at the first wait), and whether our ping is out.
+    idle_deadline: Option<Instant>,
+    keepalive_sent: bool,
     /// The error to report once the failing connection is wound down.
     pub(crate) pending_error: Option<Error>,
     /// Nothing more will be read (EOF, timeout, or the handshake is done).
@@ -47,6 +60,19 @@ pub(crate) struct Connection {
     pub(crate) terminated: bool,
     /// Extensions are active (there is something to hibernate).
     pub(crate) has_extensions: bool,
+}
+
+/// What the keepalive asks of the adapter (see [`Connection::poll_keepalive`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keepalive {
+    /// No keepalive now (`idle_timeout` off, or the connection is closing).
+    Off,
+    /// Nothing to do before this instant: wait for input until then.
+    Wait(Instant),
+    /// The peer was silent for the idle timeout: a ping was queued, or (it
+    /// stayed silent after the ping) the connection was aborted with 1001
+    /// and [`Error::IdleTimeout`]. Write the queue out and carry on.
+    Acted,
 }
 
 /// What a receive step gave.
@@ -65,15 +91,14 @@ pub(crate) enum Received {
 }
 
 impl Connection {
-    /// The state of a connection whose opening handshake is done. With
-    /// `early_utf8` and no extension, text is validated as its fragments
-    /// arrive.
+    /// The state of a connection whose opening handshake is done. With no
+    /// extension, text is validated as its frames arrive (a bad prefix of a
+    /// long frame fails at once).
     pub(crate) fn new(
         role: Role,
         extensions: ExtensionStack,
         protocol: Option<String>,
         config: WebSocketConfig,
-        early_utf8: bool,
     ) -> Self {
         let ext_header = extensions.response_header();
         let plain = extensions.is_empty();
@@ -84,9 +109,7 @@ impl Connection {
             config.max_frame_size,
             config.max_message_size,
         );
-        if early_utf8 {
-            recv.set_early_utf8(plain);
-        }
+        recv.set_early_utf8(plain);
         Connection {
             role,
             recv,
@@ -98,6 +121,10 @@ impl Connection {
             close_sent_at: None,
             close_received: false,
             draining: false,
+            skipper: FrameSkipper::new(),
+            discard_input: false,
+            idle_deadline: None,
+            keepalive_sent: false,
             pending_error: None,
             read_done: false,
             terminated: false,
@@ -198,15 +225,13 @@ impl Connection {
 
     /// Decode from `read_buf`. Pings are answered with pongs and close
     /// frames with close frames (queued), a protocol violation fails the
-    /// connection. While draining, frames go to `skip` instead (`true`:
-    /// it saw the peer's close); `NeedMore(0)` then asks for more bytes.
-    pub(crate) fn receive(
-        &mut self,
-        read_buf: &mut BytesMut,
-        skip: impl FnOnce(&mut BytesMut) -> Result<bool, ProtocolError>,
-    ) -> Received {
+    /// connection (and, when the frame was rejected on its header, sets
+    /// [`Connection::discard_input`]). While draining, frames are skipped
+    /// as they stream until the peer's close; `NeedMore(0)` then asks for
+    /// more bytes (the buffer holds no payload to keep).
+    pub(crate) fn receive(&mut self, read_buf: &mut BytesMut) -> Received {
         if self.draining {
-            return match skip(read_buf) {
+            return match self.skipper.skip(read_buf) {
                 Ok(false) => Received::NeedMore(0),
                 Ok(true) | Err(_) => {
                     self.read_done = true;
@@ -246,9 +271,53 @@ impl Connection {
             }
             Err(e) => {
                 self.fail(e);
+                self.discard_input = self.recv.is_desynced();
                 Received::Failed
             }
         }
+    }
+
+    /// Bytes arrived from the peer: it is not silent. `now` is only
+    /// called when a keepalive is configured.
+    pub(crate) fn input_received(&mut self, now: impl FnOnce() -> Instant) {
+        if let Some(idle) = self.config.idle_timeout {
+            self.idle_deadline = Some(now() + idle);
+            self.keepalive_sent = false;
+        }
+    }
+
+    /// The keepalive, about to wait for input (`now` is called only when a
+    /// keepalive is configured and active): after
+    /// `idle_timeout` without a byte from the peer, queue a ping; after as
+    /// long again still without one, abort the connection (close 1001,
+    /// then FIN and [`Error::IdleTimeout`]). The deadline is armed at the
+    /// first wait and moved by [`Connection::input_received`].
+    pub(crate) fn poll_keepalive(&mut self, now: impl FnOnce() -> Instant) -> Keepalive {
+        let Some(idle) = self.config.idle_timeout else {
+            return Keepalive::Off;
+        };
+        if self.close_sent || self.draining {
+            return Keepalive::Off;
+        }
+        let now = now();
+        let deadline = *self.idle_deadline.get_or_insert(now + idle);
+        if now < deadline {
+            return Keepalive::Wait(deadline);
+        }
+        if self.keepalive_sent {
+            debug!("peer silent past the idle timeout; dropping");
+            self.abort(close::frame(1001, "idle timeout"), Error::IdleTimeout);
+            self.discard_input = true;
+        } else {
+            trace!("connection idle: sending a keepalive ping");
+            let ping = Message::Ping(bytes::Bytes::from_static(b"wsx-keepalive"));
+            if let Err(e) = self.send.encode_message(ping, &mut self.out) {
+                debug!(error = %e, "could not encode the keepalive ping");
+            }
+            self.keepalive_sent = true;
+            self.idle_deadline = Some(now + idle);
+        }
+        Keepalive::Acted
     }
 
     /// The peer closed the byte stream: fine while closing (nothing more
@@ -276,7 +345,6 @@ pub(crate) fn client_response(
     buf: &mut BytesMut,
     key: &str,
     config: &ClientConfig,
-    early_utf8: bool,
 ) -> Result<Option<(Connection, Response<()>)>, Error> {
     let Some((connected, n)) = client::response(buf, key, config)? else {
         return Ok(None);
@@ -287,7 +355,6 @@ pub(crate) fn client_response(
         connected.extensions,
         connected.protocol,
         config.websocket.clone(),
-        early_utf8,
     );
     Ok(Some((conn, connected.response)))
 }
@@ -346,3 +413,90 @@ macro_rules! connection_accessors {
     };
 }
 pub(crate) use connection_accessors;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn conn(idle: Option<Duration>) -> Connection {
+        let config = WebSocketConfig {
+            idle_timeout: idle,
+            ..WebSocketConfig::default()
+        };
+        Connection::new(Role::Client, ExtensionStack::default(), None, config)
+    }
+
+    #[test]
+    fn keepalive_pings_after_the_idle_timeout_then_aborts() {
+        let idle = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let mut c = conn(Some(idle));
+        assert_eq!(c.poll_keepalive(|| t0), Keepalive::Wait(t0 + idle));
+        assert!(c.out.is_empty());
+        // Input moves the deadline.
+        c.input_received(|| t0 + idle / 2);
+        assert_eq!(
+            c.poll_keepalive(|| t0 + idle),
+            Keepalive::Wait(t0 + idle / 2 + idle)
+        );
+        // Silent past it: a ping, and a new deadline.
+        let t1 = t0 + idle * 2;
+        assert_eq!(c.poll_keepalive(|| t1), Keepalive::Acted);
+        assert!(!c.out.is_empty(), "the ping is queued");
+        assert!(!c.is_closing());
+        assert_eq!(c.poll_keepalive(|| t1), Keepalive::Wait(t1 + idle));
+        // Still silent: close 1001, discard input, report IdleTimeout.
+        assert_eq!(c.poll_keepalive(|| t1 + idle), Keepalive::Acted);
+        assert!(c.close_sent && c.draining && c.discard_input);
+        assert!(matches!(c.pending_error, Some(Error::IdleTimeout)));
+        assert_eq!(c.poll_keepalive(|| t1 + idle * 5), Keepalive::Off);
+    }
+
+    #[test]
+    fn an_answer_to_the_ping_keeps_the_connection() {
+        let idle = Duration::from_secs(1);
+        let t0 = Instant::now();
+        let mut c = conn(Some(idle));
+        let _ = c.poll_keepalive(|| t0);
+        assert_eq!(c.poll_keepalive(|| t0 + idle), Keepalive::Acted);
+        c.input_received(|| t0 + idle + idle / 2);
+        assert_eq!(
+            c.poll_keepalive(|| t0 + idle * 2),
+            Keepalive::Wait(t0 + idle * 2 + idle / 2)
+        );
+        assert!(!c.is_closing());
+    }
+
+    #[test]
+    fn keepalive_off_never_reads_the_clock() {
+        let mut c = conn(None);
+        assert_eq!(
+            c.poll_keepalive(|| unreachable!("clock read with no keepalive")),
+            Keepalive::Off
+        );
+        c.input_received(|| unreachable!("clock read with no keepalive"));
+    }
+
+    #[test]
+    fn a_frame_rejected_on_its_header_discards_input_a_later_fault_drains() {
+        // Reserved opcode: rejected on the header.
+        let mut c = conn(None);
+        let mut buf = BytesMut::from(&[0x83u8, 0x01, b'x'][..]);
+        assert!(matches!(c.receive(&mut buf), Received::Failed));
+        assert!(c.discard_input && c.close_sent);
+        // Invalid UTF-8 in a complete frame: the stream can be followed,
+        // frames are skipped until the peer's close.
+        let mut c = conn(None);
+        let mut buf = BytesMut::from(&[0x81u8, 0x01, 0xff][..]);
+        assert!(matches!(c.receive(&mut buf), Received::Failed));
+        assert!(!c.discard_input && c.draining);
+        // A huge frame while draining is skipped as it streams.
+        let mut buf = BytesMut::from(&[0x82u8, 127, 0, 0, 0, 0, 1, 0, 0, 0][..]);
+        assert!(matches!(c.receive(&mut buf), Received::NeedMore(0)));
+        buf.extend_from_slice(&[0u8; 4096]);
+        assert!(matches!(c.receive(&mut buf), Received::NeedMore(0)));
+        assert!(buf.is_empty(), "skipped payload is not buffered");
+    }
+}

@@ -1,6 +1,7 @@
 //! The sans-I/O RFC 6455 engine: no sockets, no runtime. Bytes in, messages
-//! and bytes out. The tokio adapter ([`crate::WebSocketStream`]) is a thin
-//! layer over it; a blocking adapter can be another.
+//! and bytes out. The tokio adapter ([`crate::WebSocketStream`]) and the
+//! blocking adapter ([`crate::blocking::WebSocket`]) are thin layers over
+//! it: they move bytes and keep time, and `connection` decides the rest.
 
 pub mod close;
 pub(crate) mod connection;
@@ -8,6 +9,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod outbuf;
+pub(crate) mod readbuf;
 pub mod recv;
 pub mod send;
 pub mod utf8;

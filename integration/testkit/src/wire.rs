@@ -14,14 +14,23 @@ use ws_ext_core::{ClientNegotiator, Frame, OpCode, RecvStack, RsvBits, SendStack
 /// failure, never a stuck test run).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Opcode of a text frame.
 pub const TEXT: u8 = 0x1;
+/// Opcode of a binary frame.
 pub const BINARY: u8 = 0x2;
+/// Opcode of a continuation frame.
 pub const CONT: u8 = 0x0;
+/// Opcode of a close frame.
 pub const CLOSE: u8 = 0x8;
+/// Opcode of a ping.
 pub const PING: u8 = 0x9;
+/// Opcode of a pong.
 pub const PONG: u8 = 0xA;
+/// RSV1 in the first header byte.
 pub const RSV1: u8 = 0x40;
+/// RSV2 in the first header byte.
 pub const RSV2: u8 = 0x20;
+/// RSV3 in the first header byte.
 pub const RSV3: u8 = 0x10;
 
 /// The default permessage-deflate offer of our raw clients.
@@ -76,10 +85,15 @@ pub fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
 /// A frame as received from the server.
 #[derive(Debug, Clone)]
 pub struct WireFrame {
+    /// The FIN bit.
     pub fin: bool,
+    /// The RSV bits, as they stand in the first byte (`0x70` mask).
     pub rsv: u8,
+    /// The opcode.
     pub opcode: u8,
+    /// Whether the frame was masked.
     pub masked: bool,
+    /// The payload, unmasked.
     pub payload: Vec<u8>,
 }
 
@@ -94,6 +108,7 @@ pub enum End {
 
 /// One raw connection.
 pub struct Raw {
+    /// The socket.
     pub tcp: TcpStream,
     buf: Vec<u8>,
     /// The handshake response head, when [`Raw::open`] made one.
@@ -111,6 +126,21 @@ impl Raw {
         Raw {
             tcp,
             buf: Vec::new(),
+            response: String::new(),
+            deflate: None,
+        }
+    }
+
+    /// Wrap an already connected (or accepted) socket whose handshake is
+    /// done (the hostile servers of `hostile_blocking.rs`); `buffered`
+    /// holds bytes already read past it.
+    #[allow(dead_code)]
+    pub fn from_tcp(tcp: TcpStream, buffered: Vec<u8>) -> Raw {
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        tcp.set_nodelay(true).unwrap();
+        Raw {
+            tcp,
+            buf: buffered,
             response: String::new(),
             deflate: None,
         }
@@ -306,6 +336,7 @@ impl Raw {
     }
 }
 
+/// Whether a read error is a read timeout (`WouldBlock` or `TimedOut`).
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
