@@ -8,6 +8,7 @@
 //! script is `benches/side-by-side.sh`; results are in `benches/RESULTS.md`.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{ClientNegotiator, RecvStack, SendStack, ServerNegotiator};

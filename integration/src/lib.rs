@@ -10,6 +10,10 @@
 //!   [`WebSocketStream::from_upgraded`]: the tokio entry points.
 
 #![deny(missing_docs)]
+// One unsafe call (a UTF-8 conversion the validator has proven), allowed
+// where it stands.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod config;
 pub mod error;

@@ -72,8 +72,13 @@
 //! [`ExtensionError::Internal`]: ws_ext_core::ExtensionError::Internal
 
 #![deny(missing_docs)]
+// Unsafe code lives only in `backend` (the zlib FFI and two `set_len`s),
+// each block with the SAFETY argument clippy checks for.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod archive;
+#[allow(unsafe_code)]
 pub mod backend;
 mod codec;
 pub mod config;

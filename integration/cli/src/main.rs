@@ -3,6 +3,12 @@
 //! The command line is a contract that outside scripts drive; see
 //! `wsx --help` and DESIGN.md.
 
+// Unsafe code: libc calls in `allocator` (malloc_trim) and `ratio`
+// (clock_gettime, mallinfo2), each with its SAFETY comment.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+#[allow(unsafe_code)]
 mod allocator;
 mod args;
 mod autobahn;

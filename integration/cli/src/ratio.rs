@@ -18,8 +18,10 @@
 //! ([`chart`]).
 
 mod chart;
+#[allow(unsafe_code)]
 mod clock;
 mod frontier;
+#[allow(unsafe_code)]
 mod heap;
 pub(crate) mod input;
 mod measure;

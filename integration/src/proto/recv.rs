@@ -262,6 +262,7 @@ impl Receiver {
         Ok(Some(if text {
             // SAFETY: every byte of the message went through the UTF-8
             // validator above, which accepted it and found it complete.
+            #[allow(unsafe_code)]
             Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(payload) })
         } else {
             Message::Binary(payload)
