@@ -19,82 +19,19 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 use wsx::{ClientConfig, Message, Target};
 
 use crate::args::LoadArgs;
+use crate::stats::{ConnStats, Counted};
 use wsx_corpus::{self as corpus, Kind};
-
-/// Byte counters of one TCP socket.
-#[derive(Debug, Default)]
-struct Wire {
-    read: AtomicU64,
-    written: AtomicU64,
-}
-
-/// A stream that counts the bytes it reads and writes.
-struct Counted<S> {
-    io: S,
-    wire: Arc<Wire>,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.io).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        self.wire.read.fetch_add(n as u64, Relaxed);
-        r
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.wire.written.fetch_add(n as u64, Relaxed);
-        }
-        r
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = r {
-            self.wire.written.fetch_add(n as u64, Relaxed);
-        }
-        r
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
 
 /// What one connection did.
 #[derive(Debug, Default)]
@@ -299,15 +236,15 @@ pub async fn run(args: LoadArgs) -> Result<(), String> {
             };
             res.connected = true;
             res.extensions = ws.extensions().map(str::to_owned);
-            let (w0, r0) = (wire.written.load(Relaxed), wire.read.load(Relaxed));
+            let (w0, r0) = (wire.wire_out.load(Relaxed), wire.wire_in.load(Relaxed));
             let run = exchange(&mut ws, &pool, i, messages, in_flight, &mut res);
             match tokio::time::timeout_at(deadline.into(), run).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => res.error = Some(e),
                 Err(_) => res.error = Some("run timed out".into()),
             }
-            res.wire_out = wire.written.load(Relaxed) - w0;
-            res.wire_in = wire.read.load(Relaxed) - r0;
+            res.wire_out = wire.wire_out.load(Relaxed) - w0;
+            res.wire_in = wire.wire_in.load(Relaxed) - r0;
             done.wait().await;
             if hold > 0 && res.error.is_none() {
                 tokio::time::sleep(Duration::from_secs(hold)).await;
@@ -378,16 +315,13 @@ pub async fn run(args: LoadArgs) -> Result<(), String> {
 
 type Conn = wsx::WebSocketStream<Counted<TcpStream>>;
 
-async fn open(target: &Target, config: &ClientConfig) -> Result<(Conn, Arc<Wire>), String> {
+async fn open(target: &Target, config: &ClientConfig) -> Result<(Conn, Arc<ConnStats>), String> {
     let tcp = TcpStream::connect((target.host.as_str(), target.port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
     tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-    let wire = Arc::new(Wire::default());
-    let io = Counted {
-        io: tcp,
-        wire: wire.clone(),
-    };
+    let wire = Arc::new(ConnStats::default());
+    let io = Counted::new(tcp, wire.clone());
     let (ws, _resp) = wsx::client_handshake(io, target, config)
         .await
         .map_err(|e| format!("handshake: {e}"))?;
