@@ -7,6 +7,7 @@ use ws_ext_core::{ExtensionError, NegotiationError};
 /// A fault in the peer's frames or messages (RFC 6455 §5, §7). Each variant
 /// fails the connection with the close code of [`ProtocolError::close_code`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// A client sent a frame without a mask (1002).
     #[error("client frame is not masked")]
@@ -78,6 +79,7 @@ impl ProtocolError {
 /// A failed opening handshake. On the server side
 /// [`HandshakeError::status`] is the HTTP status answered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// Reading or writing the socket failed.
     #[error("handshake I/O: {0}")]
@@ -144,6 +146,7 @@ impl HandshakeError {
 
 /// Every error of a WebSocket connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The socket failed.
     #[error("I/O error: {0}")]

@@ -44,6 +44,7 @@ use crate::stream::WebSocketStream;
 /// A failure to set up TLS: reading or parsing PEM files, or a certificate
 /// and key that rustls does not accept.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// A PEM file could not be read.
     #[error("cannot read {path}: {source}")]

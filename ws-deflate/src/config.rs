@@ -160,6 +160,7 @@ impl DeflateConfig {
 /// A local configuration value out of range. Not a peer error: fix the
 /// configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// `level` is not 0..=9.
     #[error("compression level {0} is out of range 0..=9")]

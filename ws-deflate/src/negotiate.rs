@@ -37,6 +37,7 @@ pub enum DeclineReason {
 
 /// Why a client fails the connection on the server's response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResponseError {
     /// The response's parameters are invalid.
     #[error("invalid response: {0}")]

@@ -15,6 +15,7 @@ const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 /// offer (and tries the next); in a response the client fails the
 /// connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParamError {
     /// A parameter permessage-deflate does not define (names are lowercase
     /// and case-sensitive).

@@ -20,6 +20,7 @@ pub mod close_code {
 /// A failure while an extension transforms a frame. Each variant fails the
 /// WebSocket connection with the close code of [`ExtensionError::close_code`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExtensionError {
     /// The peer broke the extension's framing rules (for example RSV1 on a
     /// continuation frame under permessage-deflate, or an RSV bit no
@@ -93,6 +94,7 @@ impl ExtensionError {
 /// A failed negotiation. On a server it answers the handshake with HTTP 400;
 /// on a client it fails the connection before it opens.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NegotiationError {
     /// The header does not follow the RFC 6455 §9.1 grammar.
     #[error(transparent)]

@@ -37,6 +37,7 @@ impl WireError {
 /// closes too (the peer is closing with 1011). The other variants are local
 /// usage errors and leave the session running.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MuxError {
     /// We failed the physical connection (the peer broke the protocol, or
     /// [`crate::MuxSession::fail_physical`] was called).

@@ -96,6 +96,7 @@ pub type MuxChannel = WebSocketStream<ChannelIo>;
 
 /// What can go wrong with a mux connection or channel.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MuxError {
     /// The physical connection or its opening handshake failed.
     #[error(transparent)]

@@ -100,6 +100,7 @@ pub const SYNC_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// A backend failure, with the backend's own words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackendError {
     /// The compressor failed (a local fault).
     #[error("compressor error: {0}")]
