@@ -37,41 +37,14 @@ pub fn settings() -> Vec<Setting> {
     let s = |name, cfg| Setting { name, cfg };
     vec![
         s("default-l6-w15", d.clone()),
-        s(
-            "level1",
-            DeflateConfig {
-                level: 1,
-                ..d.clone()
-            },
-        ),
-        s(
-            "level9",
-            DeflateConfig {
-                level: 9,
-                ..d.clone()
-            },
-        ),
-        s(
-            "window9",
-            DeflateConfig {
-                server_max_window_bits: Some(9),
-                ..d.clone()
-            },
-        ),
-        s(
-            "window12",
-            DeflateConfig {
-                server_max_window_bits: Some(12),
-                ..d.clone()
-            },
-        ),
+        s("level1", d.clone().with_level(1)),
+        s("level9", d.clone().with_level(9)),
+        s("window9", d.clone().with_server_max_window_bits(Some(9))),
+        s("window12", d.clone().with_server_max_window_bits(Some(12))),
         s(
             "no-context-takeover",
-            DeflateConfig {
-                server_no_context_takeover: true,
-                client_no_context_takeover: true,
-                ..d
-            },
+            d.with_server_no_context_takeover(true)
+                .with_client_no_context_takeover(true),
         ),
     ]
 }

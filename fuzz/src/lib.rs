@@ -323,19 +323,13 @@ fn deflate_client_offering(offer: &[u8]) -> ClientNegotiator {
     // A client whose policy matches `offer`, so the server's answer to it is
     // one the client accepts.
     let s = String::from_utf8_lossy(offer);
-    let cfg = DeflateConfig {
-        client_no_context_takeover: s.contains("client_no_context_takeover"),
-        server_no_context_takeover: s.contains("server_no_context_takeover"),
-        client_max_window_bits: if s.contains("client_max_window_bits=9") {
+    let cfg = DeflateConfig::default().with_client_no_context_takeover(s.contains("client_no_context_takeover")).with_server_no_context_takeover(s.contains("server_no_context_takeover")).with_client_max_window_bits(if s.contains("client_max_window_bits=9") {
             Some(9)
         } else if s.contains("client_max_window_bits=8") {
             Some(8)
         } else {
             None
-        },
-        server_max_window_bits: s.contains("server_max_window_bits=10").then_some(10),
-        ..DeflateConfig::default()
-    };
+        }).with_server_max_window_bits(s.contains("server_max_window_bits=10").then_some(10));
     ClientNegotiator::new().with(PerMessageDeflateClient::new(cfg))
 }
 

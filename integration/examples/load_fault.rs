@@ -143,22 +143,16 @@ fn message(seed: u64, conn: usize, i: usize) -> Message {
 fn client_config(conn: usize) -> ClientConfig {
     let deflate = match conn % 4 {
         0 => DeflateConfig::default(),
-        1 => DeflateConfig {
-            client_no_context_takeover: true,
-            server_no_context_takeover: true,
-            ..DeflateConfig::default()
-        },
-        2 => DeflateConfig {
-            client_max_window_bits: Some(9),
-            server_max_window_bits: Some(10),
-            level: 1,
-            ..DeflateConfig::default()
-        },
-        _ => DeflateConfig {
-            compress_threshold: 256,
-            level: 9,
-            ..DeflateConfig::default()
-        },
+        1 => DeflateConfig::default()
+            .with_client_no_context_takeover(true)
+            .with_server_no_context_takeover(true),
+        2 => DeflateConfig::default()
+            .with_client_max_window_bits(Some(9))
+            .with_server_max_window_bits(Some(10))
+            .with_level(1),
+        _ => DeflateConfig::default()
+            .with_compress_threshold(256)
+            .with_level(9),
     };
     let websocket = wsx::WebSocketConfig {
         max_message_size: 8 << 20,

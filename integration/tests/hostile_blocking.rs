@@ -531,10 +531,7 @@ fn bomb(raw: &mut Raw) -> Vec<Vec<u8>> {
 }
 
 fn bomb_peak(one_frame: bool) -> usize {
-    let level9 = DeflateConfig {
-        level: 9,
-        ..DeflateConfig::default()
-    };
+    let level9 = DeflateConfig::default().with_level(9);
     let (url, server) = hostile_server(Some(level9), move |raw| {
         let parts = bomb(raw);
         let wire_bytes: usize = parts.iter().map(Vec::len).sum();

@@ -299,13 +299,11 @@ async fn upgraded_connection_entry_over_an_in_memory_pipe() {
 }
 
 fn deflate_cfg(snct: bool, cnct: bool, smwb: Option<u8>, cmwb: Option<u8>) -> DeflateConfig {
-    DeflateConfig {
-        server_no_context_takeover: snct,
-        client_no_context_takeover: cnct,
-        server_max_window_bits: smwb,
-        client_max_window_bits: cmwb,
-        ..DeflateConfig::default()
-    }
+    DeflateConfig::default()
+        .with_server_no_context_takeover(snct)
+        .with_client_no_context_takeover(cnct)
+        .with_server_max_window_bits(smwb)
+        .with_client_max_window_bits(cmwb)
 }
 
 /// Every combination of the four parameters, configured on the server side

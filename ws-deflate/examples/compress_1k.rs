@@ -31,12 +31,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// A server-side send stack negotiated with `bits` windows both ways.
 fn stack(bits: u8, level: u32) -> SendStack {
-    let cfg = DeflateConfig {
-        level,
-        server_max_window_bits: Some(bits),
-        client_max_window_bits: Some(bits),
-        ..DeflateConfig::default()
-    };
+    let cfg = DeflateConfig::default()
+        .with_level(level)
+        .with_server_max_window_bits(Some(bits))
+        .with_client_max_window_bits(Some(bits));
     let client = ClientNegotiator::new().with(PerMessageDeflateClient::new(cfg.clone()));
     let server = ServerNegotiator::new().with(PerMessageDeflateServer::new(cfg));
     let offer = client.offer_header().expect("offer");

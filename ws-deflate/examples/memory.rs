@@ -116,11 +116,9 @@ fn measure(offer_cfg: &DeflateConfig, server_cfg: &DeflateConfig) -> (usize, usi
 
 fn main() {
     let d = DeflateConfig::default;
-    let nct_both = DeflateConfig {
-        server_no_context_takeover: true,
-        client_no_context_takeover: true,
-        ..d()
-    };
+    let nct_both = d()
+        .with_server_no_context_takeover(true)
+        .with_client_no_context_takeover(true);
     let rows: Vec<(&str, DeflateConfig, DeflateConfig)> = vec![
         (
             "context takeover both ways, 15 bits, memLevel 8 (default)",
@@ -130,43 +128,27 @@ fn main() {
         (
             "context takeover, 15 bits, memLevel 1",
             d(),
-            DeflateConfig {
-                mem_level: 1,
-                ..d()
-            },
+            d().with_mem_level(1),
         ),
         (
             "context takeover, 15 bits, memLevel 4",
             d(),
-            DeflateConfig {
-                mem_level: 4,
-                ..d()
-            },
+            d().with_mem_level(4),
         ),
         (
             "context takeover, server window 9 bits, memLevel 1",
             d(),
-            DeflateConfig {
-                server_max_window_bits: Some(9),
-                mem_level: 1,
-                ..d()
-            },
+            d().with_server_max_window_bits(Some(9)).with_mem_level(1),
         ),
         (
             "server_no_context_takeover (compressor pooled), client keeps",
             d(),
-            DeflateConfig {
-                server_no_context_takeover: true,
-                ..d()
-            },
+            d().with_server_no_context_takeover(true),
         ),
         (
             "client_no_context_takeover (inflater pooled), server keeps",
             d(),
-            DeflateConfig {
-                client_no_context_takeover: true,
-                ..d()
-            },
+            d().with_client_no_context_takeover(true),
         ),
         (
             "no context takeover both ways (both pooled)",
@@ -176,10 +158,7 @@ fn main() {
         (
             "no context takeover both ways, pool disabled",
             nct_both.clone(),
-            DeflateConfig {
-                pool_capacity: 0,
-                ..nct_both.clone()
-            },
+            nct_both.clone().with_pool_capacity(0),
         ),
     ];
     println!("backend: {}", ws_deflate::backend::BACKEND);

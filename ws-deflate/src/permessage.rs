@@ -243,8 +243,8 @@ impl ServerExtensionFactory for PerMessageDeflateServer {
 ///     client_no_context_takeover; client_max_window_bits=9"[..]]).unwrap();
 /// assert_eq!(stack.names(), ["permessage-deflate"]);
 /// // A response the client did not allow fails the connection.
-/// let strict = ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig {
-///     server_max_window_bits: Some(10), ..DeflateConfig::default() }));
+/// let strict = ClientNegotiator::new().with(PerMessageDeflateClient::new(
+///     DeflateConfig::default().with_server_max_window_bits(Some(10))));
 /// assert!(strict.finish([&b"permessage-deflate"[..]]).is_err());
 /// ```
 #[derive(Debug, Clone)]

@@ -90,11 +90,9 @@ fn independent_inflaters_decode_our_streams() {
                     client_max_window_bits: bits,
                     ..ResponseParams::default()
                 };
-                let cfg = DeflateConfig {
-                    level,
-                    skip_if_not_smaller: false,
-                    ..DeflateConfig::default()
-                };
+                let cfg = DeflateConfig::default()
+                    .with_level(level)
+                    .with_skip_if_not_smaller(false);
                 let (mut enc, _) = codec_for(offer, resp, cfg);
                 let mut miniz = InflateState::new_boxed(DataFormat::Raw);
                 let mut fl = Decompress::new(false);

@@ -56,11 +56,11 @@ fn negotiation_server() {
         assert_eq!(respond(&s, bad), None, "{bad}");
     }
     // The server's policy for the client goes in the response.
-    let s = ServerNegotiator::new().with(DeflateFrameServer::new(DeflateConfig {
-        client_max_window_bits: Some(11),
-        client_no_context_takeover: true,
-        ..DeflateConfig::default()
-    }));
+    let s = ServerNegotiator::new().with(DeflateFrameServer::new(
+        DeflateConfig::default()
+            .with_client_max_window_bits(Some(11))
+            .with_client_no_context_takeover(true),
+    ));
     assert_eq!(
         respond(&s, "x-webkit-deflate-frame").as_deref(),
         Some("x-webkit-deflate-frame; max_window_bits=11; no_context_takeover")
@@ -69,10 +69,9 @@ fn negotiation_server() {
 
 #[test]
 fn negotiation_client() {
-    let c = ClientNegotiator::new().with(DeflateFrameClient::new(DeflateConfig {
-        server_no_context_takeover: true,
-        ..DeflateConfig::default()
-    }));
+    let c = ClientNegotiator::new().with(DeflateFrameClient::new(
+        DeflateConfig::default().with_server_no_context_takeover(true),
+    ));
     assert_eq!(
         c.offer_header().unwrap(),
         "deflate-frame; no_context_takeover"
@@ -105,10 +104,7 @@ fn connect(
 fn every_frame_compressed_with_rsv1_and_context_carries_over() {
     // Level 6: miniz_oxide's level-1 path (greedy, 4 Ki-entry hash) finds
     // too few of the back-references the size check below relies on.
-    let l6 = DeflateConfig {
-        level: 6,
-        ..DeflateConfig::default()
-    };
+    let l6 = DeflateConfig::default().with_level(6);
     let ((mut ctx, _), (_, mut srx)) = connect(l6.clone(), l6);
     let part = text(3, 400, 6);
     let mut miniz = InflateState::new_boxed(DataFormat::Raw);
@@ -138,10 +134,7 @@ fn every_frame_compressed_with_rsv1_and_context_carries_over() {
 
 #[test]
 fn no_context_takeover_resets_per_frame() {
-    let cfg = DeflateConfig {
-        server_no_context_takeover: true,
-        ..DeflateConfig::default()
-    };
+    let cfg = DeflateConfig::default().with_server_no_context_takeover(true);
     let ((_, mut crx), (mut stx, _)) = connect(cfg, DeflateConfig::default());
     let part = text(4, 400, 6);
     let a = stx
@@ -157,10 +150,7 @@ fn no_context_takeover_resets_per_frame() {
 
 #[test]
 fn mixed_plain_and_compressed_frames_and_errors() {
-    let cfg = DeflateConfig {
-        compress_threshold: 50,
-        ..DeflateConfig::default()
-    };
+    let cfg = DeflateConfig::default().with_compress_threshold(50);
     let ((mut ctx, _), (_, mut srx)) = connect(cfg.clone(), cfg);
     let small = ctx.encode(Frame::new(false, OpCode::Text, "tiny")).unwrap();
     assert!(!small.rsv.contains(RsvBits::RSV1));

@@ -26,11 +26,9 @@ fn chat(i: u64) -> Vec<u8> {
 }
 
 fn config(bits: u8) -> DeflateConfig {
-    DeflateConfig {
-        server_max_window_bits: Some(bits),
-        client_max_window_bits: Some(bits),
-        ..DeflateConfig::default()
-    }
+    DeflateConfig::default()
+        .with_server_max_window_bits(Some(bits))
+        .with_client_max_window_bits(Some(bits))
 }
 
 /// Hibernation needs set-dictionary, which the miniz_oxide backend lacks.
@@ -146,10 +144,7 @@ fn hibernation_inside_a_fragmented_message_does_nothing() {
 
 #[test]
 fn disabled_or_without_context_nothing_is_kept() {
-    let off = DeflateConfig {
-        hibernate: false,
-        ..DeflateConfig::default()
-    };
+    let off = DeflateConfig::default().with_hibernate(false);
     let ((mut c_enc, _), (_, mut s_dec)) = pair(&off, &off);
     let m = chat(20);
     through(

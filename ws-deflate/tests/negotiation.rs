@@ -45,10 +45,7 @@ fn server_no_context_takeover_is_offered_or_config() {
         (true, false, true),
         (true, true, true),
     ] {
-        let c = DeflateConfig {
-            server_no_context_takeover: config,
-            ..cfg()
-        };
+        let c = cfg().with_server_no_context_takeover(config);
         let a = table(&offer(offered, false, None, Cmwb::Absent), &c).unwrap();
         assert_eq!(
             a.response.server_no_context_takeover, want,
@@ -61,10 +58,7 @@ fn server_no_context_takeover_is_offered_or_config() {
 #[test]
 fn client_no_context_takeover_is_config_and_the_hint_never_resets_the_server() {
     for (hint, config) in [(false, false), (false, true), (true, false), (true, true)] {
-        let c = DeflateConfig {
-            client_no_context_takeover: config,
-            ..cfg()
-        };
+        let c = cfg().with_client_no_context_takeover(config);
         let a = table(&offer(false, hint, None, Cmwb::Absent), &c).unwrap();
         assert_eq!(a.response.client_no_context_takeover, config);
         // The receiver resets only when the response binds the client: the
@@ -87,10 +81,7 @@ fn server_max_window_bits_rows() {
         (Some(9), Some(15), Some(9)),
     ];
     for (config, offered, want) in rows {
-        let c = DeflateConfig {
-            server_max_window_bits: config,
-            ..cfg()
-        };
+        let c = cfg().with_server_max_window_bits(config);
         let a = table(&offer(false, false, offered, Cmwb::Absent), &c).unwrap();
         assert_eq!(
             a.response.server_max_window_bits, want,
@@ -115,10 +106,7 @@ fn client_max_window_bits_rows() {
         (Some(8), Cmwb::Bare, Some(8)),
     ];
     for (config, offered, want) in rows {
-        let c = DeflateConfig {
-            client_max_window_bits: config,
-            ..cfg()
-        };
+        let c = cfg().with_client_max_window_bits(config);
         let a = table(&offer(false, false, None, offered), &c).unwrap();
         assert_eq!(
             a.response.client_max_window_bits, want,
@@ -228,12 +216,12 @@ fn server_accepts_autobahn_13_offers() {
         assert_eq!(server_response(&s, &req).as_deref(), Some(want), "{req}");
     }
     // With a server policy, as `wsx serve --server-max-window-bits 10 --client-max-window-bits 9`.
-    let s = ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig {
-        server_max_window_bits: Some(10),
-        client_max_window_bits: Some(9),
-        client_no_context_takeover: true,
-        ..cfg()
-    }));
+    let s = ServerNegotiator::new().with(PerMessageDeflateServer::new(
+        cfg()
+            .with_server_max_window_bits(Some(10))
+            .with_client_max_window_bits(Some(9))
+            .with_client_no_context_takeover(true),
+    ));
     assert_eq!(
         server_response(&s, base).as_deref(),
         Some("permessage-deflate; server_max_window_bits=10; client_no_context_takeover; client_max_window_bits=9")
@@ -372,14 +360,14 @@ fn client_offers_as_configured() {
         client(cfg()).offer_header().unwrap(),
         "permessage-deflate; client_max_window_bits"
     );
-    let c = client(DeflateConfig {
-        server_no_context_takeover: true,
-        client_no_context_takeover: true,
-        server_max_window_bits: Some(10),
-        client_max_window_bits: Some(9),
-        fallback_offers: vec![OfferParams::default()],
-        ..cfg()
-    });
+    let c = client(
+        cfg()
+            .with_server_no_context_takeover(true)
+            .with_client_no_context_takeover(true)
+            .with_server_max_window_bits(Some(10))
+            .with_client_max_window_bits(Some(9))
+            .with_fallback_offers(vec![OfferParams::default()]),
+    );
     assert_eq!(
         c.offer_header().unwrap(),
         "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
@@ -446,12 +434,12 @@ fn client_accepts_autobahn_server_responses() {
 
 #[test]
 fn client_matches_response_against_fallback_offers() {
-    let c = PerMessageDeflateClient::new(DeflateConfig {
-        client_max_window_bits: Some(10),
-        server_max_window_bits: Some(10),
-        fallback_offers: vec![offer(false, false, None, Cmwb::Absent)],
-        ..cfg()
-    });
+    let c = PerMessageDeflateClient::new(
+        cfg()
+            .with_client_max_window_bits(Some(10))
+            .with_server_max_window_bits(Some(10))
+            .with_fallback_offers(vec![offer(false, false, None, Cmwb::Absent)]),
+    );
     let el = |s: &str| {
         ws_ext_core::header::parse([s.as_bytes()])
             .unwrap()
@@ -501,20 +489,16 @@ fn end_to_end_every_policy_pairs_up() {
         for cnct in [false, true] {
             for smwb in bits {
                 for cmwb in bits {
-                    let c = DeflateConfig {
-                        server_no_context_takeover: snct,
-                        client_no_context_takeover: cnct,
-                        server_max_window_bits: smwb,
-                        client_max_window_bits: cmwb,
-                        ..cfg()
-                    };
-                    let s = DeflateConfig {
-                        server_no_context_takeover: cnct,
-                        client_no_context_takeover: snct,
-                        server_max_window_bits: cmwb,
-                        client_max_window_bits: smwb,
-                        ..cfg()
-                    };
+                    let c = cfg()
+                        .with_server_no_context_takeover(snct)
+                        .with_client_no_context_takeover(cnct)
+                        .with_server_max_window_bits(smwb)
+                        .with_client_max_window_bits(cmwb);
+                    let s = cfg()
+                        .with_server_no_context_takeover(cnct)
+                        .with_client_no_context_takeover(snct)
+                        .with_server_max_window_bits(cmwb)
+                        .with_client_max_window_bits(smwb);
                     let cn = client(c.clone());
                     let sn = ServerNegotiator::new().with(PerMessageDeflateServer::new(s));
                     let offer = cn.offer_header().unwrap();

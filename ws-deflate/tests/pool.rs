@@ -27,10 +27,7 @@ fn kept_context_holds_state_no_context_returns_it() {
         "context takeover keeps state"
     );
 
-    let nct = DeflateConfig {
-        client_no_context_takeover: true,
-        ..DeflateConfig::default()
-    };
+    let nct = DeflateConfig::default().with_client_no_context_takeover(true);
     // The server's policy binds the client (the offer's parameter alone is
     // only a hint and never lets the server drop its inflater).
     let ((mut enc, _), (_, mut dec)) = pair(&nct, &nct);
@@ -51,12 +48,10 @@ fn kept_context_holds_state_no_context_returns_it() {
 
 #[test]
 fn pool_is_shared_and_bounded() {
-    let cfg = DeflateConfig {
-        server_no_context_takeover: true,
-        client_no_context_takeover: true,
-        pool_capacity: 3,
-        ..DeflateConfig::default()
-    };
+    let cfg = DeflateConfig::default()
+        .with_server_no_context_takeover(true)
+        .with_client_no_context_takeover(true)
+        .with_pool_capacity(3);
     let factory = PerMessageDeflateServer::new(cfg.clone());
     let pool = factory.pool().clone();
     let server = ServerNegotiator::new().with(factory);

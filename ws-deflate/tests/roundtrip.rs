@@ -19,18 +19,19 @@ struct Params {
 
 impl Arbitrary for Params {
     fn arbitrary(g: &mut Gen) -> Self {
-        let mut c = || DeflateConfig {
-            level: *g.choose(&[0, 1, 6, 9]).unwrap(),
-            server_max_window_bits: *g.choose(&BITS).unwrap(),
-            client_max_window_bits: *g.choose(&BITS).unwrap(),
-            server_no_context_takeover: bool::arbitrary(g),
-            client_no_context_takeover: bool::arbitrary(g),
-            compress_threshold: *g.choose(&[0, 0, 10, 300]).unwrap(),
-            mem_level: *g.choose(&[1, 4, 8, 9]).unwrap(),
-            skip_if_not_smaller: bool::arbitrary(g),
-            fallback_offers: Vec::new(),
-            pool_capacity: *g.choose(&[0, 2]).unwrap(),
-            hibernate: bool::arbitrary(g),
+        let mut c = || {
+            DeflateConfig::default()
+                .with_level(*g.choose(&[0, 1, 6, 9]).unwrap())
+                .with_server_max_window_bits(*g.choose(&BITS).unwrap())
+                .with_client_max_window_bits(*g.choose(&BITS).unwrap())
+                .with_server_no_context_takeover(bool::arbitrary(g))
+                .with_client_no_context_takeover(bool::arbitrary(g))
+                .with_compress_threshold(*g.choose(&[0, 0, 10, 300]).unwrap())
+                .with_mem_level(*g.choose(&[1, 4, 8, 9]).unwrap())
+                .with_skip_if_not_smaller(bool::arbitrary(g))
+                .with_fallback_offers(Vec::new())
+                .with_pool_capacity(*g.choose(&[0, 2]).unwrap())
+                .with_hibernate(bool::arbitrary(g))
         };
         Params {
             client: c(),
@@ -129,18 +130,14 @@ fn every_parameter_combination_round_trips() {
         for cnct in [false, true] {
             for smwb in BITS {
                 for cmwb in BITS {
-                    let client = DeflateConfig {
-                        server_no_context_takeover: snct,
-                        client_no_context_takeover: cnct,
-                        server_max_window_bits: smwb,
-                        client_max_window_bits: cmwb,
-                        ..DeflateConfig::default()
-                    };
-                    let server = DeflateConfig {
-                        server_max_window_bits: smwb,
-                        client_max_window_bits: cmwb,
-                        ..DeflateConfig::default()
-                    };
+                    let client = DeflateConfig::default()
+                        .with_server_no_context_takeover(snct)
+                        .with_client_no_context_takeover(cnct)
+                        .with_server_max_window_bits(smwb)
+                        .with_client_max_window_bits(cmwb);
+                    let server = DeflateConfig::default()
+                        .with_server_max_window_bits(smwb)
+                        .with_client_max_window_bits(cmwb);
                     let seed = combos as u64 * 7919 + 1;
                     let msgs: Vec<Msg> = (0..12u64)
                         .map(|i| Msg {
@@ -173,15 +170,9 @@ fn context_takeover_across_thousands_of_messages() {
     // Level 6: at level 1 (static Huffman codes) a short message of random
     // letters cut into frames no longer shrinks on its own, which is what
     // the second assertion checks.
-    let l6 = DeflateConfig {
-        level: 6,
-        ..DeflateConfig::default()
-    };
+    let l6 = DeflateConfig::default().with_level(6);
     let ((mut kept_enc, _), (_, mut kept_dec)) = pair(&l6, &l6);
-    let reset_cfg = DeflateConfig {
-        client_no_context_takeover: true,
-        ..l6.clone()
-    };
+    let reset_cfg = l6.clone().with_client_no_context_takeover(true);
     let ((mut reset_enc, _), (_, mut reset_dec)) = pair(&reset_cfg, &l6);
     let (mut kept_wire, mut reset_wire, mut raw) = (0, 0, 0);
     for i in 0..5000u64 {
@@ -241,10 +232,7 @@ fn non_shrinking_message_goes_uncompressed_without_desync() {
 
 #[test]
 fn threshold_sends_small_messages_plain() {
-    let cfg = DeflateConfig {
-        compress_threshold: 100,
-        ..DeflateConfig::default()
-    };
+    let cfg = DeflateConfig::default().with_compress_threshold(100);
     let ((mut enc, _), (_, mut dec)) = pair(&cfg, &cfg);
     for len in [0usize, 50, 99, 100, 500] {
         let body = vec![b'a'; len];

@@ -44,12 +44,10 @@ fn eight_bit_agreement_decodes_with_256_byte_window() {
                 client_max_window_bits: Some(8),
                 ..ResponseParams::default()
             };
-            let cfg = DeflateConfig {
-                level,
-                mem_level,
-                skip_if_not_smaller: false,
-                ..DeflateConfig::default()
-            };
+            let cfg = DeflateConfig::default()
+                .with_level(level)
+                .with_mem_level(mem_level)
+                .with_skip_if_not_smaller(false);
             let (mut enc, _) = codec_for(offer, resp, cfg);
             let mut history = Vec::new();
             let mut longest = 0;

@@ -10,11 +10,9 @@ use ws_ext_core::{close_code, Decoder, Encoder, ExtensionError, Frame, OpCode};
 /// default level 1 encodes the second "Hello" differently (and decodably:
 /// `default_level_second_hello_decodes`).
 fn no_skip() -> DeflateConfig {
-    DeflateConfig {
-        skip_if_not_smaller: false,
-        level: 6,
-        ..DeflateConfig::default()
-    }
+    DeflateConfig::default()
+        .with_skip_if_not_smaller(false)
+        .with_level(6)
 }
 
 fn codec() -> (ws_deflate::PmdEncoder, ws_deflate::PmdDecoder) {
@@ -53,10 +51,7 @@ fn second_hello_with_shared_window_encodes_to_rfc_bytes() {
 
 #[test]
 fn default_level_second_hello_decodes() {
-    let cfg = DeflateConfig {
-        skip_if_not_smaller: false,
-        ..DeflateConfig::default()
-    };
+    let cfg = DeflateConfig::default().with_skip_if_not_smaller(false);
     let (mut enc, mut dec) = codec_for(OfferParams::default(), ResponseParams::default(), cfg);
     for _ in 0..2 {
         let f = enc.encode(Frame::new(true, OpCode::Text, "Hello")).unwrap();

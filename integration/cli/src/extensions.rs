@@ -19,17 +19,15 @@ pub fn deflate_config(args: &DeflateArgs) -> Option<DeflateConfig> {
 /// (permessage-deflate or, with `--deflate-frame`, deflate-frame).
 fn policy(args: &DeflateArgs) -> DeflateConfig {
     let d = DeflateConfig::default();
-    DeflateConfig {
-        level: args.deflate_level.unwrap_or(d.level),
-        server_max_window_bits: args.server_max_window_bits,
-        client_max_window_bits: args.client_max_window_bits,
-        server_no_context_takeover: args.server_no_context_takeover,
-        client_no_context_takeover: args.client_no_context_takeover,
-        compress_threshold: args.compress_threshold.unwrap_or(d.compress_threshold),
-        mem_level: args.mem_level.unwrap_or(d.mem_level),
-        pool_capacity: args.deflate_pool.unwrap_or(d.pool_capacity),
-        ..d
-    }
+    d.clone()
+        .with_level(args.deflate_level.unwrap_or(d.level))
+        .with_server_max_window_bits(args.server_max_window_bits)
+        .with_client_max_window_bits(args.client_max_window_bits)
+        .with_server_no_context_takeover(args.server_no_context_takeover)
+        .with_client_no_context_takeover(args.client_no_context_takeover)
+        .with_compress_threshold(args.compress_threshold.unwrap_or(d.compress_threshold))
+        .with_mem_level(args.mem_level.unwrap_or(d.mem_level))
+        .with_pool_capacity(args.deflate_pool.unwrap_or(d.pool_capacity))
 }
 
 /// The server's extensions for these flags: permessage-deflate (unless

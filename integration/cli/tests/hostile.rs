@@ -430,10 +430,9 @@ fn bomb() -> &'static Vec<Vec<u8>> {
         let stack = server.negotiate([PMD_OFFER.as_bytes()]).unwrap();
         // Level 9: the most expansion per wire byte (level 1's static codes
         // would make the bomb twice the size on the wire).
-        let client = ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig {
-            level: 9,
-            ..DeflateConfig::default()
-        }));
+        let client = ClientNegotiator::new().with(PerMessageDeflateClient::new(
+            DeflateConfig::default().with_level(9),
+        ));
         let (mut tx, _) = client
             .finish([stack.response_header().unwrap().as_bytes()])
             .unwrap()

@@ -108,12 +108,10 @@ type Halves = (SendStack, RecvStack);
 
 fn client_negotiator(cfg: &DeflateConfig) -> ClientNegotiator {
     // The client offers what lets the server apply its whole policy.
-    let offer = DeflateConfig {
-        level: cfg.level,
-        client_max_window_bits: cfg.client_max_window_bits,
-        client_no_context_takeover: cfg.client_no_context_takeover,
-        ..DeflateConfig::default()
-    };
+    let offer = DeflateConfig::default()
+        .with_level(cfg.level)
+        .with_client_max_window_bits(cfg.client_max_window_bits)
+        .with_client_no_context_takeover(cfg.client_no_context_takeover);
     ClientNegotiator::new().with(PerMessageDeflateClient::new(offer))
 }
 
@@ -419,10 +417,7 @@ fn memory(cfg: &DeflateConfig, frames: &[Frame], conns: usize) -> Result<Option<
         count += 1;
     }
     let msgs = &frames[..count.max(1)];
-    let cfg = DeflateConfig {
-        pool_capacity: 0,
-        ..cfg.clone()
-    };
+    let cfg = cfg.clone().with_pool_capacity(0);
     let client = client_negotiator(&cfg);
     let server = server_negotiator(&cfg);
     // What the clients send: every client starts from the same state, so

@@ -53,27 +53,21 @@ fn with(name: &'static str, cfg: DeflateConfig) -> Setting {
 }
 
 fn window(bits: u8, level: u32) -> DeflateConfig {
-    DeflateConfig {
-        level,
-        server_max_window_bits: Some(bits),
-        client_max_window_bits: Some(bits),
-        ..DeflateConfig::default()
-    }
+    DeflateConfig::default()
+        .with_level(level)
+        .with_server_max_window_bits(Some(bits))
+        .with_client_max_window_bits(Some(bits))
 }
 
 /// Every built-in setting, in report order.
 pub fn all() -> Vec<Setting> {
     let d = DeflateConfig::default;
-    let level = |level| DeflateConfig { level, ..d() };
-    let mem = |mem_level| DeflateConfig {
-        mem_level,
-        ..level(6)
-    };
-    let nct = |level| DeflateConfig {
-        level,
-        server_no_context_takeover: true,
-        client_no_context_takeover: true,
-        ..d()
+    let level = |level| d().with_level(level);
+    let mem = |mem_level| level(6).with_mem_level(mem_level);
+    let nct = |level| {
+        d().with_level(level)
+            .with_server_no_context_takeover(true)
+            .with_client_no_context_takeover(true)
     };
     vec![
         Setting {
@@ -92,13 +86,7 @@ pub fn all() -> Vec<Setting> {
         with("level8", level(8)),
         with("mem6", mem(6)),
         with("mem4", mem(4)),
-        with(
-            "lean",
-            DeflateConfig {
-                mem_level: 2,
-                ..window(10, 6)
-            },
-        ),
+        with("lean", (window(10, 6)).with_mem_level(2)),
         with("window14", window(14, 6)),
         with("window13", window(13, 6)),
         with("window12", window(12, 6)),
