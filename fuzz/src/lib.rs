@@ -394,16 +394,7 @@ pub fn mux_session(data: &[u8]) {
     let request = Headers::new()
         .with("Host", "example.com")
         .with("Sec-WebSocket-Extensions", "mux; quota=1024");
-    let small = MuxConfig {
-        max_channels: 5,
-        receive_window: 256,
-        slot_quota: 256,
-        initial_slots: 4,
-        max_message_size: 4096,
-        max_handshake_size: 1024,
-        max_send_buffer: 4096,
-        ..MuxConfig::default()
-    };
+    let small = MuxConfig::default().with_max_channels(5).with_receive_window(256).with_slot_quota(256).with_initial_slots(4).with_max_message_size(4096).with_max_handshake_size(1024).with_max_send_buffer(4096);
     let server_role = cfg & 1 == 0;
     let mut s = if server_role {
         MuxSession::server(

@@ -135,12 +135,10 @@ async fn many_channels_echo_concurrently() {
 /// connection (the session serves channels round-robin).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interleaved_fragmented_messages() {
-    let small = MuxConfig {
-        max_frame_payload: 97,
-        receive_window: 700,
-        slot_quota: 700,
-        ..MuxConfig::default()
-    };
+    let small = MuxConfig::default()
+        .with_max_frame_payload(97)
+        .with_receive_window(700)
+        .with_slot_quota(700);
     let url = server(
         MuxServerConfig {
             mux: small.clone(),
@@ -405,12 +403,10 @@ async fn dropped_channel_leaves_the_others_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_exhaustion_and_replenishment() {
     let window = 4096;
-    let small = MuxConfig {
-        receive_window: window,
-        slot_quota: window,
-        max_send_buffer: 16 << 10,
-        ..MuxConfig::default()
-    };
+    let small = MuxConfig::default()
+        .with_receive_window(window)
+        .with_slot_quota(window)
+        .with_max_send_buffer(16 << 10);
     let (gate_tx, gate_rx) = watch::channel(false);
     let url = server(
         MuxServerConfig {
@@ -481,11 +477,9 @@ async fn quota_exhaustion_and_replenishment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_channel_is_bounded_by_its_window() {
     let window = 8192u64;
-    let small = MuxConfig {
-        receive_window: window,
-        slot_quota: window,
-        ..MuxConfig::default()
-    };
+    let small = MuxConfig::default()
+        .with_receive_window(window)
+        .with_slot_quota(window);
     let url = server(
         MuxServerConfig {
             mux: small.clone(),

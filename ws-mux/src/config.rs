@@ -5,6 +5,7 @@ use crate::quota::MAX_QUOTA;
 /// Limits and policy of a [`crate::MuxSession`]. Every limit bounds what a
 /// peer can make us hold; exceeding one has a drop code (see each field).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MuxConfig {
     /// Most logical channels open or being opened at once, channel 1
     /// included. Server: it never grants more slots than this allows, so a
@@ -54,6 +55,93 @@ pub struct MuxConfig {
     /// request has been sent (see [`crate::handshake`] for why that is the
     /// interoperable rule). Default true.
     pub delta_requests: bool,
+}
+
+/// Setters, one per field: `MuxConfig::default().with_field(value)`.
+impl MuxConfig {
+    /// Sets [`max_channels`](Self::max_channels).
+    #[must_use]
+    pub fn with_max_channels(mut self, max_channels: u32) -> Self {
+        self.max_channels = max_channels;
+        self
+    }
+
+    /// Sets [`receive_window`](Self::receive_window).
+    #[must_use]
+    pub fn with_receive_window(mut self, receive_window: u64) -> Self {
+        self.receive_window = receive_window;
+        self
+    }
+
+    /// Sets [`slot_quota`](Self::slot_quota).
+    #[must_use]
+    pub fn with_slot_quota(mut self, slot_quota: u64) -> Self {
+        self.slot_quota = slot_quota;
+        self
+    }
+
+    /// Sets [`initial_slots`](Self::initial_slots).
+    #[must_use]
+    pub fn with_initial_slots(mut self, initial_slots: u32) -> Self {
+        self.initial_slots = initial_slots;
+        self
+    }
+
+    /// Sets [`replenish_slots`](Self::replenish_slots).
+    #[must_use]
+    pub fn with_replenish_slots(mut self, replenish_slots: bool) -> Self {
+        self.replenish_slots = replenish_slots;
+        self
+    }
+
+    /// Sets [`max_slots`](Self::max_slots).
+    #[must_use]
+    pub fn with_max_slots(mut self, max_slots: u64) -> Self {
+        self.max_slots = max_slots;
+        self
+    }
+
+    /// Sets [`max_frame_payload`](Self::max_frame_payload).
+    #[must_use]
+    pub fn with_max_frame_payload(mut self, max_frame_payload: usize) -> Self {
+        self.max_frame_payload = max_frame_payload;
+        self
+    }
+
+    /// Sets [`max_send_buffer`](Self::max_send_buffer).
+    #[must_use]
+    pub fn with_max_send_buffer(mut self, max_send_buffer: usize) -> Self {
+        self.max_send_buffer = max_send_buffer;
+        self
+    }
+
+    /// Sets [`max_handshake_size`](Self::max_handshake_size).
+    #[must_use]
+    pub fn with_max_handshake_size(mut self, max_handshake_size: usize) -> Self {
+        self.max_handshake_size = max_handshake_size;
+        self
+    }
+
+    /// Sets [`max_message_size`](Self::max_message_size).
+    #[must_use]
+    pub fn with_max_message_size(mut self, max_message_size: usize) -> Self {
+        self.max_message_size = max_message_size;
+        self
+    }
+
+    /// Sets [`auto_release`](Self::auto_release).
+    #[must_use]
+    pub fn with_auto_release(mut self, auto_release: bool) -> Self {
+        self.auto_release = auto_release;
+        self
+    }
+
+    /// Sets [`delta_requests`](Self::delta_requests).
+    #[must_use]
+    pub fn with_delta_requests(mut self, delta_requests: bool) -> Self {
+        self.delta_requests = delta_requests;
+        self
+    }
 }
 
 impl Default for MuxConfig {

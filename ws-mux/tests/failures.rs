@@ -120,10 +120,7 @@ fn text_message_on_the_physical_connection() {
 
 #[test]
 fn add_channel_without_a_slot_is_2007() {
-    let mut s = server(MuxConfig {
-        initial_slots: 1,
-        ..MuxConfig::default()
-    });
+    let mut s = server(MuxConfig::default().with_initial_slots(1));
     s.receive_physical(block(0x00, 2, GET)).unwrap();
     assert!(matches!(
         s.poll_event(),
@@ -141,10 +138,7 @@ fn add_channel_without_a_slot_is_2007() {
 #[test]
 fn max_channels_caps_the_slots_granted() {
     let mut s = MuxSession::server(
-        MuxConfig {
-            max_channels: 3,
-            ..MuxConfig::default()
-        },
+        MuxConfig::default().with_max_channels(3),
         ServerNegotiator::new(),
         &agreement(),
         &physical_request(),
@@ -168,10 +162,7 @@ fn client_side_physical_failures() {
         drop_code::INVALID_MUX_CONTROL_BLOCK,
     );
     // Too many slots.
-    let mut c = client(MuxConfig {
-        max_slots: 100,
-        ..MuxConfig::default()
-    });
+    let mut c = client(MuxConfig::default().with_max_slots(100));
     c.receive_physical(b(b"\x00\x80\x40\x00")).unwrap();
     expect_physical(
         &mut c,
@@ -251,11 +242,11 @@ fn dropped_events(s: &mut MuxSession) -> Vec<(u32, Option<u16>, bool)> {
 
 #[test]
 fn send_quota_violation_is_3005() {
-    let mut s = server(MuxConfig {
-        receive_window: 4,
-        auto_release: false,
-        ..MuxConfig::default()
-    });
+    let mut s = server(
+        MuxConfig::default()
+            .with_receive_window(4)
+            .with_auto_release(false),
+    );
     // 1 + 3 = 4: fits exactly.
     s.receive_physical(b(b"\x01\x81abc")).unwrap();
     assert_eq!(s.receive_quota(1), Some(0));
@@ -274,10 +265,7 @@ fn send_quota_violation_is_3005() {
 
 #[test]
 fn quota_is_granted_back_when_frames_are_consumed() {
-    let mut s = server(MuxConfig {
-        receive_window: 4,
-        ..MuxConfig::default()
-    });
+    let mut s = server(MuxConfig::default().with_receive_window(4));
     for _ in 0..10 {
         s.receive_physical(b(b"\x01\x81abc")).unwrap();
         assert!(matches!(s.poll_event(), Some(Event::Frame { .. })));
@@ -424,10 +412,7 @@ fn no_slot_no_channel() {
 /// with `Connection: Upgrade` only, echoes, and the 3008 ACK.
 #[test]
 fn client_against_pywebsocket_bytes() {
-    let mut c = client(MuxConfig {
-        receive_window: 8192,
-        ..MuxConfig::default()
-    });
+    let mut c = client(MuxConfig::default().with_receive_window(8192));
     c.receive_physical(b(b"\x00\x40\x01\x7e\x20\x00")).unwrap();
     c.receive_physical(b(b"\x00\x80\x40\x7e\x20\x00")).unwrap();
     assert_eq!(c.send_quota(1), Some(8192));

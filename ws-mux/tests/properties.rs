@@ -226,12 +226,12 @@ fn sessions_survive_arbitrary_input() {
 fn random_interleavings_arrive_complete_and_in_order() {
     fn prop(seed: u64) -> bool {
         let mut rng = Rng(seed | 1);
-        let cfg = |rng: &mut Rng| MuxConfig {
-            receive_window: 2 + rng.below(300),
-            slot_quota: 2 + rng.below(300),
-            max_frame_payload: 1 + rng.below(120) as usize,
-            max_send_buffer: usize::MAX,
-            ..MuxConfig::default()
+        let cfg = |rng: &mut Rng| {
+            MuxConfig::default()
+                .with_receive_window(2 + rng.below(300))
+                .with_slot_quota(2 + rng.below(300))
+                .with_max_frame_payload(1 + rng.below(120) as usize)
+                .with_max_send_buffer(usize::MAX)
         };
         let (ccfg, scfg) = (cfg(&mut rng), cfg(&mut rng));
         let client_ext: Vec<Arc<dyn ClientExtensionFactory>> = vec![Arc::new(Chain)];

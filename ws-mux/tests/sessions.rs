@@ -43,12 +43,10 @@ fn channel_one_carries_messages_both_ways() {
 
 #[test]
 fn many_channels_with_interleaved_fragmented_messages() {
-    let cfg = MuxConfig {
-        receive_window: 97,
-        slot_quota: 61,
-        max_frame_payload: 23,
-        ..MuxConfig::default()
-    };
+    let cfg = MuxConfig::default()
+        .with_receive_window(97)
+        .with_slot_quota(61)
+        .with_max_frame_payload(23);
     let mut p = plain(cfg.clone(), cfg);
     p.run();
     let ids: Vec<u32> = (0..12).map(|i| p.open(&format!("/c{i}"))).collect();
@@ -257,11 +255,9 @@ fn one_channel_dropped_while_others_go_on() {
 
 #[test]
 fn quota_exhaustion_and_replenishment() {
-    let scfg = MuxConfig {
-        slot_quota: 50,
-        auto_release: false,
-        ..MuxConfig::default()
-    };
+    let scfg = MuxConfig::default()
+        .with_slot_quota(50)
+        .with_auto_release(false);
     let mut p = plain(MuxConfig::default(), scfg);
     p.run();
     let ch = p.open("/q");
@@ -296,15 +292,10 @@ fn quota_exhaustion_and_replenishment() {
 
 #[test]
 fn send_buffer_is_bounded() {
-    let ccfg = MuxConfig {
-        max_send_buffer: 1000,
-        ..MuxConfig::default()
-    };
-    let scfg = MuxConfig {
-        slot_quota: 10,
-        auto_release: false,
-        ..MuxConfig::default()
-    };
+    let ccfg = MuxConfig::default().with_max_send_buffer(1000);
+    let scfg = MuxConfig::default()
+        .with_slot_quota(10)
+        .with_auto_release(false);
     let mut p = plain(ccfg, scfg);
     p.run();
     let ch = p.open("/b");
@@ -403,10 +394,7 @@ fn rejected_channel_and_subprotocols() {
 
 #[test]
 fn identity_requests_when_delta_is_off() {
-    let ccfg = MuxConfig {
-        delta_requests: false,
-        ..MuxConfig::default()
-    };
+    let ccfg = MuxConfig::default().with_delta_requests(false);
     let mut p = plain(ccfg, MuxConfig::default());
     p.run();
     p.client.open_channel(ChannelRequest::new("/i")).unwrap();

@@ -22,16 +22,12 @@ pub fn init(args: &CommonArgs, server: &ServerConfig) {
     if !args.mux {
         return;
     }
-    let mut mux = ws_mux::MuxConfig {
-        max_message_size: args.max_message_size,
-        ..ws_mux::MuxConfig::default()
+    let base = if args.mux_args.mux_token.as_deref() == Some(ws_mux::PYWEBSOCKET_TOKEN) {
+        ws_mux::MuxConfig::pywebsocket()
+    } else {
+        ws_mux::MuxConfig::default()
     };
-    if args.mux_args.mux_token.as_deref() == Some(ws_mux::PYWEBSOCKET_TOKEN) {
-        mux = ws_mux::MuxConfig {
-            max_message_size: args.max_message_size,
-            ..ws_mux::MuxConfig::pywebsocket()
-        };
-    }
+    let mux = base.with_max_message_size(args.max_message_size);
     let config = MuxServerConfig {
         server: server.clone(),
         token: args

@@ -707,10 +707,7 @@ fn headers_of(map: &http::HeaderMap) -> Headers {
 /// The session config the driver needs: quota is granted back when a
 /// channel's stream has read a frame, not when the driver routes it.
 fn driver_config(mux: &MuxConfig) -> MuxConfig {
-    MuxConfig {
-        auto_release: false,
-        ..mux.clone()
-    }
+    mux.clone().with_auto_release(false)
 }
 
 fn names(stack: &ws_ext_core::ExtensionStack) -> Vec<String> {
