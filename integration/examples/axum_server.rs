@@ -36,10 +36,7 @@ pub fn app(config: ServerConfig) -> Router {
 pub fn config() -> ServerConfig {
     let deflate = PerMessageDeflateServer::try_new(DeflateConfig::default())
         .expect("the default deflate configuration is valid");
-    ServerConfig {
-        extensions: ServerNegotiator::new().with(deflate),
-        ..Default::default()
-    }
+    ServerConfig::default().with_extensions(ServerNegotiator::new().with(deflate))
 }
 
 async fn ws_handler(State(config): State<Arc<ServerConfig>>, mut req: Request) -> Response {

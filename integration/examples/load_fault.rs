@@ -154,15 +154,10 @@ fn client_config(conn: usize) -> ClientConfig {
             .with_compress_threshold(256)
             .with_level(9),
     };
-    let websocket = wsx::WebSocketConfig {
-        max_message_size: 8 << 20,
-        ..Default::default()
-    };
-    ClientConfig {
-        extensions: ClientNegotiator::new().with(PerMessageDeflateClient::new(deflate)),
-        websocket,
-        ..Default::default()
-    }
+    let websocket = wsx::WebSocketConfig::default().with_max_message_size(8 << 20);
+    ClientConfig::default()
+        .with_extensions(ClientNegotiator::new().with(PerMessageDeflateClient::new(deflate)))
+        .with_websocket(websocket)
 }
 
 #[derive(Default)]

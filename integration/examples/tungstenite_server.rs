@@ -32,10 +32,7 @@ use wsx::Message;
 pub fn config() -> wsx::ServerConfig {
     let deflate = PerMessageDeflateServer::try_new(DeflateConfig::default())
         .expect("the default deflate configuration is valid");
-    wsx::ServerConfig {
-        extensions: ServerNegotiator::new().with(deflate),
-        ..Default::default()
-    }
+    wsx::ServerConfig::default().with_extensions(ServerNegotiator::new().with(deflate))
 }
 
 /// The accept loop, as with tokio-tungstenite.

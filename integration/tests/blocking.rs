@@ -13,18 +13,12 @@ use wsx::{ClientConfig, CloseFrame, Error, Message, ReadyState, ServerConfig};
 
 fn server_config() -> ServerConfig {
     let pmd = PerMessageDeflateServer::try_new(DeflateConfig::default()).unwrap();
-    ServerConfig {
-        extensions: ServerNegotiator::new().with(pmd),
-        ..ServerConfig::default()
-    }
+    ServerConfig::default().with_extensions(ServerNegotiator::new().with(pmd))
 }
 
 fn client_config() -> ClientConfig {
     let pmd = PerMessageDeflateClient::try_new(DeflateConfig::default()).unwrap();
-    ClientConfig {
-        extensions: ClientNegotiator::new().with(pmd),
-        ..ClientConfig::default()
-    }
+    ClientConfig::default().with_extensions(ClientNegotiator::new().with(pmd))
 }
 
 fn payloads() -> Vec<Message> {

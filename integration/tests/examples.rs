@@ -19,10 +19,7 @@ use wsx::{ClientConfig, Message};
 
 fn client_config() -> ClientConfig {
     let pmd = PerMessageDeflateClient::try_new(DeflateConfig::default()).unwrap();
-    ClientConfig {
-        extensions: ClientNegotiator::new().with(pmd),
-        ..ClientConfig::default()
-    }
+    ClientConfig::default().with_extensions(ClientNegotiator::new().with(pmd))
 }
 
 /// Connect with deflate, check the negotiation and an echo (compressible

@@ -25,10 +25,8 @@ fn chat(i: usize) -> String {
 async fn quiet_connections_hibernate_and_carry_on() {
     let factory = PerMessageDeflateServer::try_new(DeflateConfig::default()).unwrap();
     let pool = factory.pool().clone();
-    let mut server_cfg = ServerConfig {
-        extensions: ServerNegotiator::new().with(factory),
-        ..ServerConfig::default()
-    };
+    let mut server_cfg =
+        ServerConfig::default().with_extensions(ServerNegotiator::new().with(factory));
     server_cfg.websocket.hibernate_after = Some(Duration::from_millis(100));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
@@ -43,11 +41,9 @@ async fn quiet_connections_hibernate_and_carry_on() {
     });
 
     // The client never hibernates (so its stream is continuous).
-    let mut client_cfg = ClientConfig {
-        extensions: ClientNegotiator::new()
-            .with(PerMessageDeflateClient::new(DeflateConfig::default())),
-        ..ClientConfig::default()
-    };
+    let mut client_cfg = ClientConfig::default().with_extensions(
+        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default())),
+    );
     client_cfg.websocket.hibernate_after = None;
     let (mut ws, _) = wsx::connect_with(&url, &client_cfg).await.unwrap();
     assert_eq!(ws.extensions(), Some("permessage-deflate"));

@@ -172,11 +172,9 @@ fn config() -> ClientConfig {
 }
 
 fn deflate_config() -> ClientConfig {
-    ClientConfig {
-        extensions: ClientNegotiator::new()
-            .with(PerMessageDeflateClient::new(DeflateConfig::default())),
-        ..ClientConfig::default()
-    }
+    ClientConfig::default().with_extensions(
+        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default())),
+    )
 }
 
 fn with_limits(mut c: ClientConfig, f: impl FnOnce(&mut WebSocketConfig)) -> ClientConfig {

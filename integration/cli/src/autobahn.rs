@@ -9,10 +9,8 @@ use crate::echo::echo;
 
 /// Run every case, then update the reports.
 pub async fn run(args: AutobahnArgs) -> Result<(), String> {
-    let mut config = ClientConfig {
-        extensions: crate::extensions::client(&args.common)?,
-        ..ClientConfig::default()
-    };
+    let mut config =
+        ClientConfig::default().with_extensions(crate::extensions::client(&args.common)?);
     config.websocket.max_message_size = args.common.max_message_size;
     config.websocket.max_frame_size = args.common.max_message_size;
     let base = args.url.trim_end_matches('/');

@@ -14,10 +14,8 @@ pub async fn run(args: ClientArgs) -> Result<(), String> {
     if args.common.mux {
         return crate::mux_client::run(args).await;
     }
-    let mut config = ClientConfig {
-        extensions: crate::extensions::client(&args.common)?,
-        ..ClientConfig::default()
-    };
+    let mut config =
+        ClientConfig::default().with_extensions(crate::extensions::client(&args.common)?);
     config.websocket.max_message_size = args.common.max_message_size;
     config.websocket.max_frame_size = args.common.max_message_size;
     config.subprotocols = args.protocols.clone();

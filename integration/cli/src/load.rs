@@ -182,10 +182,8 @@ pub async fn run(args: LoadArgs) -> Result<(), String> {
     if target.tls {
         return Err("wsx load speaks ws:// only".into());
     }
-    let mut config = ClientConfig {
-        extensions: crate::extensions::client(&args.common)?,
-        ..ClientConfig::default()
-    };
+    let mut config =
+        ClientConfig::default().with_extensions(crate::extensions::client(&args.common)?);
     config.websocket.max_message_size = args.common.max_message_size;
     config.websocket.max_frame_size = args.common.max_message_size;
     let config = Arc::new(config);

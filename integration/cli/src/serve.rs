@@ -28,11 +28,9 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
-    let mut config = ServerConfig {
-        extensions: crate::extensions::server(&args.common)?,
-        subprotocols: args.protocols.clone(),
-        ..ServerConfig::default()
-    };
+    let mut config = ServerConfig::default()
+        .with_extensions(crate::extensions::server(&args.common)?)
+        .with_subprotocols(args.protocols.clone());
     config.websocket.max_message_size = args.common.max_message_size;
     config.websocket.max_frame_size = args.common.max_message_size;
     config.handshake_timeout = Duration::from_secs(args.handshake_timeout);

@@ -147,12 +147,10 @@ async fn sigterm_closes_connections_with_1001_and_exits_zero() {
 async fn stats_show_bytes_saved_for_the_demo_page() {
     use futures_util::SinkExt;
     let s = serve(&[]);
-    let config = wsx::ClientConfig {
-        extensions: ws_ext_core::ClientNegotiator::new().with(
+    let config =
+        wsx::ClientConfig::default().with_extensions(ws_ext_core::ClientNegotiator::new().with(
             ws_deflate::PerMessageDeflateClient::new(ws_deflate::DeflateConfig::default()),
-        ),
-        ..Default::default()
-    };
+        ));
     let (mut ws, _) = wsx::connect_with(&format!("ws://{}/demo?id=t0k3n", s.addr), &config)
         .await
         .unwrap();
@@ -554,10 +552,8 @@ async fn serve_selects_its_most_preferred_protocol_among_the_offered() {
         (&[], None),
     ];
     for (offer, want) in cases {
-        let config = wsx::ClientConfig {
-            subprotocols: offer.iter().map(|p| p.to_string()).collect(),
-            ..Default::default()
-        };
+        let config = wsx::ClientConfig::default()
+            .with_subprotocols(offer.iter().map(|p| p.to_string()).collect());
         let (mut ws, resp) = wsx::connect_with(&format!("ws://{}/echo", s.addr), &config)
             .await
             .unwrap_or_else(|e| panic!("offer {offer:?}: {e}"));
@@ -665,10 +661,8 @@ async fn serve_deflate_frame_compresses_each_frame() {
             "x-webkit-deflate-frame",
         ),
     ] {
-        let config = wsx::ClientConfig {
-            extensions: ws_ext_core::ClientNegotiator::new().with(client),
-            ..Default::default()
-        };
+        let config = wsx::ClientConfig::default()
+            .with_extensions(ws_ext_core::ClientNegotiator::new().with(client));
         let url = format!("ws://{}/df?id={name}", s.addr);
         let (mut ws, _) = wsx::connect_with(&url, &config).await.unwrap();
         assert_eq!(ws.extensions(), Some(name));
