@@ -140,17 +140,11 @@ async fn interleaved_fragmented_messages() {
         .with_receive_window(700)
         .with_slot_quota(700);
     let url = server(
-        MuxServerConfig {
-            mux: small.clone(),
-            ..MuxServerConfig::default()
-        },
+        MuxServerConfig::default().with_mux(small.clone()),
         no_gate(),
     )
     .await;
-    let config = MuxClientConfig {
-        mux: small,
-        ..MuxClientConfig::default()
-    };
+    let config = MuxClientConfig::default().with_mux(small);
     let (client, first) = within("connect", mux::connect_mux(&url, &config))
         .await
         .unwrap();
@@ -219,17 +213,11 @@ fn deflate_client() -> Vec<Arc<dyn ClientExtensionFactory>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_channels_beside_plain_ones() {
     let url = server(
-        MuxServerConfig {
-            channel_extensions: deflate_server(),
-            ..MuxServerConfig::default()
-        },
+        MuxServerConfig::default().with_channel_extensions(deflate_server()),
         no_gate(),
     )
     .await;
-    let config = MuxClientConfig {
-        channel_extensions: deflate_client(),
-        ..MuxClientConfig::default()
-    };
+    let config = MuxClientConfig::default().with_channel_extensions(deflate_client());
     let (client, mut first) = within("connect", mux::connect_mux(&url, &config))
         .await
         .unwrap();
@@ -408,18 +396,8 @@ async fn quota_exhaustion_and_replenishment() {
         .with_slot_quota(window)
         .with_max_send_buffer(16 << 10);
     let (gate_tx, gate_rx) = watch::channel(false);
-    let url = server(
-        MuxServerConfig {
-            mux: small.clone(),
-            ..MuxServerConfig::default()
-        },
-        gate_rx,
-    )
-    .await;
-    let config = MuxClientConfig {
-        mux: small,
-        ..MuxClientConfig::default()
-    };
+    let url = server(MuxServerConfig::default().with_mux(small.clone()), gate_rx).await;
+    let config = MuxClientConfig::default().with_mux(small);
     let (client, mut first) = within("connect", mux::connect_mux(&url, &config))
         .await
         .unwrap();
@@ -481,17 +459,11 @@ async fn unread_channel_is_bounded_by_its_window() {
         .with_receive_window(window)
         .with_slot_quota(window);
     let url = server(
-        MuxServerConfig {
-            mux: small.clone(),
-            ..MuxServerConfig::default()
-        },
+        MuxServerConfig::default().with_mux(small.clone()),
         no_gate(),
     )
     .await;
-    let config = MuxClientConfig {
-        mux: small,
-        ..MuxClientConfig::default()
-    };
+    let config = MuxClientConfig::default().with_mux(small);
     let (client, mut first) = within("connect", mux::connect_mux(&url, &config))
         .await
         .unwrap();

@@ -23,14 +23,9 @@ pub fn config(args: &ClientArgs) -> Result<MuxClientConfig, String> {
     let m = &args.common.mux_args;
     let mut config = match &m.mux_token {
         Some(t) if t == ws_mux::PYWEBSOCKET_TOKEN => MuxClientConfig::pywebsocket(),
-        Some(t) => MuxClientConfig {
-            token: t.clone(),
-            ..MuxClientConfig::default()
-        },
-        None => MuxClientConfig {
-            alternate_tokens: vec![ws_mux::DEFAULT_TOKEN.to_owned()],
-            ..MuxClientConfig::pywebsocket()
-        },
+        Some(t) => MuxClientConfig::default().with_token(t.clone()),
+        None => MuxClientConfig::pywebsocket()
+            .with_alternate_tokens(vec![ws_mux::DEFAULT_TOKEN.to_owned()]),
     };
     config.quota = Some(m.mux_quota);
     config.client.websocket.max_message_size = args.common.max_message_size;

@@ -28,17 +28,16 @@ pub fn init(args: &CommonArgs, server: &ServerConfig) {
         ws_mux::MuxConfig::default()
     };
     let mux = base.with_max_message_size(args.max_message_size);
-    let config = MuxServerConfig {
-        server: server.clone(),
-        token: args
-            .mux_args
-            .mux_token
-            .clone()
-            .unwrap_or_else(|| ws_mux::DEFAULT_TOKEN.to_owned()),
-        mux,
-        channel_extensions: server.extensions.clone(),
-        ..MuxServerConfig::default()
-    };
+    let config = MuxServerConfig::default()
+        .with_server(server.clone())
+        .with_token(
+            args.mux_args
+                .mux_token
+                .clone()
+                .unwrap_or_else(|| ws_mux::DEFAULT_TOKEN.to_owned()),
+        )
+        .with_mux(mux)
+        .with_channel_extensions(server.extensions.clone());
     let _ = CONFIG.set(Arc::new(config));
 }
 

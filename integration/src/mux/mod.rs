@@ -148,6 +148,7 @@ impl From<std::io::Error> for MuxError {
 
 /// Server configuration for mux.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct MuxServerConfig {
     /// The physical handshake and limits. Its `extensions` negotiate the
     /// offers listed after `mux` (the physical connection's extensions: no
@@ -167,6 +168,44 @@ pub struct MuxServerConfig {
     /// Channels accepted but not yet taken with [`MuxServer::next_channel`];
     /// more are refused with 503 (default 65, [`MuxConfig::max_channels`]).
     pub backlog: usize,
+}
+
+/// Setters, one per field: `MuxServerConfig::default().with_field(value)`.
+impl MuxServerConfig {
+    /// Sets [`server`](Self::server).
+    #[must_use]
+    pub fn with_server(mut self, server: ServerConfig) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// Sets [`token`](Self::token).
+    #[must_use]
+    pub fn with_token(mut self, token: String) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// Sets [`mux`](Self::mux).
+    #[must_use]
+    pub fn with_mux(mut self, mux: MuxConfig) -> Self {
+        self.mux = mux;
+        self
+    }
+
+    /// Sets [`channel_extensions`](Self::channel_extensions).
+    #[must_use]
+    pub fn with_channel_extensions(mut self, channel_extensions: ServerNegotiator) -> Self {
+        self.channel_extensions = channel_extensions;
+        self
+    }
+
+    /// Sets [`backlog`](Self::backlog).
+    #[must_use]
+    pub fn with_backlog(mut self, backlog: usize) -> Self {
+        self.backlog = backlog;
+        self
+    }
 }
 
 impl Default for MuxServerConfig {
@@ -385,6 +424,7 @@ where
 
 /// Client configuration for mux.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct MuxClientConfig {
     /// The physical handshake and limits. Its `extensions` are offered after
     /// `mux` (for the physical connection); `subprotocols` are offered for
@@ -409,6 +449,54 @@ pub struct MuxClientConfig {
     /// Extensions offered for every channel (before `mux` for channel 1, in
     /// each AddChannelRequest for the others), e.g. permessage-deflate.
     pub channel_extensions: Vec<Arc<dyn ClientExtensionFactory>>,
+}
+
+/// Setters, one per field: `MuxClientConfig::default().with_field(value)`.
+impl MuxClientConfig {
+    /// Sets [`client`](Self::client).
+    #[must_use]
+    pub fn with_client(mut self, client: ClientConfig) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Sets [`token`](Self::token).
+    #[must_use]
+    pub fn with_token(mut self, token: String) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// Sets [`alternate_tokens`](Self::alternate_tokens).
+    #[must_use]
+    pub fn with_alternate_tokens(mut self, alternate_tokens: Vec<String>) -> Self {
+        self.alternate_tokens = alternate_tokens;
+        self
+    }
+
+    /// Sets [`quota`](Self::quota).
+    #[must_use]
+    pub fn with_quota(mut self, quota: Option<u32>) -> Self {
+        self.quota = quota;
+        self
+    }
+
+    /// Sets [`mux`](Self::mux).
+    #[must_use]
+    pub fn with_mux(mut self, mux: MuxConfig) -> Self {
+        self.mux = mux;
+        self
+    }
+
+    /// Sets [`channel_extensions`](Self::channel_extensions).
+    #[must_use]
+    pub fn with_channel_extensions(
+        mut self,
+        channel_extensions: Vec<Arc<dyn ClientExtensionFactory>>,
+    ) -> Self {
+        self.channel_extensions = channel_extensions;
+        self
+    }
 }
 
 impl Default for MuxClientConfig {
