@@ -72,50 +72,14 @@ pub struct WebSocketConfig {
     pub hibernate_after: Option<Duration>,
 }
 
-/// Setters, one per field: `WebSocketConfig::default().with_field(value)`.
-impl WebSocketConfig {
-    /// Sets [`max_message_size`](Self::max_message_size).
-    #[must_use]
-    pub fn with_max_message_size(mut self, max_message_size: usize) -> Self {
-        self.max_message_size = max_message_size;
-        self
-    }
-
-    /// Sets [`max_frame_size`](Self::max_frame_size).
-    #[must_use]
-    pub fn with_max_frame_size(mut self, max_frame_size: usize) -> Self {
-        self.max_frame_size = max_frame_size;
-        self
-    }
-
-    /// Sets [`write_buffer_size`](Self::write_buffer_size).
-    #[must_use]
-    pub fn with_write_buffer_size(mut self, write_buffer_size: usize) -> Self {
-        self.write_buffer_size = write_buffer_size;
-        self
-    }
-
-    /// Sets [`close_timeout`](Self::close_timeout).
-    #[must_use]
-    pub fn with_close_timeout(mut self, close_timeout: Duration) -> Self {
-        self.close_timeout = close_timeout;
-        self
-    }
-
-    /// Sets [`idle_timeout`](Self::idle_timeout).
-    #[must_use]
-    pub fn with_idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
-        self.idle_timeout = idle_timeout;
-        self
-    }
-
-    /// Sets [`hibernate_after`](Self::hibernate_after).
-    #[must_use]
-    pub fn with_hibernate_after(mut self, hibernate_after: Option<Duration>) -> Self {
-        self.hibernate_after = hibernate_after;
-        self
-    }
-}
+ws_ext_core::config_setters!(WebSocketConfig {
+    with_max_message_size => max_message_size: usize,
+    with_max_frame_size => max_frame_size: usize,
+    with_write_buffer_size => write_buffer_size: usize,
+    with_close_timeout => close_timeout: Duration,
+    with_idle_timeout => idle_timeout: Option<Duration>,
+    with_hibernate_after => hibernate_after: Option<Duration>,
+});
 
 impl Default for WebSocketConfig {
     fn default() -> Self {
@@ -154,50 +118,14 @@ pub struct ServerConfig {
     pub on_request: Option<RequestCallback>,
 }
 
-/// Setters, one per field: `ServerConfig::default().with_field(value)`.
-impl ServerConfig {
-    /// Sets [`websocket`](Self::websocket).
-    #[must_use]
-    pub fn with_websocket(mut self, websocket: WebSocketConfig) -> Self {
-        self.websocket = websocket;
-        self
-    }
-
-    /// Sets [`handshake_timeout`](Self::handshake_timeout).
-    #[must_use]
-    pub fn with_handshake_timeout(mut self, handshake_timeout: Duration) -> Self {
-        self.handshake_timeout = handshake_timeout;
-        self
-    }
-
-    /// Sets [`max_header_bytes`](Self::max_header_bytes).
-    #[must_use]
-    pub fn with_max_header_bytes(mut self, max_header_bytes: usize) -> Self {
-        self.max_header_bytes = max_header_bytes;
-        self
-    }
-
-    /// Sets [`extensions`](Self::extensions).
-    #[must_use]
-    pub fn with_extensions(mut self, extensions: ServerNegotiator) -> Self {
-        self.extensions = extensions;
-        self
-    }
-
-    /// Sets [`subprotocols`](Self::subprotocols).
-    #[must_use]
-    pub fn with_subprotocols(mut self, subprotocols: Vec<String>) -> Self {
-        self.subprotocols = subprotocols;
-        self
-    }
-
-    /// Sets [`on_request`](Self::on_request).
-    #[must_use]
-    pub fn with_on_request(mut self, on_request: Option<RequestCallback>) -> Self {
-        self.on_request = on_request;
-        self
-    }
-}
+ws_ext_core::config_setters!(ServerConfig {
+    with_websocket => websocket: WebSocketConfig,
+    with_handshake_timeout => handshake_timeout: Duration,
+    with_max_header_bytes => max_header_bytes: usize,
+    with_extensions => extensions: ServerNegotiator,
+    with_subprotocols => subprotocols: Vec<String>,
+    with_on_request => on_request: Option<RequestCallback>,
+});
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -271,50 +199,14 @@ pub struct ClientConfig {
     pub extra_headers: http::HeaderMap,
 }
 
-/// Setters, one per field: `ClientConfig::default().with_field(value)`.
-impl ClientConfig {
-    /// Sets [`websocket`](Self::websocket).
-    #[must_use]
-    pub fn with_websocket(mut self, websocket: WebSocketConfig) -> Self {
-        self.websocket = websocket;
-        self
-    }
-
-    /// Sets [`handshake_timeout`](Self::handshake_timeout).
-    #[must_use]
-    pub fn with_handshake_timeout(mut self, handshake_timeout: Duration) -> Self {
-        self.handshake_timeout = handshake_timeout;
-        self
-    }
-
-    /// Sets [`max_header_bytes`](Self::max_header_bytes).
-    #[must_use]
-    pub fn with_max_header_bytes(mut self, max_header_bytes: usize) -> Self {
-        self.max_header_bytes = max_header_bytes;
-        self
-    }
-
-    /// Sets [`extensions`](Self::extensions).
-    #[must_use]
-    pub fn with_extensions(mut self, extensions: ClientNegotiator) -> Self {
-        self.extensions = extensions;
-        self
-    }
-
-    /// Sets [`subprotocols`](Self::subprotocols).
-    #[must_use]
-    pub fn with_subprotocols(mut self, subprotocols: Vec<String>) -> Self {
-        self.subprotocols = subprotocols;
-        self
-    }
-
-    /// Sets [`extra_headers`](Self::extra_headers).
-    #[must_use]
-    pub fn with_extra_headers(mut self, extra_headers: http::HeaderMap) -> Self {
-        self.extra_headers = extra_headers;
-        self
-    }
-}
+ws_ext_core::config_setters!(ClientConfig {
+    with_websocket => websocket: WebSocketConfig,
+    with_handshake_timeout => handshake_timeout: Duration,
+    with_max_header_bytes => max_header_bytes: usize,
+    with_extensions => extensions: ClientNegotiator,
+    with_subprotocols => subprotocols: Vec<String>,
+    with_extra_headers => extra_headers: http::HeaderMap,
+});
 
 impl Default for ClientConfig {
     fn default() -> Self {

@@ -108,85 +108,19 @@ pub struct DeflateConfig {
     pub pool_capacity: usize,
 }
 
-/// Setters, one per field: `preset.with_field(value)`.
-impl DeflateConfig {
-    /// Sets [`level`](Self::level).
-    #[must_use]
-    pub fn with_level(mut self, level: u32) -> Self {
-        self.level = level;
-        self
-    }
-
-    /// Sets [`server_max_window_bits`](Self::server_max_window_bits).
-    #[must_use]
-    pub fn with_server_max_window_bits(mut self, server_max_window_bits: Option<u8>) -> Self {
-        self.server_max_window_bits = server_max_window_bits;
-        self
-    }
-
-    /// Sets [`client_max_window_bits`](Self::client_max_window_bits).
-    #[must_use]
-    pub fn with_client_max_window_bits(mut self, client_max_window_bits: Option<u8>) -> Self {
-        self.client_max_window_bits = client_max_window_bits;
-        self
-    }
-
-    /// Sets [`server_no_context_takeover`](Self::server_no_context_takeover).
-    #[must_use]
-    pub fn with_server_no_context_takeover(mut self, server_no_context_takeover: bool) -> Self {
-        self.server_no_context_takeover = server_no_context_takeover;
-        self
-    }
-
-    /// Sets [`client_no_context_takeover`](Self::client_no_context_takeover).
-    #[must_use]
-    pub fn with_client_no_context_takeover(mut self, client_no_context_takeover: bool) -> Self {
-        self.client_no_context_takeover = client_no_context_takeover;
-        self
-    }
-
-    /// Sets [`compress_threshold`](Self::compress_threshold).
-    #[must_use]
-    pub fn with_compress_threshold(mut self, compress_threshold: usize) -> Self {
-        self.compress_threshold = compress_threshold;
-        self
-    }
-
-    /// Sets [`mem_level`](Self::mem_level).
-    #[must_use]
-    pub fn with_mem_level(mut self, mem_level: u8) -> Self {
-        self.mem_level = mem_level;
-        self
-    }
-
-    /// Sets [`skip_if_not_smaller`](Self::skip_if_not_smaller).
-    #[must_use]
-    pub fn with_skip_if_not_smaller(mut self, skip_if_not_smaller: bool) -> Self {
-        self.skip_if_not_smaller = skip_if_not_smaller;
-        self
-    }
-
-    /// Sets [`fallback_offers`](Self::fallback_offers).
-    #[must_use]
-    pub fn with_fallback_offers(mut self, fallback_offers: Vec<OfferParams>) -> Self {
-        self.fallback_offers = fallback_offers;
-        self
-    }
-
-    /// Sets [`hibernate`](Self::hibernate).
-    #[must_use]
-    pub fn with_hibernate(mut self, hibernate: bool) -> Self {
-        self.hibernate = hibernate;
-        self
-    }
-
-    /// Sets [`pool_capacity`](Self::pool_capacity).
-    #[must_use]
-    pub fn with_pool_capacity(mut self, pool_capacity: usize) -> Self {
-        self.pool_capacity = pool_capacity;
-        self
-    }
-}
+ws_ext_core::config_setters!(DeflateConfig {
+    with_level => level: u32,
+    with_server_max_window_bits => server_max_window_bits: Option<u8>,
+    with_client_max_window_bits => client_max_window_bits: Option<u8>,
+    with_server_no_context_takeover => server_no_context_takeover: bool,
+    with_client_no_context_takeover => client_no_context_takeover: bool,
+    with_compress_threshold => compress_threshold: usize,
+    with_mem_level => mem_level: u8,
+    with_skip_if_not_smaller => skip_if_not_smaller: bool,
+    with_fallback_offers => fallback_offers: Vec<OfferParams>,
+    with_hibernate => hibernate: bool,
+    with_pool_capacity => pool_capacity: usize,
+});
 
 impl Default for DeflateConfig {
     fn default() -> Self {

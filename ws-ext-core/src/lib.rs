@@ -41,6 +41,7 @@ pub mod frame;
 pub mod header;
 pub mod negotiate;
 pub mod rsv;
+mod setters;
 pub mod stack;
 
 pub use error::{close_code, ExtensionError, NegotiationError};

@@ -57,92 +57,20 @@ pub struct MuxConfig {
     pub delta_requests: bool,
 }
 
-/// Setters, one per field: `MuxConfig::default().with_field(value)`.
-impl MuxConfig {
-    /// Sets [`max_channels`](Self::max_channels).
-    #[must_use]
-    pub fn with_max_channels(mut self, max_channels: u32) -> Self {
-        self.max_channels = max_channels;
-        self
-    }
-
-    /// Sets [`receive_window`](Self::receive_window).
-    #[must_use]
-    pub fn with_receive_window(mut self, receive_window: u64) -> Self {
-        self.receive_window = receive_window;
-        self
-    }
-
-    /// Sets [`slot_quota`](Self::slot_quota).
-    #[must_use]
-    pub fn with_slot_quota(mut self, slot_quota: u64) -> Self {
-        self.slot_quota = slot_quota;
-        self
-    }
-
-    /// Sets [`initial_slots`](Self::initial_slots).
-    #[must_use]
-    pub fn with_initial_slots(mut self, initial_slots: u32) -> Self {
-        self.initial_slots = initial_slots;
-        self
-    }
-
-    /// Sets [`replenish_slots`](Self::replenish_slots).
-    #[must_use]
-    pub fn with_replenish_slots(mut self, replenish_slots: bool) -> Self {
-        self.replenish_slots = replenish_slots;
-        self
-    }
-
-    /// Sets [`max_slots`](Self::max_slots).
-    #[must_use]
-    pub fn with_max_slots(mut self, max_slots: u64) -> Self {
-        self.max_slots = max_slots;
-        self
-    }
-
-    /// Sets [`max_frame_payload`](Self::max_frame_payload).
-    #[must_use]
-    pub fn with_max_frame_payload(mut self, max_frame_payload: usize) -> Self {
-        self.max_frame_payload = max_frame_payload;
-        self
-    }
-
-    /// Sets [`max_send_buffer`](Self::max_send_buffer).
-    #[must_use]
-    pub fn with_max_send_buffer(mut self, max_send_buffer: usize) -> Self {
-        self.max_send_buffer = max_send_buffer;
-        self
-    }
-
-    /// Sets [`max_handshake_size`](Self::max_handshake_size).
-    #[must_use]
-    pub fn with_max_handshake_size(mut self, max_handshake_size: usize) -> Self {
-        self.max_handshake_size = max_handshake_size;
-        self
-    }
-
-    /// Sets [`max_message_size`](Self::max_message_size).
-    #[must_use]
-    pub fn with_max_message_size(mut self, max_message_size: usize) -> Self {
-        self.max_message_size = max_message_size;
-        self
-    }
-
-    /// Sets [`auto_release`](Self::auto_release).
-    #[must_use]
-    pub fn with_auto_release(mut self, auto_release: bool) -> Self {
-        self.auto_release = auto_release;
-        self
-    }
-
-    /// Sets [`delta_requests`](Self::delta_requests).
-    #[must_use]
-    pub fn with_delta_requests(mut self, delta_requests: bool) -> Self {
-        self.delta_requests = delta_requests;
-        self
-    }
-}
+ws_ext_core::config_setters!(MuxConfig {
+    with_max_channels => max_channels: u32,
+    with_receive_window => receive_window: u64,
+    with_slot_quota => slot_quota: u64,
+    with_initial_slots => initial_slots: u32,
+    with_replenish_slots => replenish_slots: bool,
+    with_max_slots => max_slots: u64,
+    with_max_frame_payload => max_frame_payload: usize,
+    with_max_send_buffer => max_send_buffer: usize,
+    with_max_handshake_size => max_handshake_size: usize,
+    with_max_message_size => max_message_size: usize,
+    with_auto_release => auto_release: bool,
+    with_delta_requests => delta_requests: bool,
+});
 
 impl Default for MuxConfig {
     fn default() -> Self {
