@@ -83,8 +83,9 @@ pub use channel_io::{ChannelInfo, ChannelIo};
 use crate::accept::{read_request, reject};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::HandshakeError;
+use crate::proto::handshake::client::{self, ClientHandshake};
+use crate::proto::handshake::server;
 use crate::proto::handshake::write_response_head;
-use crate::proto::handshake::{client, header_tokens, server};
 use crate::proto::Role;
 use crate::stream::WebSocketStream;
 use driver::{Command, Driver};
@@ -589,37 +590,20 @@ where
     plain
         .extra_headers
         .insert(header::SEC_WEBSOCKET_EXTENSIONS, offer_value);
-    let (request, key) = client::request(target, &plain);
-    stream.write_all(&request).await?;
+    let mut hs = ClientHandshake::new(target, &plain);
+    stream.write_all(hs.request()).await?;
     stream.flush().await?;
-    let mut buf = BytesMut::with_capacity(1024);
-    let (response, n) = loop {
-        if let Some(r) =
-            client::parse_switching_protocols(&buf, &key, config.client.max_header_bytes)?
-        {
-            break r;
+    // The 101 is checked like any client's (subprotocol included); the
+    // extensions are negotiated here, mux and channel 1 with them.
+    let switched = loop {
+        if let Some(s) = hs.poll_switching()? {
+            break s;
         }
-        if stream.read_buf(&mut buf).await? == 0 {
+        if stream.read_buf(hs.buffer_mut()).await? == 0 {
             return Err(HandshakeError::Eof.into());
         }
     };
-    let leftover = buf.split_off(n);
-    let protocols = header_tokens(&response, "sec-websocket-protocol");
-    let protocol = match protocols.as_slice() {
-        [] => None,
-        [p] if config.client.subprotocols.contains(p) => Some(p.clone()),
-        _ => {
-            return Err(HandshakeError::Invalid(format!(
-                "server chose subprotocol(s) {protocols:?}, not one offered"
-            ))
-            .into())
-        }
-    };
-    let lines: Vec<&[u8]> = response
-        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
+    let lines = switched.extension_lines();
     // The token the server chose (the first one it names).
     let answered = ws_ext_core::header::parse(lines.iter().copied()).unwrap_or_default();
     let factory = answered
@@ -639,13 +623,13 @@ where
             extensions: negotiation.response_header,
         });
     };
-    let request_headers = request_headers(&request);
-    let response_headers = headers_of(&response);
+    let request_headers = request_headers(hs.request());
+    let response_headers = headers_of(switched.response.headers());
     let info = ChannelInfo {
         id: 1,
         path: target.path.clone(),
         extensions: names(&negotiation.channel1),
-        protocol: protocol.clone(),
+        protocol: switched.protocol.clone(),
     };
     debug!(token = %agreement.token, channel1 = ?info.extensions, "mux connected");
     let session = MuxSession::client(
@@ -660,9 +644,9 @@ where
         stream,
         Role::Client,
         negotiation.physical,
-        protocol,
+        switched.protocol,
         config.client.websocket.clone(),
-        leftover,
+        switched.leftover,
     );
     let (tx, rx) = mpsc::channel(16);
     let (done_tx, done) = watch::channel(false);

@@ -1,13 +1,15 @@
 //! Client side of the opening handshake: build the request, validate the
 //! 101 response.
 
+use bytes::BytesMut;
 use http::{header, Response, Uri};
 use tracing::debug;
-use ws_ext_core::ExtensionStack;
+use ws_ext_core::{ClientNegotiator, ExtensionStack};
 
-use super::{header_has_token, header_tokens, to_header_map, MAX_HEADERS};
+use super::{header_has_token, header_tokens, to_header_map, Established, MAX_HEADERS};
 use crate::config::ClientConfig;
 use crate::error::HandshakeError;
+use crate::proto::Role;
 
 /// Where to connect, from a `ws://` or `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +158,42 @@ pub fn parse_switching_protocols(
     Ok(Some((map, n)))
 }
 
+/// The subprotocol the server chose in `headers`: none, or exactly one of
+/// `offered`.
+fn chosen_protocol(
+    headers: &http::HeaderMap,
+    offered: &[String],
+) -> Result<Option<String>, HandshakeError> {
+    let protos = header_tokens(headers, "sec-websocket-protocol");
+    match protos.as_slice() {
+        [] => Ok(None),
+        [p] if offered.iter().any(|o| o == p) => Ok(Some(p.clone())),
+        [p] => Err(invalid(format!(
+            "server chose subprotocol {p:?}, which was not offered"
+        ))),
+        _ => Err(invalid("server chose more than one subprotocol")),
+    }
+}
+
+/// A 101 response with the given headers.
+fn switching_response(headers: http::HeaderMap) -> Result<Response<()>, HandshakeError> {
+    let mut response = Response::builder()
+        .status(101)
+        .body(())
+        .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
+/// Every `Sec-WebSocket-Extensions` line of `headers`.
+fn extension_lines(headers: &http::HeaderMap) -> Vec<&[u8]> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect()
+}
+
 /// Parse and validate the response head at the start of `buf`.
 /// `Ok(None)`: incomplete. On success, also returns the head's length:
 /// bytes after it are the server's first frames.
@@ -167,28 +205,9 @@ pub fn response(
     let Some((map, n)) = parse_switching_protocols(buf, key, config.max_header_bytes)? else {
         return Ok(None);
     };
-    let protos = header_tokens(&map, "sec-websocket-protocol");
-    let protocol = match protos.as_slice() {
-        [] => None,
-        [p] if config.subprotocols.iter().any(|o| o == p) => Some(p.clone()),
-        [p] => {
-            return Err(invalid(format!(
-                "server chose subprotocol {p:?}, which was not offered"
-            )))
-        }
-        _ => return Err(invalid("server chose more than one subprotocol")),
-    };
-    let lines: Vec<&[u8]> = map
-        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
-    let extensions = config.extensions.finish(lines)?;
-    let mut response = Response::builder()
-        .status(101)
-        .body(())
-        .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
-    *response.headers_mut() = map;
+    let protocol = chosen_protocol(&map, &config.subprotocols)?;
+    let extensions = config.extensions.finish(extension_lines(&map))?;
+    let response = switching_response(map)?;
     debug!(?protocol, extensions = ?extensions.response_header(), "connected");
     Ok(Some((
         Connected {
@@ -198,4 +217,152 @@ pub fn response(
         },
         n,
     )))
+}
+
+/// The client's opening handshake as a state machine, with no I/O.
+///
+/// Built from the target and the config, it holds the request to write
+/// ([`ClientHandshake::request`]). Feed it what the server sends
+/// ([`ClientHandshake::feed`], or read into
+/// [`ClientHandshake::buffer_mut`] and call [`ClientHandshake::poll`]):
+/// `Ok(None)` asks for more bytes; once the response head is complete it
+/// is validated (101, `Upgrade`, `Connection`, `Sec-WebSocket-Accept`, the
+/// subprotocol, the extensions) and the [`Established`] handshake keeps the
+/// bytes read past it. Every error is final.
+///
+/// ```
+/// use wsx::proto::handshake::client::{ClientHandshake, Target};
+/// use wsx::proto::handshake::derive_accept_key;
+///
+/// let target = Target::parse("ws://example.com/chat").unwrap();
+/// let mut hs = ClientHandshake::new(&target, &wsx::ClientConfig::default());
+/// assert!(hs.request().starts_with(b"GET /chat HTTP/1.1\r\n"));
+/// let accept = derive_accept_key(hs.key().as_bytes());
+/// let response = format!(
+///     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+///      Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+/// );
+/// let (head, tail) = response.as_bytes().split_at(20);
+/// assert!(hs.feed(head).unwrap().is_none()); // needs more
+/// let mut rest = tail.to_vec();
+/// rest.extend_from_slice(&[0x81, 0x02, b'h', b'i']); // a first frame
+/// let done = hs.feed(&rest).unwrap().expect("complete");
+/// assert_eq!(done.protocol, None);
+/// assert_eq!(&done.leftover[..], &[0x81, 0x02, b'h', b'i']);
+/// ```
+#[derive(Debug)]
+pub struct ClientHandshake {
+    request: Vec<u8>,
+    key: String,
+    buf: BytesMut,
+    max_header_bytes: usize,
+    subprotocols: Vec<String>,
+    extensions: ClientNegotiator,
+    done: bool,
+}
+
+impl ClientHandshake {
+    /// Build the upgrade request for `target` (offering `config`'s
+    /// subprotocols and extensions, with its extra headers).
+    pub fn new(target: &Target, config: &ClientConfig) -> Self {
+        let (request, key) = request(target, config);
+        ClientHandshake {
+            request,
+            key,
+            buf: BytesMut::with_capacity(1024),
+            max_header_bytes: config.max_header_bytes,
+            subprotocols: config.subprotocols.clone(),
+            extensions: config.extensions.clone(),
+            done: false,
+        }
+    }
+
+    /// The request bytes to write before reading the response.
+    pub fn request(&self) -> &[u8] {
+        &self.request
+    }
+
+    /// The `Sec-WebSocket-Key` sent.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The receive buffer, for adapters that read into it directly; call
+    /// [`ClientHandshake::poll`] after each read.
+    pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// Add received bytes and [`poll`](ClientHandshake::poll).
+    pub fn feed(&mut self, data: &[u8]) -> Result<Option<Established>, HandshakeError> {
+        self.buf.extend_from_slice(data);
+        self.poll()
+    }
+
+    /// Look at what was received: `Ok(None)` while the response head is
+    /// incomplete; once it is complete, the validated handshake with the
+    /// configured extensions negotiated.
+    pub fn poll(&mut self) -> Result<Option<Established>, HandshakeError> {
+        match self.poll_switching()? {
+            None => Ok(None),
+            Some(s) => s.negotiate(&self.extensions).map(Some),
+        }
+    }
+
+    /// Like [`ClientHandshake::poll`] but leaving `Sec-WebSocket-Extensions`
+    /// to the caller (the mux client negotiates it itself): the 101 is
+    /// checked (status, `Upgrade`, `Connection`, `Sec-WebSocket-Accept`,
+    /// the subprotocol), the extensions are not.
+    pub fn poll_switching(&mut self) -> Result<Option<SwitchingProtocols>, HandshakeError> {
+        if self.done {
+            return Err(invalid("the handshake is already finished"));
+        }
+        let Some((map, n)) =
+            parse_switching_protocols(&self.buf, &self.key, self.max_header_bytes)?
+        else {
+            return Ok(None);
+        };
+        self.done = true;
+        let protocol = chosen_protocol(&map, &self.subprotocols)?;
+        let _ = self.buf.split_to(n);
+        let leftover = std::mem::take(&mut self.buf);
+        Ok(Some(SwitchingProtocols {
+            response: switching_response(map)?,
+            protocol,
+            leftover,
+        }))
+    }
+}
+
+/// A valid 101 whose `Sec-WebSocket-Extensions` is not negotiated yet (see
+/// [`ClientHandshake::poll_switching`]).
+#[derive(Debug)]
+pub struct SwitchingProtocols {
+    /// The 101 response.
+    pub response: Response<()>,
+    /// The subprotocol the server chose (one we offered).
+    pub protocol: Option<String>,
+    /// Bytes read past the response head: the server's first frames.
+    pub leftover: BytesMut,
+}
+
+impl SwitchingProtocols {
+    /// The response's `Sec-WebSocket-Extensions` lines.
+    pub fn extension_lines(&self) -> Vec<&[u8]> {
+        extension_lines(self.response.headers())
+    }
+
+    /// Negotiate the extensions with `offered` (what the request offered):
+    /// the finished handshake.
+    pub fn negotiate(self, offered: &ClientNegotiator) -> Result<Established, HandshakeError> {
+        let extensions = offered.finish(self.extension_lines())?;
+        debug!(protocol = ?self.protocol, extensions = ?extensions.response_header(), "connected");
+        Ok(Established {
+            role: Role::Client,
+            response: self.response,
+            extensions,
+            protocol: self.protocol,
+            leftover: self.leftover,
+        })
+    }
 }

@@ -1,14 +1,19 @@
 //! Server side of the opening handshake: parse and validate the request,
 //! negotiate extensions and subprotocol, build the 101 or the error answer.
 
+use bytes::BytesMut;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use tracing::debug;
 use ws_ext_core::ExtensionStack;
 
-use super::{header_has_token, header_tokens, simple_response, to_header_map, MAX_HEADERS};
+use super::{
+    header_has_token, header_tokens, simple_response, to_header_map, write_response_head,
+    Established, MAX_HEADERS,
+};
 use crate::config::ServerConfig;
 pub use crate::config::{RequestCallback, RequestDecision};
 use crate::error::HandshakeError;
+use crate::proto::Role;
 
 /// Parse a request head from the start of `buf`. `Ok(None)`: incomplete.
 /// On success, returns the request and the head's length (bytes after it
@@ -218,6 +223,126 @@ pub fn error_response(err: &HandshakeError) -> Vec<u8> {
     };
     let body = format!("{err}\n");
     simple_response(status, extra, "text/plain; charset=utf-8", body.as_bytes())
+}
+
+/// The server's opening handshake as a state machine, with no I/O.
+///
+/// Feed it what the client sends ([`ServerHandshake::feed`], or read into
+/// [`ServerHandshake::buffer_mut`] and call [`ServerHandshake::poll`]):
+/// `Ok(None)` asks for more bytes, a head past `max_header_bytes` is an
+/// error; a complete head gives the request and the bytes read past it.
+/// Then [`ServerHandshake::accept`] validates the request, negotiates
+/// extensions and subprotocol, runs the `on_request` callback, and gives
+/// the 101 to write and the [`Established`] handshake, or a [`Rejection`]
+/// with the answer to write. A request read by other means (a server that
+/// also serves plain HTTP) goes straight to [`ServerHandshake::accept`].
+///
+/// ```
+/// use wsx::proto::handshake::server::ServerHandshake;
+///
+/// let request = b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\n\r\n";
+/// let config = wsx::ServerConfig::default();
+/// let mut hs = ServerHandshake::new(config.max_header_bytes);
+/// assert!(hs.feed(&request[..10]).unwrap().is_none()); // needs more
+/// let (req, leftover) = hs.feed(&request[10..]).unwrap().expect("complete");
+/// assert_eq!(req.uri().path(), "/chat");
+/// let (answer, done) = ServerHandshake::accept(&req, leftover, &config).unwrap();
+/// assert!(answer.starts_with(b"HTTP/1.1 101 "));
+/// assert!(done.leftover.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct ServerHandshake {
+    buf: BytesMut,
+    max_header_bytes: usize,
+    done: bool,
+}
+
+impl ServerHandshake {
+    /// Ready for a request head of at most `max_header_bytes`.
+    pub fn new(max_header_bytes: usize) -> Self {
+        ServerHandshake {
+            buf: BytesMut::with_capacity(1024),
+            max_header_bytes,
+            done: false,
+        }
+    }
+
+    /// The receive buffer, for adapters that read into it directly; call
+    /// [`ServerHandshake::poll`] after each read.
+    pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// Add received bytes and [`poll`](ServerHandshake::poll).
+    pub fn feed(&mut self, data: &[u8]) -> Result<Option<(Request<()>, BytesMut)>, HandshakeError> {
+        self.buf.extend_from_slice(data);
+        self.poll()
+    }
+
+    /// Look at what was received: `Ok(None)` while the request head is
+    /// incomplete (and within `max_header_bytes`); then the request and
+    /// the bytes read past its head (the client's first frames). Errors
+    /// are final; answer them with [`ServerHandshake::reject`].
+    pub fn poll(&mut self) -> Result<Option<(Request<()>, BytesMut)>, HandshakeError> {
+        if self.done {
+            return Err(invalid("the request was already read"));
+        }
+        let Some((req, n)) = parse_request(&self.buf, self.max_header_bytes)? else {
+            return Ok(None);
+        };
+        self.done = true;
+        let _ = self.buf.split_to(n);
+        Ok(Some((req, std::mem::take(&mut self.buf))))
+    }
+
+    /// Validate `request` and negotiate (see [`accept`]): the 101 response
+    /// head to write and the finished handshake (its leftover is
+    /// `leftover`, the bytes read past the request head); or the
+    /// [`Rejection`] to answer.
+    pub fn accept(
+        request: &Request<()>,
+        leftover: BytesMut,
+        config: &ServerConfig,
+    ) -> Result<(Vec<u8>, Established), Rejection> {
+        let accepted = accept(request, config).map_err(Self::reject)?;
+        let mut head = Vec::with_capacity(256);
+        write_response_head(&accepted.response, &mut head);
+        Ok((
+            head,
+            Established {
+                role: Role::Server,
+                response: accepted.response,
+                extensions: accepted.extensions,
+                protocol: accepted.protocol,
+                leftover,
+            },
+        ))
+    }
+
+    /// The answer to a failed handshake: its HTTP status and reason (see
+    /// [`error_response`]), or nothing when the error is the connection's
+    /// own (I/O, end of stream).
+    pub fn reject(error: HandshakeError) -> Rejection {
+        debug!(error = %error, status = error.status(), "handshake rejected");
+        let response = match error {
+            HandshakeError::Io(_) | HandshakeError::Eof => None,
+            ref e => Some(error_response(e)),
+        };
+        Rejection { error, response }
+    }
+}
+
+/// A failed server handshake: write `response` (if any), close, and report
+/// `error`.
+#[derive(Debug)]
+pub struct Rejection {
+    /// What went wrong.
+    pub error: HandshakeError,
+    /// The HTTP answer to write before closing; `None` when the
+    /// connection itself failed (nothing can be answered).
+    pub response: Option<Vec<u8>>,
 }
 
 #[cfg(test)]
