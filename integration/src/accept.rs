@@ -86,7 +86,9 @@ where
     send_rejection(stream, ServerHandshake::reject(err)).await
 }
 
-async fn send_rejection<S>(mut stream: S, rejection: Rejection) -> Error
+/// Write a rejection's answer (if any), close, and give its error.
+
+pub(crate) async fn send_rejection<S>(mut stream: S, rejection: Rejection) -> Error
 where
     S: AsyncWrite + Unpin,
 {

@@ -80,12 +80,11 @@ use ws_mux::{
 
 pub use channel_io::{ChannelInfo, ChannelIo};
 
-use crate::accept::{read_request, reject};
+use crate::accept::{read_request, reject, send_rejection};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::HandshakeError;
 use crate::proto::handshake::client::{self, ClientHandshake};
-use crate::proto::handshake::server;
-use crate::proto::handshake::write_response_head;
+use crate::proto::handshake::server::ServerHandshake;
 use crate::proto::Role;
 use crate::stream::WebSocketStream;
 use driver::{Command, Driver};
@@ -288,54 +287,29 @@ pub async fn accept_mux_request<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let plain = ServerConfig {
-        extensions: ServerNegotiator::new(),
-        ..config.server.clone()
+    // The request is checked and answered like any server's; the
+    // extensions are negotiated here, mux and channel 1 with them.
+    let negotiated =
+        ServerHandshake::accept_with_extensions(req, leftover, &config.server, |lines| {
+            let mut n = ws_mux::negotiate_server(
+                lines,
+                &config.server.extensions,
+                &MuxServerFactory::new(config.token.clone()),
+                &config.channel_extensions,
+            )?;
+            let physical = std::mem::take(&mut n.physical);
+            let header = n.response_header.clone();
+            Ok((physical, header, n))
+        });
+    let (head, done, negotiation) = match negotiated {
+        Ok(r) => r,
+        Err(rejection) => return Err(send_rejection(stream, rejection).await.into()),
     };
-    let mut accepted = match server::accept(req, &plain) {
-        Ok(a) => a,
-        Err(e) => return Err(reject(stream, e).await.into()),
-    };
-    let lines: Vec<&[u8]> = req
-        .headers()
-        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
-    let negotiation = match ws_mux::negotiate_server(
-        lines,
-        &config.server.extensions,
-        &MuxServerFactory::new(config.token.clone()),
-        &config.channel_extensions,
-    ) {
-        Ok(n) => n,
-        Err(e) => return Err(reject(stream, e.into()).await.into()),
-    };
-    if let Some(h) = &negotiation.response_header {
-        let v = match HeaderValue::from_str(h) {
-            Ok(v) => v,
-            Err(_) => {
-                let e = HandshakeError::Invalid("extension response is not a valid header".into());
-                return Err(reject(stream, e).await.into());
-            }
-        };
-        accepted
-            .response
-            .headers_mut()
-            .insert(header::SEC_WEBSOCKET_EXTENSIONS, v);
-    }
-    let mut head = Vec::with_capacity(256);
-    write_response_head(&accepted.response, &mut head);
     stream.write_all(&head).await?;
     stream.flush().await?;
-    let ws = WebSocketStream::from_parts(
-        stream,
-        Role::Server,
-        negotiation.physical,
-        accepted.protocol.clone(),
-        config.server.websocket.clone(),
-        leftover,
-    );
+    let protocol = done.protocol.clone();
+    let (conn, leftover, _) = done.into_connection(config.server.websocket.clone());
+    let ws = WebSocketStream::from_connection(stream, conn, leftover);
     let Some(agreement) = negotiation.mux else {
         return Ok(MuxAccepted::Plain(Box::new(ws)));
     };
@@ -348,7 +322,7 @@ where
         id: 1,
         path: path.clone(),
         extensions: names(&negotiation.channel1),
-        protocol: accepted.protocol.clone(),
+        protocol,
     };
     debug!(token = %agreement.token, quota = ?agreement.quota, channel1 = ?info.extensions, "mux accepted");
     let session = MuxSession::server(

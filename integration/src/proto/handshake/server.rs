@@ -99,6 +99,28 @@ fn invalid(msg: &str) -> HandshakeError {
 
 /// Validate an upgrade request and build the 101 response (RFC 6455 §4.2).
 pub fn accept(req: &Request<()>, config: &ServerConfig) -> Result<Accepted, HandshakeError> {
+    accept_negotiating(req, config, |lines| standard_extensions(config, lines)).map(|(a, ())| a)
+}
+
+/// Negotiate `Sec-WebSocket-Extensions` with `config.extensions`.
+fn standard_extensions(
+    config: &ServerConfig,
+    lines: Vec<&[u8]>,
+) -> Result<(ExtensionStack, Option<String>, ()), HandshakeError> {
+    let stack = config.extensions.negotiate(lines)?;
+    let header = stack.response_header();
+    Ok((stack, header, ()))
+}
+
+/// [`accept`] with the extension negotiation left to `negotiate` (given
+/// the request's `Sec-WebSocket-Extensions` lines, it returns the stack for
+/// the connection, the value to answer with, and whatever else the caller
+/// needs); `config.extensions` is not used.
+fn accept_negotiating<T>(
+    req: &Request<()>,
+    config: &ServerConfig,
+    negotiate: impl FnOnce(Vec<&[u8]>) -> Result<(ExtensionStack, Option<String>, T), HandshakeError>,
+) -> Result<(Accepted, T), HandshakeError> {
     if req.method() != http::Method::GET {
         return Err(invalid("the method must be GET"));
     }
@@ -143,7 +165,7 @@ pub fn accept(req: &Request<()>, config: &ServerConfig) -> Result<Accepted, Hand
         .iter()
         .map(|v| v.as_bytes())
         .collect();
-    let extensions = config.extensions.negotiate(lines)?;
+    let (extensions, ext_header, extra) = negotiate(lines)?;
     let mut protocol = select_subprotocol(&config.subprotocols, h);
 
     let mut builder = Response::builder()
@@ -169,20 +191,23 @@ pub fn accept(req: &Request<()>, config: &ServerConfig) -> Result<Accepted, Hand
     if let Some(p) = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL) {
         protocol = Some(String::from_utf8_lossy(p.as_bytes()).into_owned());
     }
-    if let Some(ext) = extensions.response_header() {
-        let v = HeaderValue::from_str(&ext).map_err(|_| {
+    if let Some(ext) = &ext_header {
+        let v = HeaderValue::from_str(ext).map_err(|_| {
             HandshakeError::Invalid("extension response is not a valid header".into())
         })?;
         response
             .headers_mut()
             .insert(header::SEC_WEBSOCKET_EXTENSIONS, v);
     }
-    debug!(path = %req.uri(), ?protocol, extensions = ?extensions.response_header(), "upgrade accepted");
-    Ok(Accepted {
-        response,
-        extensions,
-        protocol,
-    })
+    debug!(path = %req.uri(), ?protocol, extensions = ?ext_header, "upgrade accepted");
+    Ok((
+        Accepted {
+            response,
+            extensions,
+            protocol,
+        },
+        extra,
+    ))
 }
 
 /// The subprotocol to answer with: the server's most preferred protocol
@@ -306,7 +331,30 @@ impl ServerHandshake {
         leftover: BytesMut,
         config: &ServerConfig,
     ) -> Result<(Vec<u8>, Established), Rejection> {
-        let accepted = accept(request, config).map_err(Self::reject)?;
+        Self::accept_with_extensions(request, leftover, config, |lines| {
+            standard_extensions(config, lines)
+        })
+        .map(|(head, done, ())| (head, done))
+    }
+
+    /// [`ServerHandshake::accept`] with the extension negotiation left to
+    /// the caller (the mux server negotiates mux and channel 1's extensions
+    /// itself): `negotiate` is given the request's
+    /// `Sec-WebSocket-Extensions` lines and returns the extensions of the
+    /// connection, the `Sec-WebSocket-Extensions` value to answer with
+    /// (`None`: no header), and anything else the caller wants back.
+    /// `config.extensions` is not used; everything else is as in
+    /// [`ServerHandshake::accept`].
+    pub fn accept_with_extensions<T>(
+        request: &Request<()>,
+        leftover: BytesMut,
+        config: &ServerConfig,
+        negotiate: impl FnOnce(
+            Vec<&[u8]>,
+        ) -> Result<(ExtensionStack, Option<String>, T), HandshakeError>,
+    ) -> Result<(Vec<u8>, Established, T), Rejection> {
+        let (accepted, extra) =
+            accept_negotiating(request, config, negotiate).map_err(Self::reject)?;
         let mut head = Vec::with_capacity(256);
         write_response_head(&accepted.response, &mut head);
         Ok((
@@ -318,6 +366,7 @@ impl ServerHandshake {
                 protocol: accepted.protocol,
                 leftover,
             },
+            extra,
         ))
     }
 
