@@ -157,12 +157,6 @@ impl<S> WebSocket<S> {
     }
 
     /// When the close timeout expires (once a close frame is sent).
-    fn close_deadline(&self) -> Option<Instant> {
-        self.conn
-            .close_sent_at
-            .map(|t| t + self.conn.config.close_timeout)
-    }
-
     fn finish(&mut self) -> Error {
         self.conn.terminate().unwrap_or(Error::ConnectionClosed)
     }
@@ -212,7 +206,7 @@ impl<S: IoRead + Write> WebSocket<S> {
 
     /// Apply the remaining close timeout to the socket, where we can.
     fn arm_close_timeout(&mut self) {
-        if let Some(deadline) = self.close_deadline() {
+        if let Some(deadline) = self.conn.close_deadline() {
             self.arm_read_deadline(deadline);
         }
     }
@@ -299,7 +293,7 @@ impl<S: IoRead + Write> WebSocket<S> {
             debug!(error = %e, "write failed while closing");
             return self.finish();
         }
-        if self.conn.role == Role::Client && !self.conn.read_done {
+        if self.conn.awaits_peer_eof() {
             self.arm_close_timeout();
             self.read_buf = BytesMut::new();
             loop {
@@ -359,7 +353,11 @@ impl<S: IoRead + Write> WebSocket<S> {
                 Keepalive::Off => None,
             };
             if self.conn.close_sent {
-                if self.close_deadline().is_some_and(|d| Instant::now() >= d) {
+                if self
+                    .conn
+                    .close_deadline()
+                    .is_some_and(|d| Instant::now() >= d)
+                {
                     debug!("peer did not answer the close frame in time");
                     self.conn.read_done = true;
                     continue;

@@ -163,6 +163,19 @@ impl Connection {
         (self.close_sent && self.close_received) || self.read_done
     }
 
+    /// Winding down, whether to wait for the peer to close the byte
+    /// stream first: a client does (RFC 6455 §7.1.1, up to the close
+    /// timeout) unless nothing more will be read; a server closes first.
+    pub(crate) fn awaits_peer_eof(&self) -> bool {
+        self.role == Role::Client && !self.read_done
+    }
+
+    /// When the close timeout runs out: `close_timeout` after our close
+    /// frame was queued (`None` before that).
+    pub(crate) fn close_deadline(&self) -> Option<Instant> {
+        self.close_sent_at.map(|t| t + self.config.close_timeout)
+    }
+
     fn mark_close_sent(&mut self) {
         self.close_sent = true;
         self.close_sent_at = Some(Instant::now());

@@ -366,3 +366,119 @@ impl SwitchingProtocols {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target::parse("ws://example.com:8080/chat?x=1").unwrap()
+    }
+
+    fn answer(hs: &ClientHandshake, extra: &str) -> Vec<u8> {
+        let accept = super::super::derive_accept_key(hs.key().as_bytes());
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extra}\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_request_carries_the_key_and_the_offers() {
+        let config = ClientConfig {
+            subprotocols: vec!["chat.v1".into(), "chat.v2".into()],
+            ..ClientConfig::default()
+        };
+        let hs = ClientHandshake::new(&target(), &config);
+        let text = String::from_utf8(hs.request().to_vec()).unwrap();
+        assert!(text.starts_with("GET /chat?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n"));
+        assert!(text.contains(&format!("Sec-WebSocket-Key: {}\r\n", hs.key())));
+        assert!(text.contains("Sec-WebSocket-Protocol: chat.v1, chat.v2\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn fed_byte_by_byte_it_keeps_the_bytes_past_the_101() {
+        let config = ClientConfig {
+            subprotocols: vec!["chat.v1".into()],
+            ..ClientConfig::default()
+        };
+        let mut hs = ClientHandshake::new(&target(), &config);
+        let mut wire = answer(&hs, "Sec-WebSocket-Protocol: chat.v1\r\n");
+        let head_len = wire.len();
+        let frames = [0x81u8, 0x02, b'h', b'i', 0x89, 0x00];
+        wire.extend_from_slice(&frames);
+        // Every byte of the head but the last asks for more.
+        for b in &wire[..head_len - 1] {
+            assert!(hs.feed(std::slice::from_ref(b)).unwrap().is_none());
+        }
+        // The last byte of the head and the frames arrive together.
+        let done = hs.feed(&wire[head_len - 1..]).unwrap().expect("complete");
+        assert_eq!(done.role, Role::Client);
+        assert_eq!(done.protocol.as_deref(), Some("chat.v1"));
+        assert_eq!(done.response.status(), 101);
+        assert!(done.extensions.is_empty());
+        assert_eq!(&done.leftover[..], &frames);
+        // The machine is spent.
+        assert!(hs.feed(b"x").is_err());
+    }
+
+    #[test]
+    fn a_head_past_the_limit_is_an_error() {
+        let config = ClientConfig {
+            max_header_bytes: 256,
+            ..ClientConfig::default()
+        };
+        let mut hs = ClientHandshake::new(&target(), &config);
+        let mut got = hs.feed(b"HTTP/1.1 101 Switching Protocols\r\n");
+        assert!(matches!(got, Ok(None)));
+        for _ in 0..64 {
+            got = hs.feed(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+            if !matches!(got, Ok(None)) {
+                break;
+            }
+        }
+        assert!(
+            matches!(got, Err(HandshakeError::HeadTooLarge { limit: 256 })),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_an_error_with_its_status_and_body() {
+        let mut hs = ClientHandshake::new(&target(), &ClientConfig::default());
+        let got = hs.feed(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope");
+        match got {
+            Err(HandshakeError::Status { status, body }) => {
+                assert_eq!(status, 403);
+                assert_eq!(body, "nope");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_101_checks_hold() {
+        // A wrong accept value.
+        let mut hs = ClientHandshake::new(&target(), &ClientConfig::default());
+        let bad = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                    Connection: Upgrade\r\nSec-WebSocket-Accept: AAAA\r\n\r\n";
+        assert!(matches!(hs.feed(bad), Err(HandshakeError::Invalid(_))));
+        // A subprotocol that was not offered.
+        let mut hs = ClientHandshake::new(&target(), &ClientConfig::default());
+        let wire = answer(&hs, "Sec-WebSocket-Protocol: chat.v1\r\n");
+        assert!(matches!(hs.feed(&wire), Err(HandshakeError::Invalid(_))));
+        // An extension that was not offered fails the negotiation...
+        let mut hs = ClientHandshake::new(&target(), &ClientConfig::default());
+        let wire = answer(&hs, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        assert!(hs.feed(&wire).is_err());
+        // ...which poll_switching leaves to the caller.
+        let mut hs = ClientHandshake::new(&target(), &ClientConfig::default());
+        let wire = answer(&hs, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        hs.buffer_mut().extend_from_slice(&wire);
+        let switched = hs.poll_switching().unwrap().expect("complete");
+        assert_eq!(switched.extension_lines(), [&b"permessage-deflate"[..]]);
+        assert!(switched.leftover.is_empty());
+    }
+}

@@ -45,6 +45,36 @@ pub struct Established {
 }
 
 impl Established {
+    /// The engine halves for a connection driven by hand: the
+    /// [`Sender`](crate::proto::send::Sender) and
+    /// [`Receiver`](crate::proto::recv::Receiver) over the negotiated
+    /// extensions with `config`'s limits, and the leftover bytes (the start
+    /// of the read buffer). The adapters keep more state (close handshake,
+    /// keepalive) over the same halves.
+    pub fn into_engine(
+        self,
+        config: &WebSocketConfig,
+    ) -> (
+        crate::proto::send::Sender,
+        crate::proto::recv::Receiver,
+        BytesMut,
+    ) {
+        let plain = self.extensions.is_empty();
+        let (send, recv) = self.extensions.split();
+        let mut receiver = crate::proto::recv::Receiver::new(
+            self.role,
+            recv,
+            config.max_frame_size,
+            config.max_message_size,
+        );
+        receiver.set_early_utf8(plain);
+        (
+            crate::proto::send::Sender::new(self.role, send),
+            receiver,
+            self.leftover,
+        )
+    }
+
     /// The connection state, the leftover bytes (the start of the read
     /// buffer) and the 101 response.
     pub(crate) fn into_connection(

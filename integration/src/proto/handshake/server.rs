@@ -508,4 +508,149 @@ mod tests {
             .get(header::SEC_WEBSOCKET_PROTOCOL)
             .is_none());
     }
+
+    const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat.v1, chat.v2\r\n\r\n";
+
+    #[test]
+    fn fed_byte_by_byte_it_keeps_the_bytes_past_the_request() {
+        let mut hs = ServerHandshake::new(1 << 14);
+        let frames = [0x81u8, 0x80, 1, 2, 3, 4];
+        for b in &REQUEST[..REQUEST.len() - 1] {
+            assert!(hs.feed(std::slice::from_ref(b)).unwrap().is_none());
+        }
+        let mut last = vec![REQUEST[REQUEST.len() - 1]];
+        last.extend_from_slice(&frames);
+        let (req, leftover) = hs.feed(&last).unwrap().expect("complete");
+        assert_eq!(req.uri().path(), "/chat");
+        assert_eq!(&leftover[..], &frames);
+        assert!(hs.feed(b"x").is_err(), "the machine is spent");
+
+        let config = ServerConfig {
+            subprotocols: server(&["chat.v2"]),
+            ..ServerConfig::default()
+        };
+        let (head, done) = ServerHandshake::accept(&req, leftover, &config).unwrap();
+        let text = String::from_utf8(head).unwrap();
+        assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert!(text.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+        assert!(text.contains("sec-websocket-protocol: chat.v2\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+        assert_eq!(done.role, Role::Server);
+        assert_eq!(done.protocol.as_deref(), Some("chat.v2"));
+        assert_eq!(&done.leftover[..], &frames);
+    }
+
+    #[test]
+    fn a_head_past_the_limit_is_rejected_with_431() {
+        let mut hs = ServerHandshake::new(128);
+        let mut got = hs.feed(b"GET / HTTP/1.1\r\n");
+        assert!(matches!(got, Ok(None)));
+        for _ in 0..64 {
+            got = hs.feed(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+            if !matches!(got, Ok(None)) {
+                break;
+            }
+        }
+        let err = match got {
+            Err(e @ HandshakeError::HeadTooLarge { limit: 128 }) => e,
+            other => panic!("{other:?}"),
+        };
+        let rejection = ServerHandshake::reject(err);
+        let answer = rejection.response.expect("an answer");
+        assert!(answer.starts_with(b"HTTP/1.1 431 "), "{answer:?}");
+    }
+
+    #[test]
+    fn rejections_answer_unless_the_connection_itself_failed() {
+        // An invalid request: 400 with the reason.
+        let bad = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+                    Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let mut hs = ServerHandshake::new(1 << 14);
+        let (req, leftover) = hs.feed(bad).unwrap().unwrap();
+        let rejection =
+            ServerHandshake::accept(&req, leftover, &ServerConfig::default()).expect_err("no key");
+        assert!(matches!(rejection.error, HandshakeError::Invalid(_)));
+        let answer = String::from_utf8(rejection.response.unwrap()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+        assert!(answer.contains("Sec-WebSocket-Key"), "{answer}");
+        // A wrong version: 426 with the version we speak.
+        let old = String::from_utf8_lossy(REQUEST).replace("Version: 13", "Version: 8");
+        let mut hs = ServerHandshake::new(1 << 14);
+        let (req, leftover) = hs.feed(old.as_bytes()).unwrap().unwrap();
+        let rejection =
+            ServerHandshake::accept(&req, leftover, &ServerConfig::default()).unwrap_err();
+        let answer = String::from_utf8(rejection.response.unwrap()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 426 "), "{answer}");
+        assert!(answer.contains("Sec-WebSocket-Version: 13\r\n"), "{answer}");
+        // End of stream: nothing to answer.
+        assert!(ServerHandshake::reject(HandshakeError::Eof)
+            .response
+            .is_none());
+    }
+
+    #[test]
+    fn the_request_callback_can_reject_and_choose_the_subprotocol() {
+        let mut hs = ServerHandshake::new(1 << 14);
+        let (req, _) = hs.feed(REQUEST).unwrap().unwrap();
+        let config = ServerConfig {
+            on_request: Some(std::sync::Arc::new(|_, _| {
+                RequestDecision::reject(403, "go away")
+            })),
+            ..ServerConfig::default()
+        };
+        let rejection = ServerHandshake::accept(&req, BytesMut::new(), &config).unwrap_err();
+        let answer = String::from_utf8(rejection.response.unwrap()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+        assert!(answer.ends_with("go away\n"), "{answer}");
+
+        let config = ServerConfig {
+            on_request: Some(std::sync::Arc::new(|_, b| {
+                *b = std::mem::take(b).header("sec-websocket-protocol", "chat.v1");
+                RequestDecision::Accept
+            })),
+            ..ServerConfig::default()
+        };
+        let (_, done) = ServerHandshake::accept(&req, BytesMut::new(), &config).unwrap();
+        assert_eq!(done.protocol.as_deref(), Some("chat.v1"));
+    }
+
+    #[test]
+    fn the_extension_hook_answers_for_the_extensions() {
+        let ext = String::from_utf8_lossy(REQUEST).replace(
+            "\r\n\r\n",
+            "\r\nSec-WebSocket-Extensions: a, b; x=1\r\n\r\n",
+        );
+        let mut hs = ServerHandshake::new(1 << 14);
+        let (req, leftover) = hs.feed(ext.as_bytes()).unwrap().unwrap();
+        let (head, done, seen) = ServerHandshake::accept_with_extensions(
+            &req,
+            leftover,
+            &ServerConfig::default(),
+            |l| {
+                let seen: Vec<Vec<u8>> = l.iter().map(|l| l.to_vec()).collect();
+                Ok((ExtensionStack::default(), Some("b; x=1".to_owned()), seen))
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, [b"a, b; x=1".to_vec()]);
+        let text = String::from_utf8(head).unwrap();
+        assert!(
+            text.contains("sec-websocket-extensions: b; x=1\r\n"),
+            "{text}"
+        );
+        assert!(done.extensions.is_empty());
+        // A hook's error is answered like any other.
+        let rejection = ServerHandshake::accept_with_extensions(
+            &req,
+            BytesMut::new(),
+            &ServerConfig::default(),
+            |_| -> Result<(ExtensionStack, Option<String>, ()), HandshakeError> {
+                Err(HandshakeError::Invalid("no".into()))
+            },
+        )
+        .unwrap_err();
+        assert!(rejection.response.unwrap().starts_with(b"HTTP/1.1 400 "));
+    }
 }
