@@ -87,7 +87,6 @@ where
 }
 
 /// Write a rejection's answer (if any), close, and give its error.
-
 pub(crate) async fn send_rejection<S>(mut stream: S, rejection: Rejection) -> Error
 where
     S: AsyncWrite + Unpin,
