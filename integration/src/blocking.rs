@@ -156,7 +156,6 @@ impl<S> WebSocket<S> {
         self.io
     }
 
-    /// When the close timeout expires (once a close frame is sent).
     fn finish(&mut self) -> Error {
         self.conn.terminate().unwrap_or(Error::ConnectionClosed)
     }
