@@ -4,12 +4,10 @@
 use bytes::BytesMut;
 use http::Request;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tracing::debug;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, HandshakeError};
-use crate::proto::handshake::{server, write_response_head};
-use crate::proto::Role;
+use crate::proto::handshake::server::{self, Rejection, ServerHandshake};
 use crate::stream::WebSocketStream;
 
 /// Accept a WebSocket connection with the default [`ServerConfig`] (no
@@ -68,13 +66,12 @@ pub async fn read_request<S>(
 where
     S: AsyncRead + Unpin,
 {
-    let mut buf = BytesMut::with_capacity(1024);
+    let mut hs = ServerHandshake::new(max_header_bytes);
     loop {
-        if let Some((req, n)) = server::parse_request(&buf, max_header_bytes)? {
-            let _ = buf.split_to(n);
-            return Ok((req, buf));
+        if let Some(r) = hs.poll()? {
+            return Ok(r);
         }
-        if stream.read_buf(&mut buf).await? == 0 {
+        if stream.read_buf(hs.buffer_mut()).await? == 0 {
             return Err(HandshakeError::Eof);
         }
     }
@@ -82,16 +79,23 @@ where
 
 /// Answer a failed handshake with its HTTP status and reason (best effort),
 /// close the connection, and return the error.
-pub async fn reject<S>(mut stream: S, err: HandshakeError) -> Error
+pub async fn reject<S>(stream: S, err: HandshakeError) -> Error
 where
     S: AsyncWrite + Unpin,
 {
-    debug!(error = %err, status = err.status(), "handshake rejected");
-    if !matches!(err, HandshakeError::Io(_) | HandshakeError::Eof) {
-        let _ = stream.write_all(&server::error_response(&err)).await;
+    send_rejection(stream, ServerHandshake::reject(err)).await
+}
+
+/// Write a rejection's answer (if any), close, and give its error.
+pub(crate) async fn send_rejection<S>(mut stream: S, rejection: Rejection) -> Error
+where
+    S: AsyncWrite + Unpin,
+{
+    if let Some(answer) = rejection.response {
+        let _ = stream.write_all(&answer).await;
         let _ = stream.shutdown().await;
     }
-    Error::Handshake(err)
+    Error::Handshake(rejection.error)
 }
 
 /// Finish a handshake whose request was already read (for example by a
@@ -107,22 +111,14 @@ pub async fn accept_request<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let accepted = match server::accept(req, config) {
-        Ok(a) => a,
-        Err(e) => return Err(reject(stream, e).await),
+    let (head, done) = match ServerHandshake::accept(req, leftover, config) {
+        Ok(r) => r,
+        Err(rejection) => return Err(send_rejection(stream, rejection).await),
     };
-    let mut head = Vec::with_capacity(256);
-    write_response_head(&accepted.response, &mut head);
     stream.write_all(&head).await?;
     stream.flush().await?;
-    Ok(WebSocketStream::from_parts(
-        stream,
-        Role::Server,
-        accepted.extensions,
-        accepted.protocol,
-        config.websocket.clone(),
-        leftover,
-    ))
+    let (conn, leftover, _) = done.into_connection(config.websocket.clone());
+    Ok(WebSocketStream::from_connection(stream, conn, leftover))
 }
 
 /// For a framework that does the HTTP upgrade itself (hyper, axum):

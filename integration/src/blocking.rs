@@ -68,11 +68,9 @@ use ws_ext_core::ExtensionStack;
 
 use crate::config::{ClientConfig, ServerConfig, WebSocketConfig};
 use crate::error::{Error, HandshakeError};
-use crate::proto::connection::{
-    client_response, connection_accessors, Connection, Keepalive, Received,
-};
-use crate::proto::handshake::client::{self, Target};
-use crate::proto::handshake::{server, write_response_head};
+use crate::proto::connection::{connection_accessors, Connection, Keepalive, Received};
+use crate::proto::handshake::client::{ClientHandshake, Target};
+use crate::proto::handshake::server::{Rejection, ServerHandshake};
 use crate::proto::readbuf::{read_step, READ_CHUNK};
 use crate::proto::ReadyState;
 use crate::proto::{close, Role};
@@ -158,13 +156,6 @@ impl<S> WebSocket<S> {
         self.io
     }
 
-    /// When the close timeout expires (once a close frame is sent).
-    fn close_deadline(&self) -> Option<Instant> {
-        self.conn
-            .close_sent_at
-            .map(|t| t + self.conn.config.close_timeout)
-    }
-
     fn finish(&mut self) -> Error {
         self.conn.terminate().unwrap_or(Error::ConnectionClosed)
     }
@@ -214,7 +205,7 @@ impl<S: IoRead + Write> WebSocket<S> {
 
     /// Apply the remaining close timeout to the socket, where we can.
     fn arm_close_timeout(&mut self) {
-        if let Some(deadline) = self.close_deadline() {
+        if let Some(deadline) = self.conn.close_deadline() {
             self.arm_read_deadline(deadline);
         }
     }
@@ -301,7 +292,7 @@ impl<S: IoRead + Write> WebSocket<S> {
             debug!(error = %e, "write failed while closing");
             return self.finish();
         }
-        if self.conn.role == Role::Client && !self.conn.read_done {
+        if self.conn.awaits_peer_eof() {
             self.arm_close_timeout();
             self.read_buf = BytesMut::new();
             loop {
@@ -361,7 +352,11 @@ impl<S: IoRead + Write> WebSocket<S> {
                 Keepalive::Off => None,
             };
             if self.conn.close_sent {
-                if self.close_deadline().is_some_and(|d| Instant::now() >= d) {
+                if self
+                    .conn
+                    .close_deadline()
+                    .is_some_and(|d| Instant::now() >= d)
+                {
                     debug!("peer did not answer the close frame in time");
                     self.conn.read_done = true;
                     continue;
@@ -483,32 +478,35 @@ pub fn read_request<S: IoRead>(
     stream: &mut S,
     max_header_bytes: usize,
 ) -> Result<(Request<()>, BytesMut), HandshakeError> {
-    let mut buf = BytesMut::with_capacity(1024);
+    let mut hs = ServerHandshake::new(max_header_bytes);
     let mut chunk = [0u8; 1024];
+    let mut n = 0;
     loop {
-        if let Some((req, n)) = server::parse_request(&buf, max_header_bytes)? {
-            let _ = buf.split_to(n);
-            return Ok((req, buf));
+        if let Some(r) = hs.feed(&chunk[..n])? {
+            return Ok(r);
         }
-        match stream.read(&mut chunk) {
+        n = match stream.read(&mut chunk) {
             Ok(0) => return Err(HandshakeError::Eof),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(e) if is_timeout(&e) => return Err(HandshakeError::Timeout),
             Err(e) => return Err(e.into()),
-        }
+        };
     }
 }
 
 /// Answer a failed handshake with its HTTP status and reason (best effort)
 /// and return the error.
-pub fn reject<S: Write>(mut stream: S, err: HandshakeError) -> Error {
-    debug!(error = %err, status = err.status(), "handshake rejected");
-    if !matches!(err, HandshakeError::Io(_) | HandshakeError::Eof) {
-        let _ = stream.write_all(&server::error_response(&err));
+pub fn reject<S: Write>(stream: S, err: HandshakeError) -> Error {
+    send_rejection(stream, ServerHandshake::reject(err))
+}
+
+fn send_rejection<S: Write>(mut stream: S, rejection: Rejection) -> Error {
+    if let Some(answer) = rejection.response {
+        let _ = stream.write_all(&answer);
         let _ = stream.flush();
     }
-    Error::Handshake(err)
+    Error::Handshake(rejection.error)
 }
 
 /// Finish a handshake whose request was already read: validate it,
@@ -520,22 +518,14 @@ pub fn accept_request<S: IoRead + Write>(
     leftover: BytesMut,
     config: &ServerConfig,
 ) -> Result<WebSocket<S>, Error> {
-    let accepted = match server::accept(req, config) {
-        Ok(a) => a,
-        Err(e) => return Err(reject(stream, e)),
+    let (head, done) = match ServerHandshake::accept(req, leftover, config) {
+        Ok(r) => r,
+        Err(rejection) => return Err(send_rejection(stream, rejection)),
     };
-    let mut head = Vec::with_capacity(256);
-    write_response_head(&accepted.response, &mut head);
     stream.write_all(&head)?;
     stream.flush()?;
-    Ok(WebSocket::from_parts(
-        stream,
-        Role::Server,
-        accepted.extensions,
-        accepted.protocol,
-        config.websocket.clone(),
-        leftover,
-    ))
+    let (conn, leftover, _) = done.into_connection(config.websocket.clone());
+    Ok(WebSocket::from_connection(stream, conn, leftover))
 }
 
 /// A blocking client connection: plain TCP or (with the `tls` feature)
@@ -764,20 +754,21 @@ pub fn client_handshake<S: IoRead + Write>(
     target: &Target,
     config: &ClientConfig,
 ) -> Result<(WebSocket<S>, Response<()>), Error> {
-    let (request, key) = client::request(target, config);
-    stream.write_all(&request)?;
+    let mut hs = ClientHandshake::new(target, config);
+    stream.write_all(hs.request())?;
     stream.flush()?;
-    let mut buf = BytesMut::with_capacity(1024);
     let mut chunk = [0u8; 1024];
+    let mut n = 0;
     loop {
-        if let Some((conn, response)) = client_response(&mut buf, &key, config)? {
-            return Ok((WebSocket::from_connection(stream, conn, buf), response));
+        if let Some(done) = hs.feed(&chunk[..n])? {
+            let (conn, leftover, response) = done.into_connection(config.websocket.clone());
+            return Ok((WebSocket::from_connection(stream, conn, leftover), response));
         }
-        match stream.read(&mut chunk) {
+        n = match stream.read(&mut chunk) {
             Ok(0) => return Err(HandshakeError::Eof.into()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(e) => return Err(HandshakeError::Io(e).into()),
-        }
+        };
     }
 }

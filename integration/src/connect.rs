@@ -1,6 +1,5 @@
 //! Client entry points over tokio.
 
-use bytes::BytesMut;
 use http::Response;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -8,8 +7,7 @@ use tokio::net::TcpStream;
 use crate::config::ClientConfig;
 use crate::error::{Error, HandshakeError};
 use crate::maybe_tls::MaybeTlsStream;
-use crate::proto::connection::client_response;
-use crate::proto::handshake::client::{self, Target};
+use crate::proto::handshake::client::{ClientHandshake, Target};
 use crate::stream::WebSocketStream;
 #[cfg(feature = "tls")]
 pub(crate) use crate::tls::TlsConnector;
@@ -128,18 +126,18 @@ pub async fn client_handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (request, key) = client::request(target, config);
-    stream.write_all(&request).await?;
+    let mut hs = ClientHandshake::new(target, config);
+    stream.write_all(hs.request()).await?;
     stream.flush().await?;
-    let mut buf = BytesMut::with_capacity(1024);
     loop {
-        if let Some((conn, response)) = client_response(&mut buf, &key, config)? {
+        if let Some(done) = hs.poll()? {
+            let (conn, leftover, response) = done.into_connection(config.websocket.clone());
             return Ok((
-                WebSocketStream::from_connection(stream, conn, buf),
+                WebSocketStream::from_connection(stream, conn, leftover),
                 response,
             ));
         }
-        if stream.read_buf(&mut buf).await? == 0 {
+        if stream.read_buf(hs.buffer_mut()).await? == 0 {
             return Err(HandshakeError::Eof.into());
         }
     }

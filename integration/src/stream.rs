@@ -313,7 +313,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             debug!(error = %e, "write failed while closing");
             return Poll::Ready(self.finish());
         }
-        if self.conn.role == Role::Client && !self.conn.read_done {
+        if self.conn.awaits_peer_eof() {
             self.arm_close_timer();
             loop {
                 if let Some(t) = self.close_timer.as_mut() {

@@ -80,11 +80,11 @@ use ws_mux::{
 
 pub use channel_io::{ChannelInfo, ChannelIo};
 
-use crate::accept::{read_request, reject};
+use crate::accept::{read_request, reject, send_rejection};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::HandshakeError;
-use crate::proto::handshake::write_response_head;
-use crate::proto::handshake::{client, header_tokens, server};
+use crate::proto::handshake::client::{self, ClientHandshake};
+use crate::proto::handshake::server::ServerHandshake;
 use crate::proto::Role;
 use crate::stream::WebSocketStream;
 use driver::{Command, Driver};
@@ -327,54 +327,29 @@ pub async fn accept_mux_request<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let plain = ServerConfig {
-        extensions: ServerNegotiator::new(),
-        ..config.server.clone()
+    // The request is checked and answered like any server's; the
+    // extensions are negotiated here, mux and channel 1 with them.
+    let negotiated =
+        ServerHandshake::accept_with_extensions(req, leftover, &config.server, |lines| {
+            let mut n = ws_mux::negotiate_server(
+                lines,
+                &config.server.extensions,
+                &MuxServerFactory::new(config.token.clone()),
+                &config.channel_extensions,
+            )?;
+            let physical = std::mem::take(&mut n.physical);
+            let header = n.response_header.clone();
+            Ok((physical, header, n))
+        });
+    let (head, done, negotiation) = match negotiated {
+        Ok(r) => r,
+        Err(rejection) => return Err(send_rejection(stream, rejection).await.into()),
     };
-    let mut accepted = match server::accept(req, &plain) {
-        Ok(a) => a,
-        Err(e) => return Err(reject(stream, e).await.into()),
-    };
-    let lines: Vec<&[u8]> = req
-        .headers()
-        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
-    let negotiation = match ws_mux::negotiate_server(
-        lines,
-        &config.server.extensions,
-        &MuxServerFactory::new(config.token.clone()),
-        &config.channel_extensions,
-    ) {
-        Ok(n) => n,
-        Err(e) => return Err(reject(stream, e.into()).await.into()),
-    };
-    if let Some(h) = &negotiation.response_header {
-        let v = match HeaderValue::from_str(h) {
-            Ok(v) => v,
-            Err(_) => {
-                let e = HandshakeError::Invalid("extension response is not a valid header".into());
-                return Err(reject(stream, e).await.into());
-            }
-        };
-        accepted
-            .response
-            .headers_mut()
-            .insert(header::SEC_WEBSOCKET_EXTENSIONS, v);
-    }
-    let mut head = Vec::with_capacity(256);
-    write_response_head(&accepted.response, &mut head);
     stream.write_all(&head).await?;
     stream.flush().await?;
-    let ws = WebSocketStream::from_parts(
-        stream,
-        Role::Server,
-        negotiation.physical,
-        accepted.protocol.clone(),
-        config.server.websocket.clone(),
-        leftover,
-    );
+    let protocol = done.protocol.clone();
+    let (conn, leftover, _) = done.into_connection(config.server.websocket.clone());
+    let ws = WebSocketStream::from_connection(stream, conn, leftover);
     let Some(agreement) = negotiation.mux else {
         return Ok(MuxAccepted::Plain(Box::new(ws)));
     };
@@ -387,7 +362,7 @@ where
         id: 1,
         path: path.clone(),
         extensions: names(&negotiation.channel1),
-        protocol: accepted.protocol.clone(),
+        protocol,
     };
     debug!(token = %agreement.token, quota = ?agreement.quota, channel1 = ?info.extensions, "mux accepted");
     let session = MuxSession::server(
@@ -678,37 +653,20 @@ where
     plain
         .extra_headers
         .insert(header::SEC_WEBSOCKET_EXTENSIONS, offer_value);
-    let (request, key) = client::request(target, &plain);
-    stream.write_all(&request).await?;
+    let mut hs = ClientHandshake::new(target, &plain);
+    stream.write_all(hs.request()).await?;
     stream.flush().await?;
-    let mut buf = BytesMut::with_capacity(1024);
-    let (response, n) = loop {
-        if let Some(r) =
-            client::parse_switching_protocols(&buf, &key, config.client.max_header_bytes)?
-        {
-            break r;
+    // The 101 is checked like any client's (subprotocol included); the
+    // extensions are negotiated here, mux and channel 1 with them.
+    let switched = loop {
+        if let Some(s) = hs.poll_switching()? {
+            break s;
         }
-        if stream.read_buf(&mut buf).await? == 0 {
+        if stream.read_buf(hs.buffer_mut()).await? == 0 {
             return Err(HandshakeError::Eof.into());
         }
     };
-    let leftover = buf.split_off(n);
-    let protocols = header_tokens(&response, "sec-websocket-protocol");
-    let protocol = match protocols.as_slice() {
-        [] => None,
-        [p] if config.client.subprotocols.contains(p) => Some(p.clone()),
-        _ => {
-            return Err(HandshakeError::Invalid(format!(
-                "server chose subprotocol(s) {protocols:?}, not one offered"
-            ))
-            .into())
-        }
-    };
-    let lines: Vec<&[u8]> = response
-        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
+    let lines = switched.extension_lines();
     // The token the server chose (the first one it names).
     let answered = ws_ext_core::header::parse(lines.iter().copied()).unwrap_or_default();
     let factory = answered
@@ -728,13 +686,13 @@ where
             extensions: negotiation.response_header,
         });
     };
-    let request_headers = request_headers(&request);
-    let response_headers = headers_of(&response);
+    let request_headers = request_headers(hs.request());
+    let response_headers = headers_of(switched.response.headers());
     let info = ChannelInfo {
         id: 1,
         path: target.path.clone(),
         extensions: names(&negotiation.channel1),
-        protocol: protocol.clone(),
+        protocol: switched.protocol.clone(),
     };
     debug!(token = %agreement.token, channel1 = ?info.extensions, "mux connected");
     let session = MuxSession::client(
@@ -749,9 +707,9 @@ where
         stream,
         Role::Client,
         negotiation.physical,
-        protocol,
+        switched.protocol,
         config.client.websocket.clone(),
-        leftover,
+        switched.leftover,
     );
     let (tx, rx) = mpsc::channel(16);
     let (done_tx, done) = watch::channel(false);

@@ -10,15 +10,13 @@
 use std::time::Instant;
 
 use bytes::BytesMut;
-use http::Response;
 use tracing::{debug, trace};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 use ws_ext_core::ExtensionStack;
 
-use crate::config::{ClientConfig, WebSocketConfig};
+use crate::config::WebSocketConfig;
 use crate::error::{Error, ProtocolError};
-use crate::proto::handshake::client;
 use crate::proto::outbuf::OutBuf;
 use crate::proto::recv::{FrameSkipper, Read, Receiver};
 use crate::proto::send::Sender;
@@ -163,6 +161,19 @@ impl Connection {
     /// wind down.
     pub(crate) fn should_wind_down(&self) -> bool {
         (self.close_sent && self.close_received) || self.read_done
+    }
+
+    /// Winding down, whether to wait for the peer to close the byte
+    /// stream first: a client does (RFC 6455 §7.1.1, up to the close
+    /// timeout) unless nothing more will be read; a server closes first.
+    pub(crate) fn awaits_peer_eof(&self) -> bool {
+        self.role == Role::Client && !self.read_done
+    }
+
+    /// When the close timeout runs out: `close_timeout` after our close
+    /// frame was queued (`None` before that).
+    pub(crate) fn close_deadline(&self) -> Option<Instant> {
+        self.close_sent_at.map(|t| t + self.config.close_timeout)
     }
 
     fn mark_close_sent(&mut self) {
@@ -336,27 +347,6 @@ impl Connection {
         self.terminated = true;
         self.pending_error.take()
     }
-}
-
-/// Parse the server's handshake response in `buf`. Once it is complete:
-/// the client connection and the response, with the bytes past the
-/// response left in `buf`.
-pub(crate) fn client_response(
-    buf: &mut BytesMut,
-    key: &str,
-    config: &ClientConfig,
-) -> Result<Option<(Connection, Response<()>)>, Error> {
-    let Some((connected, n)) = client::response(buf, key, config)? else {
-        return Ok(None);
-    };
-    let _ = buf.split_to(n);
-    let conn = Connection::new(
-        Role::Client,
-        connected.extensions,
-        connected.protocol,
-        config.websocket.clone(),
-    );
-    Ok(Some((conn, connected.response)))
 }
 
 /// The accessors both adapters share (over their `conn` and `io` fields).

@@ -1,10 +1,90 @@
 //! The opening handshake (RFC 6455 §4), sans-I/O: bytes in, bytes and
 //! decisions out.
+//!
+//! One state machine per role, which every adapter (tokio, blocking, mux)
+//! drives with its own I/O loop:
+//!
+//! - [`client::ClientHandshake`]: gives the request bytes to write, is fed
+//!   the bytes read until the 101 is complete and valid, then gives an
+//!   [`Established`] (the 101, the negotiated extensions and subprotocol,
+//!   the bytes read past the 101). The mux client stops one step earlier
+//!   ([`client::ClientHandshake::poll_switching`]) to negotiate
+//!   `Sec-WebSocket-Extensions` itself.
+//! - [`server::ServerHandshake`]: is fed the bytes read until a complete
+//!   request head (within `max_header_bytes`); then
+//!   [`server::ServerHandshake::accept`] validates it, negotiates, runs the
+//!   `on_request` callback and gives the 101 bytes to write and an
+//!   [`Established`], or a [`server::Rejection`] with the error answer to
+//!   write.
 
 pub mod client;
 pub mod server;
 
-use http::HeaderMap;
+use bytes::BytesMut;
+use http::{HeaderMap, Response};
+use ws_ext_core::ExtensionStack;
+
+use crate::config::WebSocketConfig;
+use crate::proto::connection::Connection;
+use crate::proto::Role;
+
+/// A finished opening handshake, either role: what the connection starts
+/// from.
+#[derive(Debug)]
+pub struct Established {
+    /// Which end we are.
+    pub role: Role,
+    /// The 101 response (received by a client, sent by a server).
+    pub response: Response<()>,
+    /// The negotiated extensions.
+    pub extensions: ExtensionStack,
+    /// The negotiated subprotocol.
+    pub protocol: Option<String>,
+    /// Bytes read past the handshake head: the peer's first frames.
+    pub leftover: BytesMut,
+}
+
+impl Established {
+    /// The engine halves for a connection driven by hand: the
+    /// [`Sender`](crate::proto::send::Sender) and
+    /// [`Receiver`](crate::proto::recv::Receiver) over the negotiated
+    /// extensions with `config`'s limits, and the leftover bytes (the start
+    /// of the read buffer). The adapters keep more state (close handshake,
+    /// keepalive) over the same halves.
+    pub fn into_engine(
+        self,
+        config: &WebSocketConfig,
+    ) -> (
+        crate::proto::send::Sender,
+        crate::proto::recv::Receiver,
+        BytesMut,
+    ) {
+        let plain = self.extensions.is_empty();
+        let (send, recv) = self.extensions.split();
+        let mut receiver = crate::proto::recv::Receiver::new(
+            self.role,
+            recv,
+            config.max_frame_size,
+            config.max_message_size,
+        );
+        receiver.set_early_utf8(plain);
+        (
+            crate::proto::send::Sender::new(self.role, send),
+            receiver,
+            self.leftover,
+        )
+    }
+
+    /// The connection state, the leftover bytes (the start of the read
+    /// buffer) and the 101 response.
+    pub(crate) fn into_connection(
+        self,
+        config: WebSocketConfig,
+    ) -> (Connection, BytesMut, Response<()>) {
+        let conn = Connection::new(self.role, self.extensions, self.protocol, config);
+        (conn, self.leftover, self.response)
+    }
+}
 
 /// Most header lines accepted in a request or response head.
 pub const MAX_HEADERS: usize = 64;
