@@ -170,43 +170,13 @@ pub struct MuxServerConfig {
     pub backlog: usize,
 }
 
-/// Setters, one per field: `MuxServerConfig::default().with_field(value)`.
-impl MuxServerConfig {
-    /// Sets [`server`](Self::server).
-    #[must_use]
-    pub fn with_server(mut self, server: ServerConfig) -> Self {
-        self.server = server;
-        self
-    }
-
-    /// Sets [`token`](Self::token).
-    #[must_use]
-    pub fn with_token(mut self, token: String) -> Self {
-        self.token = token;
-        self
-    }
-
-    /// Sets [`mux`](Self::mux).
-    #[must_use]
-    pub fn with_mux(mut self, mux: MuxConfig) -> Self {
-        self.mux = mux;
-        self
-    }
-
-    /// Sets [`channel_extensions`](Self::channel_extensions).
-    #[must_use]
-    pub fn with_channel_extensions(mut self, channel_extensions: ServerNegotiator) -> Self {
-        self.channel_extensions = channel_extensions;
-        self
-    }
-
-    /// Sets [`backlog`](Self::backlog).
-    #[must_use]
-    pub fn with_backlog(mut self, backlog: usize) -> Self {
-        self.backlog = backlog;
-        self
-    }
-}
+ws_ext_core::config_setters!(MuxServerConfig {
+    with_server => server: ServerConfig,
+    with_token => token: String,
+    with_mux => mux: MuxConfig,
+    with_channel_extensions => channel_extensions: ServerNegotiator,
+    with_backlog => backlog: usize,
+});
 
 impl Default for MuxServerConfig {
     fn default() -> Self {
@@ -426,53 +396,13 @@ pub struct MuxClientConfig {
     pub channel_extensions: Vec<Arc<dyn ClientExtensionFactory>>,
 }
 
-/// Setters, one per field: `MuxClientConfig::default().with_field(value)`.
-impl MuxClientConfig {
-    /// Sets [`client`](Self::client).
-    #[must_use]
-    pub fn with_client(mut self, client: ClientConfig) -> Self {
-        self.client = client;
-        self
-    }
-
-    /// Sets [`token`](Self::token).
-    #[must_use]
-    pub fn with_token(mut self, token: String) -> Self {
-        self.token = token;
-        self
-    }
-
-    /// Sets [`alternate_tokens`](Self::alternate_tokens).
-    #[must_use]
-    pub fn with_alternate_tokens(mut self, alternate_tokens: Vec<String>) -> Self {
-        self.alternate_tokens = alternate_tokens;
-        self
-    }
-
-    /// Sets [`quota`](Self::quota).
-    #[must_use]
-    pub fn with_quota(mut self, quota: Option<u32>) -> Self {
-        self.quota = quota;
-        self
-    }
-
-    /// Sets [`mux`](Self::mux).
-    #[must_use]
-    pub fn with_mux(mut self, mux: MuxConfig) -> Self {
-        self.mux = mux;
-        self
-    }
-
-    /// Sets [`channel_extensions`](Self::channel_extensions).
-    #[must_use]
-    pub fn with_channel_extensions(
-        mut self,
-        channel_extensions: Vec<Arc<dyn ClientExtensionFactory>>,
-    ) -> Self {
-        self.channel_extensions = channel_extensions;
-        self
-    }
-}
+ws_ext_core::config_setters!(MuxClientConfig {
+    with_client => client: ClientConfig,
+    with_token => token: String,
+    with_alternate_tokens => alternate_tokens: Vec<String>,
+    with_quota => quota: Option<u32>,
+    with_mux => mux: MuxConfig,
+});
 
 impl Default for MuxClientConfig {
     fn default() -> Self {

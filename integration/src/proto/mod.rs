@@ -43,19 +43,13 @@
 //! let mut to_client: Vec<u8> = Vec::new();
 //!
 //! // The client writes its request.
-//! let client_config = ClientConfig {
-//!     subprotocols: vec!["chat".into()],
-//!     ..ClientConfig::default()
-//! };
+//! let client_config = ClientConfig::default().with_subprotocols(vec!["chat".into()]);
 //! let target = Target::parse("ws://localhost/chat")?;
 //! let mut client = ClientHandshake::new(&target, &client_config);
 //! to_server.extend_from_slice(client.request());
 //!
 //! // The server reads it (here in two pieces) and answers 101.
-//! let server_config = ServerConfig {
-//!     subprotocols: vec!["chat".into()],
-//!     ..ServerConfig::default()
-//! };
+//! let server_config = ServerConfig::default().with_subprotocols(vec!["chat".into()]);
 //! let mut server = ServerHandshake::new(server_config.max_header_bytes);
 //! let (first, rest) = to_server.split_at(7);
 //! assert!(server.feed(first)?.is_none()); // needs more
