@@ -402,6 +402,7 @@ ws_ext_core::config_setters!(MuxClientConfig {
     with_alternate_tokens => alternate_tokens: Vec<String>,
     with_quota => quota: Option<u32>,
     with_mux => mux: MuxConfig,
+    with_channel_extensions => channel_extensions: Vec<Arc<dyn ClientExtensionFactory>>,
 });
 
 impl Default for MuxClientConfig {
