@@ -73,7 +73,7 @@ pub fn handshake_request(data: &[u8]) {
                     assert!(out.starts_with(b"HTTP/1.1 101 "));
                 }
                 Err(e) => {
-                    let status = e.status();
+                    let status = e.status().as_u16();
                     assert!((400..500).contains(&status), "status {status} for {e}");
                     let resp = server::error_response(&e);
                     assert!(resp.starts_with(b"HTTP/1.1 4"));
@@ -82,7 +82,7 @@ pub fn handshake_request(data: &[u8]) {
         }
         Ok(None) => assert!(data.len() < limit, "incomplete head past the limit"),
         Err(e) => {
-            let status = e.status();
+            let status = e.status().as_u16();
             assert!(status == 400 || status == 431, "status {status} for {e}");
         }
     }
@@ -156,7 +156,7 @@ pub fn frame_decoder(data: &[u8]) {
                 }
                 Ok(Read::Message(m)) => check_message(&m, max_message),
                 Err(e) => {
-                    let code = e.close_code();
+                    let code = u16::from(e.close_code());
                     assert!(
                         matches!(code, 1002 | 1007 | 1009),
                         "unexpected close code {code} for {e}"

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -43,10 +42,7 @@ async fn ws_handler(State(config): State<Arc<ServerConfig>>, mut req: Request) -
     // Validate the upgrade and negotiate extensions from the request head.
     let mut accepted = match wsx::negotiate_upgrade(&head_of(&req), &config) {
         Ok(accepted) => accepted,
-        Err(e) => {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return (status, e.to_string()).into_response();
-        }
+        Err(e) => return (e.status(), e.to_string()).into_response(),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let response = std::mem::take(&mut accepted.response);

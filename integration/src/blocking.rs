@@ -62,6 +62,7 @@ use http::{Request, Response};
 #[cfg(feature = "tls")]
 use tokio_rustls::rustls;
 use tracing::debug;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 use ws_ext_core::ExtensionStack;
@@ -424,8 +425,9 @@ impl<S: IoRead + Write> WebSocket<S> {
         if self.conn.terminated {
             return Err(Error::ConnectionClosed);
         }
-        self.conn
-            .queue_close(Some(frame.unwrap_or_else(|| close::frame(1000, ""))));
+        self.conn.queue_close(Some(
+            frame.unwrap_or_else(|| close::frame(CloseCode::Normal, "")),
+        ));
         self.flush_all()?;
         Ok(())
     }

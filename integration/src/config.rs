@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Request;
+use http::{Request, StatusCode};
 use ws_ext_core::{ClientNegotiator, ServerNegotiator};
 
 /// What the request callback decided.
@@ -15,7 +15,7 @@ pub enum RequestDecision {
     /// Answer with this status and body instead.
     Reject {
         /// HTTP status (4xx or 5xx).
-        status: u16,
+        status: StatusCode,
         /// Body text.
         reason: String,
     },
@@ -23,7 +23,7 @@ pub enum RequestDecision {
 
 impl RequestDecision {
     /// Shorthand for [`RequestDecision::Reject`].
-    pub fn reject(status: u16, reason: impl Into<String>) -> Self {
+    pub fn reject(status: StatusCode, reason: impl Into<String>) -> Self {
         RequestDecision::Reject {
             status,
             reason: reason.into(),
@@ -147,7 +147,7 @@ impl ServerConfig {
     /// use wsx::{ServerConfig, RequestDecision};
     /// let config = ServerConfig::default().on_request(|req, _resp| {
     ///     if req.uri().path() == "/private" {
-    ///         RequestDecision::reject(403, "forbidden")
+    ///         RequestDecision::reject(http::StatusCode::FORBIDDEN, "forbidden")
     ///     } else {
     ///         RequestDecision::Accept
     ///     }

@@ -2,6 +2,8 @@
 
 use std::io;
 
+use http::StatusCode;
+use tungstenite::protocol::frame::coding::CloseCode;
 use ws_ext_core::{ExtensionError, NegotiationError};
 
 /// A fault in the peer's frames or messages (RFC 6455 §5, §7). Each variant
@@ -66,12 +68,12 @@ pub enum ProtocolError {
 
 impl ProtocolError {
     /// The close code this failure sends.
-    pub fn close_code(&self) -> u16 {
+    pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidCloseReason | Self::InvalidUtf8 => 1007,
-            Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => 1009,
-            Self::Extension(e) => e.close_code(),
-            _ => 1002,
+            Self::InvalidCloseReason | Self::InvalidUtf8 => CloseCode::Invalid,
+            Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::Size,
+            Self::Extension(e) => CloseCode::from(e.close_code()),
+            _ => CloseCode::Protocol,
         }
     }
 }
@@ -113,7 +115,7 @@ pub enum HandshakeError {
     #[error("server answered HTTP {status} instead of 101 Switching Protocols")]
     Status {
         /// The status code received.
-        status: u16,
+        status: StatusCode,
         /// The response body read with the head, if any (lossy UTF-8).
         body: String,
     },
@@ -121,7 +123,7 @@ pub enum HandshakeError {
     #[error("request rejected with HTTP {status}: {reason}")]
     Rejected {
         /// Status answered.
-        status: u16,
+        status: StatusCode,
         /// Body answered.
         reason: String,
     },
@@ -132,14 +134,13 @@ pub enum HandshakeError {
 
 impl HandshakeError {
     /// The HTTP status a server answers this failure with.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
         match self {
-            Self::HeadTooLarge { .. } => 431,
-            Self::UnsupportedVersion(_) => 426,
+            Self::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UnsupportedVersion(_) => StatusCode::UPGRADE_REQUIRED,
             Self::Rejected { status, .. } => *status,
-            Self::Timeout => 408,
-            Self::Io(_) | Self::Eof => 400,
-            _ => 400,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            _ => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -184,10 +185,10 @@ pub enum Error {
 impl Error {
     /// The close code this error sent to the peer, if it failed the
     /// connection.
-    pub fn close_code(&self) -> Option<u16> {
+    pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Self::Protocol(p) => Some(p.close_code()),
-            Self::Encode(_) => Some(1011),
+            Self::Encode(_) => Some(CloseCode::Error),
             _ => None,
         }
     }

@@ -133,7 +133,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Events<S> {
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
-                    let code = e.close_code().unwrap_or(1006);
+                    let code = e.close_code().map_or(1006, u16::from);
                     this.pending_close = Some(Event::Close {
                         code,
                         reason: e.to_string(),

@@ -21,6 +21,7 @@ pub mod proto;
 
 pub use config::{ClientConfig, RequestCallback, RequestDecision, ServerConfig, WebSocketConfig};
 pub use error::{Error, HandshakeError, ProtocolError, Result};
+pub use http::StatusCode;
 pub use proto::{ReadyState, Role};
 pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::protocol::CloseFrame;

@@ -29,6 +29,7 @@ use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 use tracing::debug;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
 use ws_ext_core::ExtensionStack;
 
@@ -464,7 +465,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = &mut *self;
         if !this.conn.terminated {
-            this.conn.queue_close(Some(close::frame(1000, "")));
+            this.conn
+                .queue_close(Some(close::frame(CloseCode::Normal, "")));
         }
         if this.shutdown {
             return Poll::Ready(Ok(()));

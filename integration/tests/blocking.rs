@@ -225,7 +225,7 @@ fn protocol_error_is_reported_after_the_close_handshake() {
         tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut ws = blocking::accept(tcp).unwrap();
         let err = ws.read().unwrap_err();
-        assert_eq!(err.close_code(), Some(1002), "{err}");
+        assert_eq!(err.close_code(), Some(wsx::CloseCode::Protocol), "{err}");
         assert!(matches!(ws.read(), Err(Error::ConnectionClosed)));
     });
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

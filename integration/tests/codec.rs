@@ -43,7 +43,7 @@ fn read_all(r: &mut Receiver, bytes: &[u8]) -> Result<Vec<Message>, ProtocolErro
 
 fn fails(r: &mut Receiver, bytes: &[u8]) -> (ProtocolError, u16) {
     let e = read_all(r, bytes).unwrap_err();
-    let code = e.close_code();
+    let code = u16::from(e.close_code());
     (e, code)
 }
 

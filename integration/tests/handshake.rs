@@ -57,7 +57,7 @@ fn header_tokens_are_case_insensitive_and_listed() {
 fn status_of(raw: &str) -> (u16, String) {
     let e = accept(raw, &ServerConfig::default()).unwrap_err();
     let answer = String::from_utf8(server::error_response(&e)).unwrap();
-    (e.status(), answer)
+    (e.status().as_u16(), answer)
 }
 
 #[test]
@@ -156,7 +156,7 @@ fn subprotocol_choice_and_callback() {
 
     let config = ServerConfig::default().on_request(|req, resp| {
         if req.uri().path() != "/chat" {
-            return RequestDecision::reject(403, "wrong path");
+            return RequestDecision::reject(http::StatusCode::FORBIDDEN, "wrong path");
         }
         if let Some(h) = resp.headers_mut() {
             h.insert("x-served-by", http::HeaderValue::from_static("wsx"));

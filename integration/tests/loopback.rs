@@ -417,7 +417,7 @@ async fn events_report_error_then_unclean_close() {
             kinds.push(match ev {
                 wsx::Event::Open { .. } => "open".to_owned(),
                 wsx::Event::Message(_) => "message".to_owned(),
-                wsx::Event::Error(e) => format!("error {}", e.close_code().unwrap_or(0)),
+                wsx::Event::Error(e) => format!("error {}", e.close_code().map_or(0, u16::from)),
                 wsx::Event::Close {
                     code, was_clean, ..
                 } => format!("close {code} {was_clean}"),

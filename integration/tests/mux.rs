@@ -275,7 +275,9 @@ async fn server_closes_the_physical_connection_with_its_code() {
             ch.send(m).await.unwrap();
         }
         let _ = shut_rx.await;
-        server.close(1001, "server shutting down").await;
+        server
+            .close(wsx::CloseCode::Away, "server shutting down")
+            .await;
         // Keep the channel's stream alive until the connection is gone.
         while let Some(Ok(_)) = ch.next().await {}
     });

@@ -99,7 +99,9 @@ pub async fn handle<S>(
         // Every channel closes with 1001 (its echo loop sees `stop`), then
         // the physical connection does too.
         while channels.join_next().await.is_some() {}
-        server.close(1001, "server shutting down").await;
+        server
+            .close(wsx::CloseCode::Away, "server shutting down")
+            .await;
     } else {
         // No more channels; the physical connection closes once the open
         // ones are done.

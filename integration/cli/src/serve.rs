@@ -4,6 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -168,7 +169,7 @@ async fn over_capacity(mut tcp: tokio::net::TcpStream, timeout: Duration, limit:
     let _ = tokio::time::timeout(timeout, wsx::read_request(&mut tcp, limit)).await;
     let body = b"503 Service Unavailable: the server is at its connection limit; retry later\n";
     let resp = simple_response(
-        503,
+        StatusCode::SERVICE_UNAVAILABLE,
         &[("Retry-After", "1")],
         "text/plain; charset=utf-8",
         body,
@@ -276,26 +277,26 @@ where
     let resp = match (req.method().as_str(), req.uri().path()) {
         ("GET", "/stats") => match stats {
             Some(json) => simple_response(
-                200,
+                StatusCode::OK,
                 &[("Cache-Control", "no-store")],
                 "application/json",
                 json.as_bytes(),
             ),
             None => simple_response(
-                404,
+                StatusCode::NOT_FOUND,
                 &[],
                 "text/plain; charset=utf-8",
                 b"404 Not Found: no open connection with that id\n",
             ),
         },
         ("GET", "/") | ("GET", "/index.html") => simple_response(
-            200,
+            StatusCode::OK,
             &[("Cache-Control", "no-store")],
             "text/html; charset=utf-8",
             DEMO_PAGE.as_bytes(),
         ),
         ("GET", path) => simple_response(
-            404,
+            StatusCode::NOT_FOUND,
             &[],
             "text/plain; charset=utf-8",
             format!(
@@ -305,7 +306,7 @@ where
             .as_bytes(),
         ),
         (method, _) => simple_response(
-            405,
+            StatusCode::METHOD_NOT_ALLOWED,
             &[("Allow", "GET")],
             "text/plain; charset=utf-8",
             format!("405 Method Not Allowed: {method}\nOnly GET is served here.\n").as_bytes(),

@@ -80,6 +80,8 @@ use ws_mux::{
 
 pub use channel_io::{ChannelInfo, ChannelIo};
 
+use tungstenite::protocol::frame::coding::CloseCode;
+
 use crate::accept::{read_request, reject, send_rejection};
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::HandshakeError;
@@ -241,16 +243,16 @@ impl MuxServer {
         &self.token
     }
 
-    /// Close the physical connection with `code` (e.g. 1001 when the server
-    /// shuts down). Channels still open end with it, and what they wrote
+    /// Close the physical connection with `code` (e.g. [`CloseCode::Away`]
+    /// when the server shuts down). Channels still open end with it, and what they wrote
     /// but the connection has not sent yet is dropped: close the channels
     /// first (and wait for them) for a clean closing handshake on each, as
     /// `wsx serve --mux` does on SIGTERM.
-    pub async fn close(self, code: u16, reason: &str) {
+    pub async fn close(self, code: CloseCode, reason: &str) {
         let _ = self
             .commands
             .send(Command::Close {
-                code,
+                code: code.into(),
                 reason: reason.to_owned(),
             })
             .await;

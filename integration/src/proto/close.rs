@@ -53,13 +53,13 @@ pub fn encode(frame: Option<&CloseFrame>) -> Bytes {
 
 /// A close frame with a numeric code and a reason cut to fit a control
 /// frame (at most 123 bytes, on a character boundary).
-pub fn frame(code: u16, reason: &str) -> CloseFrame {
+pub fn frame(code: CloseCode, reason: &str) -> CloseFrame {
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
         end -= 1;
     }
     CloseFrame {
-        code: CloseCode::from(code),
+        code,
         reason: Utf8Bytes::from(&reason[..end]),
     }
 }
@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn reason_is_truncated_on_char_boundary() {
         let long = "é".repeat(100);
-        let f = frame(1002, &long);
+        let f = frame(CloseCode::Protocol, &long);
         assert!(f.reason.len() <= 123);
         assert_eq!(f.reason.len() % 2, 0);
     }

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use tracing::{debug, trace};
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 use ws_ext_core::ExtensionStack;
@@ -221,7 +222,7 @@ impl Connection {
 
     fn fail(&mut self, err: ProtocolError) {
         let code = err.close_code();
-        debug!(code, error = %err, "failing the connection");
+        debug!(code = u16::from(code), error = %err, "failing the connection");
         if matches!(
             err,
             ProtocolError::CloseTooShort
@@ -317,7 +318,10 @@ impl Connection {
         }
         if self.keepalive_sent {
             debug!("peer silent past the idle timeout; dropping");
-            self.abort(close::frame(1001, "idle timeout"), Error::IdleTimeout);
+            self.abort(
+                close::frame(CloseCode::Away, "idle timeout"),
+                Error::IdleTimeout,
+            );
             self.discard_input = true;
         } else {
             trace!("connection idle: sending a keepalive ping");

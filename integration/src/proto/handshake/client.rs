@@ -139,8 +139,10 @@ pub fn parse_switching_protocols(
     };
     let code = resp.code.unwrap_or(0);
     if code != 101 {
+        let status = http::StatusCode::from_u16(code)
+            .map_err(|_| HandshakeError::Malformed(format!("invalid status code {code}")))?;
         let body = String::from_utf8_lossy(&buf[n..buf.len().min(n + 512)]).into_owned();
-        return Err(HandshakeError::Status { status: code, body });
+        return Err(HandshakeError::Status { status, body });
     }
     let map = to_header_map(resp.headers).map_err(HandshakeError::Malformed)?;
     if !header_has_token(&map, "upgrade", "websocket") {

@@ -149,12 +149,11 @@ pub fn write_response_head(resp: &http::Response<()>, out: &mut Vec<u8>) {
 
 /// A complete plain HTTP response with a text body and `Connection: close`.
 pub fn simple_response(
-    status: u16,
+    status: http::StatusCode,
     extra: &[(&str, &str)],
     content_type: &str,
     body: &[u8],
 ) -> Vec<u8> {
-    let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
     let mut out = Vec::with_capacity(128 + body.len());
     out.extend_from_slice(
         format!(

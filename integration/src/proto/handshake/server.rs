@@ -374,7 +374,7 @@ impl ServerHandshake {
     /// [`error_response`]), or nothing when the error is the connection's
     /// own (I/O, end of stream).
     pub fn reject(error: HandshakeError) -> Rejection {
-        debug!(error = %error, status = error.status(), "handshake rejected");
+        debug!(error = %error, status = error.status().as_u16(), "handshake rejected");
         let response = match error {
             HandshakeError::Io(_) | HandshakeError::Eof => None,
             ref e => Some(error_response(e)),
@@ -596,7 +596,7 @@ mod tests {
         let (req, _) = hs.feed(REQUEST).unwrap().unwrap();
         let config = ServerConfig {
             on_request: Some(std::sync::Arc::new(|_, _| {
-                RequestDecision::reject(403, "go away")
+                RequestDecision::reject(http::StatusCode::FORBIDDEN, "go away")
             })),
             ..ServerConfig::default()
         };
