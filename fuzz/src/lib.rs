@@ -462,3 +462,315 @@ pub fn mux_session(data: &[u8]) {
         }
     }
 }
+
+/// The `wsx` mux driver end to end (issue 15 item 5): the real
+/// `wsx::mux::accept_mux` / `client_mux_handshake` tasks (physical
+/// `WebSocketStream`, driver, per-channel streams and their echo tasks) over
+/// an in-memory duplex, with the fuzzer as the peer sending physical
+/// messages after a valid opening handshake: control blocks (AddChannel
+/// with any channel ID and encapsulated handshake, FlowControl quotas,
+/// DropChannel for any channel, NewChannelSlot) and channel frames.
+///
+/// Checks: no panic; no hang (a current-thread runtime with paused time:
+/// timers fire as soon as every task waits, and the whole exchange must end
+/// within 120 s of that virtual time after the peer closes or ends its
+/// side); the driver's output stays below 16 MiB.
+///
+/// First byte: bit 0 role (0: `wsx` is the server, 1: the client), bit 1
+/// small duplex buffer (4 KiB, physical backpressure), bit 2 the peer reads
+/// slowly, bit 3 even channels are not read for 30 s (quota withheld),
+/// bit 4 permessage-deflate offered for channel 1, bit 5 each message is
+/// split into two physical frames, bit 6 the peer ends with a Close (else
+/// with EOF), bit 7 the channels send a message of their own first.
+/// Rest: records `[len, payload(len)]`, each one physical binary message;
+/// `len` 0 reads one more byte `op`: 0 an empty binary message, 1 a 50 ms
+/// pause, 2 a physical Ping, 3 a physical Close.
+pub fn mux_driver(data: &[u8]) {
+    let Some((&cfg, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+    else {
+        return;
+    };
+    let records = rest.to_vec();
+    rt.block_on(async move {
+        let run = mux_driver_run(cfg, records);
+        if tokio::time::timeout(std::time::Duration::from_secs(120), run)
+            .await
+            .is_err()
+        {
+            panic!("mux driver: no end within 120 s (virtual) after the peer finished");
+        }
+    });
+}
+
+const MUX_DRIVER_MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn mux_small_config() -> ws_mux::MuxConfig {
+    ws_mux::MuxConfig {
+        max_channels: 5,
+        receive_window: 512,
+        slot_quota: 512,
+        initial_slots: 4,
+        max_message_size: 4096,
+        max_handshake_size: 1024,
+        max_send_buffer: 4096,
+        ..ws_mux::MuxConfig::default()
+    }
+}
+
+fn mux_websocket_config() -> wsx::WebSocketConfig {
+    wsx::WebSocketConfig {
+        max_message_size: 4096,
+        max_frame_size: 4096,
+        ..wsx::WebSocketConfig::default()
+    }
+}
+
+/// One physical frame: masked when the fuzzer is the client.
+fn physical_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8], masked: bool) {
+    out.push(if fin { 0x80 } else { 0 } | opcode);
+    let m = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => out.push(m | n as u8),
+        n => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    if masked {
+        out.extend_from_slice(&MUX_DRIVER_MASK);
+        out.extend(
+            payload
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ MUX_DRIVER_MASK[i % 4]),
+        );
+    } else {
+        out.extend_from_slice(payload);
+    }
+}
+
+/// What a channel's task does with its stream: optionally say something,
+/// optionally wait 30 s before reading, then echo until the stream ends.
+async fn mux_driver_channel(mut ws: wsx::mux::MuxChannel, cfg: u8) {
+    use futures_util::{SinkExt, StreamExt};
+    let id = wsx::mux::channel_id(&ws);
+    if cfg & 0x80 != 0 && ws.send(Message::text(format!("hello {id}"))).await.is_err() {
+        return;
+    }
+    if cfg & 8 != 0 && id % 2 == 0 {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
+    let mut n = 0;
+    while let Some(Ok(m)) = ws.next().await {
+        n += 1;
+        assert!(n < 100_000, "message storm on channel {id}");
+        if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn mux_driver_run(cfg: u8, records: Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server_role = cfg & 1 == 0;
+    let cap = if cfg & 2 != 0 { 4096 } else { 64 << 10 };
+    let (peer, ours) = tokio::io::duplex(cap);
+    let mut tasks = tokio::task::JoinSet::new();
+
+    // Our side: the real wsx mux server or client, its channels echoing.
+    if server_role {
+        let config = wsx::mux::MuxServerConfig {
+            server: ServerConfig {
+                websocket: mux_websocket_config(),
+                ..ServerConfig::default()
+            },
+            mux: mux_small_config(),
+            channel_extensions: deflate_server(),
+            backlog: 4,
+            ..wsx::mux::MuxServerConfig::default()
+        };
+        tasks.spawn(async move {
+            let Ok(wsx::mux::MuxAccepted::Mux(mut server)) =
+                wsx::mux::accept_mux(ours, &config).await
+            else {
+                return;
+            };
+            let mut chans = tokio::task::JoinSet::new();
+            while let Some(ch) = server.next_channel().await {
+                assert!(chans.len() < 10_000, "channel storm");
+                chans.spawn(mux_driver_channel(ch.stream, cfg));
+            }
+            while chans.join_next().await.is_some() {}
+        });
+    } else {
+        let config = wsx::mux::MuxClientConfig {
+            client: ClientConfig {
+                websocket: mux_websocket_config(),
+                ..ClientConfig::default()
+            },
+            quota: Some(1024),
+            mux: mux_small_config(),
+            channel_extensions: vec![std::sync::Arc::new(PerMessageDeflateClient::new(
+                DeflateConfig::default(),
+            ))],
+            ..wsx::mux::MuxClientConfig::default()
+        };
+        tasks.spawn(async move {
+            let Ok(target) = wsx::Target::parse("ws://example.com/fuzz") else {
+                return;
+            };
+            let Ok((client, first)) = wsx::mux::client_mux_handshake(ours, &target, &config).await
+            else {
+                return;
+            };
+            let mut chans = tokio::task::JoinSet::new();
+            chans.spawn(mux_driver_channel(first, cfg));
+            // Open more channels (each waits for the peer's answer).
+            for path in ["/a", "/b", "/c"] {
+                let client = client.clone();
+                chans.spawn(async move {
+                    if let Ok(ch) = client.open_channel(path).await {
+                        mux_driver_channel(ch, cfg).await;
+                    }
+                });
+            }
+            drop(client);
+            while chans.join_next().await.is_some() {}
+        });
+    }
+
+    // The fuzzer's side: a valid opening handshake, then the records.
+    let (mut rd, mut wr) = tokio::io::split(peer);
+    let masked = server_role;
+    if server_role {
+        let offer = if cfg & 0x10 != 0 {
+            "permessage-deflate; client_max_window_bits, mux; quota=1024"
+        } else {
+            "mux; quota=1024"
+        };
+        let req = format!(
+            "GET /fuzz HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: {offer}\r\n\r\n"
+        );
+        if wr.write_all(req.as_bytes()).await.is_err() {
+            return;
+        }
+    } else {
+        // Read the client's request and answer it (mux agreed, and
+        // permessage-deflate for channel 1 when bit 4 says so).
+        let mut head = Vec::new();
+        let req = loop {
+            let mut b = [0u8; 512];
+            match rd.read(&mut b).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&b[..n]),
+            }
+            match wsx::proto::handshake::server::parse_request(&head, 8192) {
+                Ok(Some((req, _))) => break req,
+                Ok(None) => {}
+                Err(e) => panic!("the mux client's own request does not parse: {e}"),
+            }
+        };
+        let Ok(mut accepted) =
+            wsx::proto::handshake::server::accept(&req, &ServerConfig::default())
+        else {
+            panic!("the mux client's own request is not a valid upgrade");
+        };
+        let ext = if cfg & 0x10 != 0 {
+            "permessage-deflate, mux"
+        } else {
+            "mux"
+        };
+        accepted.response.headers_mut().insert(
+            "sec-websocket-extensions",
+            http::HeaderValue::from_static(ext),
+        );
+        let mut resp = Vec::new();
+        wsx::proto::handshake::write_response_head(&accepted.response, &mut resp);
+        if wr.write_all(&resp).await.is_err() {
+            return;
+        }
+    }
+
+    // Drain what the driver sends (slowly if bit 2), bounded.
+    let slow = cfg & 4 != 0;
+    let reader = tokio::spawn(async move {
+        let mut total = 0usize;
+        let mut b = vec![0u8; if slow { 64 } else { 16 << 10 }];
+        loop {
+            match rd.read(&mut b).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+            assert!(total < 16 << 20, "mux driver output storm");
+            if slow {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+    });
+
+    let mut rest = &records[..];
+    let mut steps = 0;
+    let mut closed = false;
+    while !rest.is_empty() && steps < 256 && !closed {
+        steps += 1;
+        let len = rest[0] as usize;
+        let mut out = Vec::new();
+        if len == 0 {
+            let op = rest.get(1).copied().unwrap_or(0);
+            rest = rest.get(2..).unwrap_or(&[]);
+            match op % 4 {
+                0 => physical_frame(&mut out, true, 2, &[], masked),
+                1 => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                2 => physical_frame(&mut out, true, 9, b"fuzz", masked),
+                _ => {
+                    physical_frame(&mut out, true, 8, &1000u16.to_be_bytes(), masked);
+                    closed = true;
+                }
+            }
+        } else {
+            let end = (1 + len).min(rest.len());
+            let payload = &rest[1..end];
+            rest = &rest[end..];
+            if cfg & 0x20 != 0 && payload.len() > 1 {
+                let (a, b) = payload.split_at(payload.len() / 2);
+                physical_frame(&mut out, false, 2, a, masked);
+                physical_frame(&mut out, true, 0, b, masked);
+            } else {
+                physical_frame(&mut out, true, 2, payload, masked);
+            }
+        }
+        if !out.is_empty() && wr.write_all(&out).await.is_err() {
+            break;
+        }
+        // Let the driver and the channels run between messages.
+        tokio::task::yield_now().await;
+    }
+    if !closed && cfg & 0x40 != 0 {
+        let mut out = Vec::new();
+        physical_frame(&mut out, true, 8, &1000u16.to_be_bytes(), masked);
+        let _ = wr.write_all(&out).await;
+    }
+    let _ = wr.shutdown().await;
+    // Every task ends: the driver closes or fails the physical connection,
+    // which ends every channel.
+    while let Some(r) = tasks.join_next().await {
+        if let Err(e) = r {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    }
+    if let Err(e) = reader.await {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
