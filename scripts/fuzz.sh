@@ -99,4 +99,8 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "FUZZ FAILED: ${failed[*]}"
     exit 1
 fi
-echo "fuzz: ${#TARGETS[@]} targets passed (${SECS} s each)"
+if [ "$REPLAY_ONLY" = 1 ]; then
+    echo "fuzz: ${#TARGETS[@]} targets replayed their seeds and regressions"
+else
+    echo "fuzz: ${#TARGETS[@]} targets passed (${SECS} s each)"
+fi
