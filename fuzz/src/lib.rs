@@ -56,9 +56,11 @@ pub fn ext_header(data: &[u8]) {
 pub fn handshake_request(data: &[u8]) {
     use wsx::proto::handshake::{server, write_response_head};
     let limit = 4096;
-    let mut config = ServerConfig::default();
-    config.extensions = deflate_server();
-    config.subprotocols = vec!["chat".into(), "superchat".into()];
+    let config = ServerConfig {
+        extensions: deflate_server(),
+        subprotocols: vec!["chat".into(), "superchat".into()],
+        ..ServerConfig::default()
+    };
     match server::parse_request(data, limit) {
         Ok(Some((req, n))) => {
             assert!(
@@ -91,10 +93,12 @@ pub fn handshake_request(data: &[u8]) {
 /// The client's HTTP response parser and validation.
 pub fn handshake_response(data: &[u8]) {
     use wsx::proto::handshake::client;
-    let mut config = ClientConfig::default();
-    config.extensions = deflate_client();
-    config.subprotocols = vec!["chat".into()];
-    config.max_header_bytes = 4096;
+    let config = ClientConfig {
+        extensions: deflate_client(),
+        subprotocols: vec!["chat".into()],
+        max_header_bytes: 4096,
+        ..ClientConfig::default()
+    };
     // RFC 6455 §1.3's key; its accept value is s3pPLMBiTxaQ9kYGzzhZRbK+xOo=.
     if let Ok(Some((conn, n))) = client::response(data, "dGhlIHNhbXBsZSBub25jZQ==", &config) {
         assert!(n <= data.len());
@@ -486,26 +490,30 @@ pub fn mux_session(data: &[u8]) {
 /// `len` 0 reads one more byte `op`: 0 an empty binary message, 1 a 50 ms
 /// pause, 2 a physical Ping, 3 a physical Close.
 pub fn mux_driver(data: &[u8]) {
+    let _ = mux_driver_output(data);
+}
+
+/// [`mux_driver`], returning the first 64 KiB `wsx` sent to the peer (for
+/// the tests that check the harness reaches the channels).
+pub fn mux_driver_output(data: &[u8]) -> Vec<u8> {
     let Some((&cfg, rest)) = data.split_first() else {
-        return;
+        return Vec::new();
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
     else {
-        return;
+        return Vec::new();
     };
     let records = rest.to_vec();
     rt.block_on(async move {
         let run = mux_driver_run(cfg, records);
-        if tokio::time::timeout(std::time::Duration::from_secs(120), run)
-            .await
-            .is_err()
-        {
-            panic!("mux driver: no end within 120 s (virtual) after the peer finished");
+        match tokio::time::timeout(std::time::Duration::from_secs(120), run).await {
+            Ok(out) => out,
+            Err(_) => panic!("mux driver: no end within 120 s (virtual) after the peer finished"),
         }
-    });
+    })
 }
 
 const MUX_DRIVER_MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -563,7 +571,7 @@ async fn mux_driver_channel(mut ws: wsx::mux::MuxChannel, cfg: u8) {
     if cfg & 0x80 != 0 && ws.send(Message::text(format!("hello {id}"))).await.is_err() {
         return;
     }
-    if cfg & 8 != 0 && id % 2 == 0 {
+    if cfg & 8 != 0 && id.is_multiple_of(2) {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
     let mut n = 0;
@@ -576,7 +584,7 @@ async fn mux_driver_channel(mut ws: wsx::mux::MuxChannel, cfg: u8) {
     }
 }
 
-async fn mux_driver_run(cfg: u8, records: Vec<u8>) {
+async fn mux_driver_run(cfg: u8, records: Vec<u8>) -> Vec<u8> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server_role = cfg & 1 == 0;
     let cap = if cfg & 2 != 0 { 4096 } else { 64 << 10 };
@@ -660,7 +668,7 @@ async fn mux_driver_run(cfg: u8, records: Vec<u8>) {
              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: {offer}\r\n\r\n"
         );
         if wr.write_all(req.as_bytes()).await.is_err() {
-            return;
+            return Vec::new();
         }
     } else {
         // Read the client's request and answer it (mux agreed, and
@@ -669,7 +677,7 @@ async fn mux_driver_run(cfg: u8, records: Vec<u8>) {
         let req = loop {
             let mut b = [0u8; 512];
             match rd.read(&mut b).await {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return Vec::new(),
                 Ok(n) => head.extend_from_slice(&b[..n]),
             }
             match wsx::proto::handshake::server::parse_request(&head, 8192) {
@@ -695,7 +703,7 @@ async fn mux_driver_run(cfg: u8, records: Vec<u8>) {
         let mut resp = Vec::new();
         wsx::proto::handshake::write_response_head(&accepted.response, &mut resp);
         if wr.write_all(&resp).await.is_err() {
-            return;
+            return Vec::new();
         }
     }
 
@@ -703,17 +711,23 @@ async fn mux_driver_run(cfg: u8, records: Vec<u8>) {
     let slow = cfg & 4 != 0;
     let reader = tokio::spawn(async move {
         let mut total = 0usize;
+        let mut kept = Vec::new();
         let mut b = vec![0u8; if slow { 64 } else { 16 << 10 }];
         loop {
             match rd.read(&mut b).await {
                 Ok(0) | Err(_) => break,
-                Ok(n) => total += n,
+                Ok(n) => {
+                    total += n;
+                    let room = (64usize << 10).saturating_sub(kept.len());
+                    kept.extend_from_slice(&b[..n.min(room)]);
+                }
             }
             assert!(total < 16 << 20, "mux driver output storm");
             if slow {
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
         }
+        kept
     });
 
     let mut rest = &records[..];
@@ -768,9 +782,87 @@ async fn mux_driver_run(cfg: u8, records: Vec<u8>) {
             }
         }
     }
-    if let Err(e) = reader.await {
-        if e.is_panic() {
-            std::panic::resume_unwind(e.into_panic());
+    match reader.await {
+        Ok(kept) => kept,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn seed(name: &str) -> Vec<u8> {
+        let path = format!("{}/seeds/mux_driver/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn has(out: &[u8], needle: &[u8]) -> bool {
+        out.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// The harness reaches the channels: the server echoes a message on
+    /// channel 1 and on a channel the peer added (no channel extension,
+    /// so the payloads are plain on the wire).
+    #[test]
+    fn mux_driver_server_echoes_on_added_channel() {
+        let out = super::mux_driver_output(&seed("server_open_send_drop"));
+        assert!(
+            out.starts_with(b"HTTP/1.1 101"),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(
+            has(&out, b"Hello"),
+            "no echo on channel 2: {:?}",
+            out.escape_ascii().to_string()
+        );
+        assert!(has(&out, b"abc"), "no echo on channel 1");
+    }
+
+    /// The payloads of the (masked) frames the client sent, unmasked and
+    /// concatenated.
+    fn unmasked_payloads(mut out: &[u8]) -> Vec<u8> {
+        let mut all = Vec::new();
+        while out.len() >= 2 {
+            let (mut len, mut at) = ((out[1] & 0x7f) as usize, 2);
+            if len == 126 && out.len() >= 4 {
+                len = u16::from_be_bytes([out[2], out[3]]) as usize;
+                at = 4;
+            } else if len == 127 {
+                break;
+            }
+            let key = if out[1] & 0x80 != 0 && out.len() >= at + 4 {
+                at += 4;
+                [out[at - 4], out[at - 3], out[at - 2], out[at - 1]]
+            } else {
+                [0; 4]
+            };
+            let end = (at + len).min(out.len());
+            all.extend(out[at..end].iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+            out = &out[end..];
+        }
+        all
+    }
+
+    /// Client role: the peer accepts channel 2, and what it sends on
+    /// channels 1 and 2 comes back.
+    #[test]
+    fn mux_driver_client_echoes() {
+        let out = unmasked_payloads(&super::mux_driver_output(&seed("client_answers")));
+        assert!(
+            has(&out, b"there"),
+            "no echo on channel 1: {:?}",
+            out.escape_ascii().to_string()
+        );
+        assert!(has(&out, b"hi"), "no echo on channel 2");
+    }
+
+    #[test]
+    fn mux_driver_every_seed_ends() {
+        let dir = format!("{}/seeds/mux_driver", env!("CARGO_MANIFEST_DIR"));
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let data = std::fs::read(e.path()).unwrap_or_default();
+            super::mux_driver(&data);
         }
     }
 }
