@@ -66,9 +66,7 @@ fn parse_args() -> Result<Opts, String> {
             "--max-seconds" => {
                 o.max_seconds = val()?.parse().map_err(|e| format!("--max-seconds: {e}"))?
             }
-            "--duration" => {
-                o.duration = val()?.parse().map_err(|e| format!("--duration: {e}"))?
-            }
+            "--duration" => o.duration = val()?.parse().map_err(|e| format!("--duration: {e}"))?,
             "--faults" => {
                 o.all_faults = match val()?.as_str() {
                     "all" => true,
@@ -508,7 +506,9 @@ async fn connection(
                 t.victims_prefix_ok.fetch_add(1, Ordering::Relaxed);
                 None
             } else {
-                Some(format!("connection {conn} ({kind:?}): echoes before the fault not exact"))
+                Some(format!(
+                    "connection {conn} ({kind:?}): echoes before the fault not exact"
+                ))
             }
         }
         Kind::HalfHandshake => None,
