@@ -93,13 +93,47 @@ add("mux_wire", "channel_ids", b"\xe0\x00\x00\x01")
 add("mux_wire", "number64", b"\x7f\x00\x00\x00\x00\x00\x01\x00\x00")
 add("mux_wire", "request_text", hs)
 
+# Encapsulated handshakes: a start line is required even in delta encoding.
+def add_resp(ch, status=b"101 Switching Protocols"):  # AddChannelResponse, delta encoding
+    r = b"HTTP/1.1 " + status + b"\r\n\r\n"
+    rejected = 0x10 if not status.startswith(b"101") else 0
+    return bytes([0x21 | rejected, ch, len(r)]) + r
+def add_delta(ch):  # AddChannelRequest, delta encoding: a request line, no header changes
+    r = b"GET /d HTTP/1.1\r\n\r\n"
+    return b"\x01" + bytes([ch]) + bytes([len(r)]) + r
+
 # ---- mux_session: first byte = role (0 server); then [len, physical message]
 def m(p):
     assert len(p) < 256
     return bytes([len(p)]) + p
-add("mux_session", "server_open_send", b"\x00" + m(b"\x00" + b"\x01\x02\x00") + m(b"\x02\x81Hello") + m(b"\x00\x40\x02\x7e\x10\x00") + m(b"\x02\x88\x03\xe8"))
+add("mux_session", "server_open_send", b"\x00" + m(b"\x00" + add_delta(2)) + m(b"\x02\x81Hello") + m(b"\x00\x40\x02\x7e\x10\x00") + m(b"\x02\x88\x03\xe8"))
 add("mux_session", "server_identity", b"\x00" + m(b"\x00\x00\x04" + bytes([len(hs)]) + hs) + m(b"\x01\x82abc") + m(b"\x00\x60\x04\x00"))
-add("mux_session", "client", b"\x01" + m(b"\x00\x40\x01\x7e\x04\x00\x80\x04\x7e\x01\x00") + m(b"\x00\x21\x02\x00") + m(b"\x02\x81hi"))
+add("mux_session", "client", b"\x01" + m(b"\x00\x40\x01\x7e\x04\x00\x80\x04\x7e\x01\x00") + m(b"\x00" + add_resp(2)) + m(b"\x02\x81hi"))
+
+# ---- mux_driver: first byte = config (bit0 client role, bit1 small duplex, bit2 slow
+# reader, bit3 even channels unread for 30 s, bit4 deflate for channel 1, bit5 split
+# messages, bit6 end with Close, bit7 channels speak first); then [len, physical
+# message], len 0 + op byte: 0 empty message, 1 pause, 2 ping, 3 close.
+PAUSE, PING, CLOSE = b"\x00\x01", b"\x00\x02", b"\x00\x03"
+def flow(ch, quota):  # FlowControl, 8-byte number form when large
+    q = bytes([quota]) if quota < 126 else (b"\x7e" + struct.pack(">H", quota) if quota < 65536 else b"\x7f" + struct.pack(">Q", quota))
+    return b"\x40" + bytes([ch]) + q
+hs_deflate = (b"GET /y HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+add("mux_driver", "server_open_send_drop", b"\x40" + m(b"\x00" + add_delta(2)) + m(b"\x02\x81Hello") + m(b"\x00" + flow(2, 4096))
+    + m(b"\x01\x82abc") + PAUSE + m(b"\x00\x60\x02\x05\x0b\xb9bye") + PAUSE)
+add("mux_driver", "server_identity_deflate", b"\x90" + m(b"\x00\x00\x04" + bytes([len(hs_deflate)]) + hs_deflate)
+    + m(b"\x04\xc1" + HELLO_PMD) + m(b"\x00" + flow(1, (1 << 63) - 1) + flow(1, (1 << 63) - 1)) + PAUSE + CLOSE)
+add("mux_driver", "server_hostile_ids", b"\x00" + m(b"\x00" + add_delta(1)) + m(b"\x00" + add_delta(2)) + m(b"\x00" + add_delta(2))
+    + m(b"\x00\x01\xff\xff\xff\xff\x00") + m(b"\x00\x60\x4d\x00") + m(b"\x00\x80\x40\x7e\x20\x00")
+    + m(b"\x00\x00\x06\x05GET x") + m(b"\xff\xff\xff\xff\x81x") + PAUSE)
+add("mux_driver", "server_backpressure", b"\x8e" + m(b"\x00" + add_delta(2) + add_delta(3) + add_delta(4))
+    + b"".join(m(bytes([c]) + b"\x82" + bytes(200)) for c in (1, 2, 3, 4) * 4) + PAUSE + PING)
+add("mux_driver", "server_fragmented", b"\x20" + m(b"\x02\x01Hel") + m(b"\x01\x80lo") + m(b"\x00" + add_delta(2)) + m(b"\x02\x89ping") + PAUSE)
+add("mux_driver", "client_answers", b"\x01" + m(b"\x00" + flow(1, 1024) + b"\x80\x04\x7e\x01\x00") + PAUSE
+    + m(b"\x00" + add_resp(2)) + m(b"\x00" + add_resp(3, b"403 Forbidden")) + m(b"\x02\x81hi") + m(b"\x01\x81there") + PAUSE
+    + m(b"\x00\x60\x04\x00") + m(b"\x00\x60\x63\x00"))
+add("mux_driver", "client_deflate_close", b"\xd1" + m(b"\x00" + flow(1, 1024) + b"\x80\x04\x7e\x01\x00") + PAUSE
+    + m(b"\x00" + add_resp(2)) + m(b"\x01\xc1" + HELLO_PMD) + m(b"\x00" + flow(2, 70000)) + PAUSE)
 
 for target, items in seeds.items():
     d = os.path.join(HERE, "seeds", target)

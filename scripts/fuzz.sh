@@ -20,7 +20,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-ALL=(ext_header handshake_request handshake_response frame_decoder deflate_decode mux_wire mux_session)
+# Every target is a [[bin]] of fuzz/Cargo.toml: its `name`, in file order.
+mapfile -t ALL < <(awk '/^\[\[bin\]\]/ { bin = 1; next }
+    /^\[/ { bin = 0 }
+    bin && /^name *=/ { gsub(/^name *= *"|"$/, ""); print; bin = 0 }' Cargo.toml)
+[ ${#ALL[@]} -gt 0 ] || { echo "fuzz.sh: no [[bin]] target in fuzz/Cargo.toml" >&2; exit 2; }
 SECS=120
 REPLAY_ONLY=0
 TARGETS=()
@@ -36,6 +40,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
+for t in "${TARGETS[@]}"; do
+    [[ " ${ALL[*]} " == *" $t "* ]] || { echo "fuzz.sh: no target $t (targets: ${ALL[*]})" >&2; exit 2; }
+done
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
@@ -92,4 +99,8 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "FUZZ FAILED: ${failed[*]}"
     exit 1
 fi
-echo "fuzz: ${#TARGETS[@]} targets passed (${SECS} s each)"
+if [ "$REPLAY_ONLY" = 1 ]; then
+    echo "fuzz: ${#TARGETS[@]} targets replayed their seeds and regressions"
+else
+    echo "fuzz: ${#TARGETS[@]} targets passed (${SECS} s each)"
+fi

@@ -12,6 +12,13 @@
 //! `scripts/load-fault.sh` starts `wsx serve` and runs this. Prints one
 //! summary line `load-fault: ...` and exits 0 only when no message of a
 //! surviving connection was lost or altered and no survivor failed.
+//!
+//! Soak mode (`scripts/soak.sh`, issue 15): `--duration SECS` repeats such
+//! waves of `--conns` connections until SECS have passed, and
+//! `--faults all` varies how victims die: besides the TCP reset, a cut in
+//! the middle of a frame (a partial frame, then a FIN) after some verified
+//! echoes, and a half-sent opening handshake (then a FIN or a reset). A
+//! second line `load-fault-stats: key=value ...` is for scripts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +37,10 @@ struct Opts {
     victims: f64,
     seed: u64,
     max_seconds: u64,
+    /// 0: one wave; else waves until this many seconds have passed.
+    duration: u64,
+    /// Victims die in every way (`all`), or only by reset (`reset`).
+    all_faults: bool,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -40,6 +51,8 @@ fn parse_args() -> Result<Opts, String> {
         victims: 0.25,
         seed: 1,
         max_seconds: 120,
+        duration: 0,
+        all_faults: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -53,10 +66,18 @@ fn parse_args() -> Result<Opts, String> {
             "--max-seconds" => {
                 o.max_seconds = val()?.parse().map_err(|e| format!("--max-seconds: {e}"))?
             }
+            "--duration" => o.duration = val()?.parse().map_err(|e| format!("--duration: {e}"))?,
+            "--faults" => {
+                o.all_faults = match val()?.as_str() {
+                    "all" => true,
+                    "reset" => false,
+                    f => return Err(format!("--faults: {f}: not reset or all")),
+                }
+            }
             "-h" | "--help" => {
                 println!(
                     "load_fault --url ws://HOST:PORT/ [--conns N] [--messages N] [--victims FRACTION] \
-                     [--seed N] [--max-seconds N]"
+                     [--seed N] [--max-seconds N] [--duration SECS] [--faults reset|all]"
                 );
                 std::process::exit(0);
             }
@@ -173,6 +194,26 @@ struct Totals {
     altered: AtomicU64,
     bytes: AtomicU64,
     failures: AtomicU64,
+    /// Connections attempted (every kind).
+    opened: AtomicU64,
+    /// Victims cut in the middle of a frame (counted in `victims` too).
+    cut: AtomicU64,
+    /// Connections that sent only part of their opening handshake.
+    half_handshakes: AtomicU64,
+    waves: AtomicU64,
+}
+
+/// What a connection does.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// Exchange every message, close cleanly.
+    Survivor,
+    /// Exchange until a TCP reset at a random moment.
+    Reset,
+    /// Verified echoes, then a partial frame and a FIN.
+    CutMidFrame,
+    /// Part of the opening handshake, then a FIN or a reset.
+    HalfHandshake,
 }
 
 enum Outcome {
@@ -329,6 +370,59 @@ async fn victim(o: &Opts, conn: usize, ws: Ws, t: &Totals) -> bool {
     prefix_ok.load(Ordering::Relaxed)
 }
 
+/// A victim that exchanges a few verified echoes, then writes a frame
+/// announcing more payload than it sends (sometimes cut inside the header)
+/// and ends its side with a FIN. Returns whether the echoes were exact.
+async fn cut_mid_frame(o: &Opts, conn: usize, mut ws: Ws, t: &Totals) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let mut r = Rng::new(o.seed ^ 0xc07 ^ conn as u64);
+    for i in 0..r.below(4) as usize {
+        let m = message(o.seed, conn, i);
+        t.sent.fetch_add(1, Ordering::Relaxed);
+        if ws.send(m.clone()).await.is_err() {
+            return false;
+        }
+        match ws.next().await {
+            Some(Ok(got)) if got == m => {}
+            _ => return false,
+        }
+    }
+    // Masked (we are the client), binary, half of the time with RSV1 set
+    // (a compressed message), 64-bit length.
+    let len = 1000 + r.below(100_000);
+    let mut raw = vec![if r.below(2) == 0 { 0xC2 } else { 0x82 }, 0x80 | 127];
+    raw.extend_from_slice(&len.to_be_bytes());
+    raw.extend_from_slice(&(r.next() as u32).to_be_bytes());
+    let body = r.below(len.min(8192)) as usize;
+    raw.extend((0..body).map(|_| r.next() as u8));
+    if r.below(4) == 0 {
+        raw.truncate(r.below(14) as usize);
+    }
+    let io = ws.get_mut();
+    let _ = io.write_all(&raw).await;
+    let _ = io.shutdown().await;
+    true
+}
+
+/// Part of an opening handshake (permessage-deflate offered), then the
+/// socket is dropped: a FIN, or a reset half of the time.
+async fn half_handshake(o: &Opts, conn: usize) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let target = Target::parse(&o.url).map_err(|e| format!("url: {e}"))?;
+    let mut tcp = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut r = Rng::new(o.seed ^ 0x4a1f ^ conn as u64);
+    if r.below(2) == 0 {
+        let _ = tcp.set_zero_linger();
+    }
+    let (req, _key) = wsx::proto::handshake::client::request(&target, &client_config(conn));
+    let n = r.below(req.len() as u64) as usize;
+    let _ = tcp.write_all(&req[..n]).await;
+    tokio::time::sleep(Duration::from_millis(r.below(50))).await;
+    Ok(())
+}
+
 /// After the run: a fresh connection still gets a byte-exact echo.
 async fn still_serving(url: &str) -> Result<(), String> {
     let (mut ws, _) = wsx::connect_with(url, &client_config(0))
@@ -347,6 +441,101 @@ async fn still_serving(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// One connection of a wave, for its whole life: `Some(problem)` when it
+/// failed in a way it must not.
+async fn connection(
+    o: &Opts,
+    t: &Totals,
+    conn: usize,
+    kind: Kind,
+    barrier: &tokio::sync::Barrier,
+) -> Option<String> {
+    t.opened.fetch_add(1, Ordering::Relaxed);
+    if let Kind::HalfHandshake = kind {
+        barrier.wait().await;
+        t.half_handshakes.fetch_add(1, Ordering::Relaxed);
+        return half_handshake(o, conn).await.err().map(|why| {
+            t.failures.fetch_add(1, Ordering::Relaxed);
+            format!("connection {conn} (half handshake): {why}")
+        });
+    }
+    let ws = open(o, conn, matches!(kind, Kind::Reset)).await;
+    // Every connection opens first; traffic (and the kills) start together.
+    barrier.wait().await;
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(why) => {
+            t.failures.fetch_add(1, Ordering::Relaxed);
+            return Some(format!("connection {conn} ({kind:?}): {why}"));
+        }
+    };
+    match kind {
+        Kind::Survivor => {
+            t.survivors.fetch_add(1, Ordering::Relaxed);
+            match survivor(o, conn, ws, t).await {
+                Outcome::Ok => {
+                    t.survivors_ok.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                Outcome::Failed(why) => {
+                    t.failures.fetch_add(1, Ordering::Relaxed);
+                    Some(format!("connection {conn}: {why}"))
+                }
+            }
+        }
+        Kind::Reset | Kind::CutMidFrame => {
+            t.victims.fetch_add(1, Ordering::Relaxed);
+            let prefix_ok = if let Kind::Reset = kind {
+                victim(o, conn, ws, t).await
+            } else {
+                t.cut.fetch_add(1, Ordering::Relaxed);
+                cut_mid_frame(o, conn, ws, t).await
+            };
+            if prefix_ok {
+                t.victims_prefix_ok.fetch_add(1, Ordering::Relaxed);
+                None
+            } else {
+                Some(format!(
+                    "connection {conn} ({kind:?}): echoes before the fault not exact"
+                ))
+            }
+        }
+        Kind::HalfHandshake => None,
+    }
+}
+
+/// One wave: `o.conns` connections (connection numbers from
+/// `wave * o.conns`), each one's kind drawn from the seed and the wave.
+async fn wave(o: &Arc<Opts>, t: &Arc<Totals>, wave: usize) -> Vec<String> {
+    t.waves.fetch_add(1, Ordering::Relaxed);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut pick = Rng::new(o.seed ^ (wave as u64) << 40);
+    let barrier = Arc::new(tokio::sync::Barrier::new(o.conns));
+    for i in 0..o.conns {
+        let kind = if (pick.below(10_000) as f64) < o.victims * 10_000.0 {
+            match (o.all_faults, pick.below(3)) {
+                (false, _) | (true, 0) => Kind::Reset,
+                (true, 1) => Kind::CutMidFrame,
+                _ => Kind::HalfHandshake,
+            }
+        } else {
+            Kind::Survivor
+        };
+        let (o, t, barrier) = (o.clone(), t.clone(), barrier.clone());
+        let conn = wave * o.conns + i;
+        tasks.spawn(async move { connection(&o, &t, conn, kind, &barrier).await });
+    }
+    let mut problems = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(Some(p)) => problems.push(p),
+            Ok(None) => {}
+            Err(e) => problems.push(format!("task panicked: {e}")),
+        }
+    }
+    problems
+}
+
 #[tokio::main]
 async fn main() {
     let o = match parse_args() {
@@ -358,52 +547,16 @@ async fn main() {
     };
     let t = Arc::new(Totals::default());
     let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut pick = Rng::new(o.seed);
-    // Every connection opens first; traffic (and the kills) start together.
-    let barrier = Arc::new(tokio::sync::Barrier::new(o.conns));
-    for conn in 0..o.conns {
-        let is_victim = (pick.below(10_000) as f64) < o.victims * 10_000.0;
-        let (o, t, barrier) = (o.clone(), t.clone(), barrier.clone());
-        tasks.spawn(async move {
-            let ws = open(&o, conn, is_victim).await;
-            barrier.wait().await;
-            let ws = match ws {
-                Ok(ws) => ws,
-                Err(why) => {
-                    t.failures.fetch_add(1, Ordering::Relaxed);
-                    return Some(format!("connection {conn} (victim: {is_victim}): {why}"));
-                }
-            };
-            if is_victim {
-                t.victims.fetch_add(1, Ordering::Relaxed);
-                if victim(&o, conn, ws, &t).await {
-                    t.victims_prefix_ok.fetch_add(1, Ordering::Relaxed);
-                }
-                None
-            } else {
-                t.survivors.fetch_add(1, Ordering::Relaxed);
-                match survivor(&o, conn, ws, &t).await {
-                    Outcome::Ok => {
-                        t.survivors_ok.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
-                    Outcome::Failed(why) => {
-                        t.failures.fetch_add(1, Ordering::Relaxed);
-                        Some(format!("connection {conn}: {why}"))
-                    }
-                }
-            }
-        });
-    }
     let deadline = Duration::from_secs(o.max_seconds);
     let mut problems = Vec::new();
     let all = async {
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok(Some(p)) => problems.push(p),
-                Ok(None) => {}
-                Err(e) => problems.push(format!("task panicked: {e}")),
+        for n in 0.. {
+            problems.extend(wave(&o, &t, n).await);
+            if o.duration == 0
+                || start.elapsed() >= Duration::from_secs(o.duration)
+                || problems.len() >= 20
+            {
+                break;
             }
         }
     };
@@ -414,7 +567,7 @@ async fn main() {
         "load-fault: {} conns ({} failed to open; {} survivors, {} ok; {} killed, {} with a correct \
          prefix), {} messages sent, {} expected by survivors, {} received, {} lost, {} altered, \
          {:.1} MiB payload, {:.1} s",
-        o.conns,
+        g(&t.opened),
         g(&t.failures) - (g(&t.survivors) - g(&t.survivors_ok)),
         g(&t.survivors),
         g(&t.survivors_ok),
@@ -427,6 +580,23 @@ async fn main() {
         g(&t.altered),
         g(&t.bytes) as f64 / (1 << 20) as f64,
         start.elapsed().as_secs_f64()
+    );
+    println!(
+        "load-fault-stats: waves={} opened={} survivors={} survivors_ok={} resets={} cut={} \
+         half_handshakes={} sent={} expected={} received={} lost={} altered={} failures={}",
+        g(&t.waves),
+        g(&t.opened),
+        g(&t.survivors),
+        g(&t.survivors_ok),
+        g(&t.victims) - g(&t.cut),
+        g(&t.cut),
+        g(&t.half_handshakes),
+        g(&t.sent),
+        g(&t.expected),
+        g(&t.received),
+        g(&t.lost),
+        g(&t.altered),
+        g(&t.failures)
     );
     let mut failed = false;
     for p in problems.iter().take(20) {
