@@ -56,11 +56,9 @@ pub fn ext_header(data: &[u8]) {
 pub fn handshake_request(data: &[u8]) {
     use wsx::proto::handshake::{server, write_response_head};
     let limit = 4096;
-    let config = ServerConfig {
-        extensions: deflate_server(),
-        subprotocols: vec!["chat".into(), "superchat".into()],
-        ..ServerConfig::default()
-    };
+    let config = ServerConfig::default()
+        .with_extensions(deflate_server())
+        .with_subprotocols(vec!["chat".into(), "superchat".into()]);
     match server::parse_request(data, limit) {
         Ok(Some((req, n))) => {
             assert!(
@@ -93,12 +91,10 @@ pub fn handshake_request(data: &[u8]) {
 /// The client's HTTP response parser and validation.
 pub fn handshake_response(data: &[u8]) {
     use wsx::proto::handshake::client;
-    let config = ClientConfig {
-        extensions: deflate_client(),
-        subprotocols: vec!["chat".into()],
-        max_header_bytes: 4096,
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default()
+        .with_extensions(deflate_client())
+        .with_subprotocols(vec!["chat".into()])
+        .with_max_header_bytes(4096);
     // RFC 6455 §1.3's key; its accept value is s3pPLMBiTxaQ9kYGzzhZRbK+xOo=.
     if let Ok(Some((conn, n))) = client::response(data, "dGhlIHNhbXBsZSBub25jZQ==", &config) {
         assert!(n <= data.len());
@@ -327,13 +323,17 @@ fn deflate_client_offering(offer: &[u8]) -> ClientNegotiator {
     // A client whose policy matches `offer`, so the server's answer to it is
     // one the client accepts.
     let s = String::from_utf8_lossy(offer);
-    let cfg = DeflateConfig::default().with_client_no_context_takeover(s.contains("client_no_context_takeover")).with_server_no_context_takeover(s.contains("server_no_context_takeover")).with_client_max_window_bits(if s.contains("client_max_window_bits=9") {
+    let cfg = DeflateConfig::default()
+        .with_client_no_context_takeover(s.contains("client_no_context_takeover"))
+        .with_server_no_context_takeover(s.contains("server_no_context_takeover"))
+        .with_client_max_window_bits(if s.contains("client_max_window_bits=9") {
             Some(9)
         } else if s.contains("client_max_window_bits=8") {
             Some(8)
         } else {
             None
-        }).with_server_max_window_bits(s.contains("server_max_window_bits=10").then_some(10));
+        })
+        .with_server_max_window_bits(s.contains("server_max_window_bits=10").then_some(10));
     ClientNegotiator::new().with(PerMessageDeflateClient::new(cfg))
 }
 
@@ -398,7 +398,14 @@ pub fn mux_session(data: &[u8]) {
     let request = Headers::new()
         .with("Host", "example.com")
         .with("Sec-WebSocket-Extensions", "mux; quota=1024");
-    let small = MuxConfig::default().with_max_channels(5).with_receive_window(256).with_slot_quota(256).with_initial_slots(4).with_max_message_size(4096).with_max_handshake_size(1024).with_max_send_buffer(4096);
+    let small = MuxConfig::default()
+        .with_max_channels(5)
+        .with_receive_window(256)
+        .with_slot_quota(256)
+        .with_initial_slots(4)
+        .with_max_message_size(4096)
+        .with_max_handshake_size(1024)
+        .with_max_send_buffer(4096);
     let server_role = cfg & 1 == 0;
     let mut s = if server_role {
         MuxSession::server(
@@ -504,24 +511,20 @@ pub fn mux_driver_output(data: &[u8]) -> Vec<u8> {
 const MUX_DRIVER_MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn mux_small_config() -> ws_mux::MuxConfig {
-    ws_mux::MuxConfig {
-        max_channels: 5,
-        receive_window: 512,
-        slot_quota: 512,
-        initial_slots: 4,
-        max_message_size: 4096,
-        max_handshake_size: 1024,
-        max_send_buffer: 4096,
-        ..ws_mux::MuxConfig::default()
-    }
+    ws_mux::MuxConfig::default()
+        .with_max_channels(5)
+        .with_receive_window(512)
+        .with_slot_quota(512)
+        .with_initial_slots(4)
+        .with_max_message_size(4096)
+        .with_max_handshake_size(1024)
+        .with_max_send_buffer(4096)
 }
 
 fn mux_websocket_config() -> wsx::WebSocketConfig {
-    wsx::WebSocketConfig {
-        max_message_size: 4096,
-        max_frame_size: 4096,
-        ..wsx::WebSocketConfig::default()
-    }
+    wsx::WebSocketConfig::default()
+        .with_max_message_size(4096)
+        .with_max_frame_size(4096)
 }
 
 /// One physical frame: masked when the fuzzer is the client.
@@ -578,16 +581,11 @@ async fn mux_driver_run(cfg: u8, records: Vec<u8>) -> Vec<u8> {
 
     // Our side: the real wsx mux server or client, its channels echoing.
     if server_role {
-        let config = wsx::mux::MuxServerConfig {
-            server: ServerConfig {
-                websocket: mux_websocket_config(),
-                ..ServerConfig::default()
-            },
-            mux: mux_small_config(),
-            channel_extensions: deflate_server(),
-            backlog: 4,
-            ..wsx::mux::MuxServerConfig::default()
-        };
+        let config = wsx::mux::MuxServerConfig::default()
+            .with_server(ServerConfig::default().with_websocket(mux_websocket_config()))
+            .with_mux(mux_small_config())
+            .with_channel_extensions(deflate_server())
+            .with_backlog(4);
         tasks.spawn(async move {
             let Ok(wsx::mux::MuxAccepted::Mux(mut server)) =
                 wsx::mux::accept_mux(ours, &config).await
@@ -602,18 +600,13 @@ async fn mux_driver_run(cfg: u8, records: Vec<u8>) -> Vec<u8> {
             while chans.join_next().await.is_some() {}
         });
     } else {
-        let config = wsx::mux::MuxClientConfig {
-            client: ClientConfig {
-                websocket: mux_websocket_config(),
-                ..ClientConfig::default()
-            },
-            quota: Some(1024),
-            mux: mux_small_config(),
-            channel_extensions: vec![std::sync::Arc::new(PerMessageDeflateClient::new(
+        let config = wsx::mux::MuxClientConfig::default()
+            .with_client(ClientConfig::default().with_websocket(mux_websocket_config()))
+            .with_quota(Some(1024))
+            .with_mux(mux_small_config())
+            .with_channel_extensions(vec![std::sync::Arc::new(PerMessageDeflateClient::new(
                 DeflateConfig::default(),
-            ))],
-            ..wsx::mux::MuxClientConfig::default()
-        };
+            ))]);
         tasks.spawn(async move {
             let Ok(target) = wsx::Target::parse("ws://example.com/fuzz") else {
                 return;
