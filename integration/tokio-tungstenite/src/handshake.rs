@@ -4,8 +4,9 @@
 use std::io;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use http::header::{self, HeaderValue};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::error::{Error as WsError, ProtocolError, UrlError};
 use tungstenite::handshake::client::{Request, Response};
@@ -239,12 +240,106 @@ pub(crate) async fn client_on<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (ws, response) = tokio::time::timeout(
+    tokio::time::timeout(
         client.handshake_timeout,
-        wsx::client_handshake(stream, target, client),
+        client_inner(stream, target, client, config),
     )
     .await
-    .unwrap_or_else(|_| Err(wsx::HandshakeError::Timeout.into()))
-    .map_err(from_wsx)?;
-    Ok((WebSocketStream::new(ws, config), response.map(|()| None)))
+    .unwrap_or_else(|_| Err(timed_out()))
+}
+
+/// Largest error body kept from a refusing server (as much as arrived with
+/// the head, or its `Content-Length` up to this).
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+async fn client_inner<S>(
+    mut stream: S,
+    target: &Target,
+    client: &wsx::ClientConfig,
+    config: WebSocketConfig,
+) -> Result<(WebSocketStream<S>, Response), WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (request, key) = wsx::proto::handshake::client::request(target, client);
+    stream.write_all(&request).await?;
+    stream.flush().await?;
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        if let Some((head, n)) = refusal(&buf)? {
+            return Err(refused(stream, head, buf.split_off(n)).await);
+        }
+        match wsx::proto::handshake::client::response(&buf, &key, client) {
+            Ok(Some((connected, n))) => {
+                let _ = buf.split_to(n);
+                let ws = wsx::WebSocketStream::from_parts(
+                    stream,
+                    wsx::Role::Client,
+                    connected.extensions,
+                    connected.protocol,
+                    client.websocket.clone(),
+                    buf,
+                );
+                return Ok((
+                    WebSocketStream::new(ws, config),
+                    connected.response.map(|()| None),
+                ));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(from_handshake(e)),
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(WsError::Protocol(ProtocolError::HandshakeIncomplete));
+        }
+    }
+}
+
+/// A complete response head whose status is not 101: the response (no
+/// body yet) and the head's length.
+fn refusal(buf: &[u8]) -> Result<Option<(http::Response<()>, usize)>, WsError> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    let n = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        // Incomplete, or for wsx to report (too many headers, malformed).
+        _ => return Ok(None),
+    };
+    let code = resp.code.unwrap_or(0);
+    if code == 101 {
+        return Ok(None);
+    }
+    let mut builder = http::Response::builder()
+        .status(code)
+        .version(http::Version::HTTP_11);
+    for h in resp.headers.iter() {
+        builder = builder.header(h.name, h.value);
+    }
+    let head = builder.body(()).map_err(WsError::HttpFormat)?;
+    Ok(Some((head, n)))
+}
+
+/// tungstenite's answer to a refusal: [`WsError::Http`] with the headers
+/// and the body (what follows the head, up to its `Content-Length`).
+async fn refused<S>(mut stream: S, head: http::Response<()>, mut body: BytesMut) -> WsError
+where
+    S: AsyncRead + Unpin,
+{
+    let want = head
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(0, |n| n.min(MAX_ERROR_BODY));
+    while body.len() < want {
+        match stream.read_buf(&mut body).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    body.truncate(if want > 0 { want } else { MAX_ERROR_BODY });
+    let (parts, ()) = head.into_parts();
+    WsError::Http(Box::new(http::Response::from_parts(
+        parts,
+        Some(body.to_vec()),
+    )))
 }
