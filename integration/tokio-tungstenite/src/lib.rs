@@ -56,6 +56,8 @@ pub use wsx::MaybeTlsStream;
 /// Run the client handshake over a connected `stream` (TCP, TLS, ...)
 /// for `request` (a URL string, or a [`tungstenite::http::Request`] with
 /// extra headers, via [`IntoClientRequest`]), offering permessage-deflate.
+// tokio-tungstenite's signature, unused lifetime included.
+#[allow(clippy::extra_unused_lifetimes)]
 pub async fn client_async<'a, R, S>(
     request: R,
     stream: S,
@@ -69,6 +71,8 @@ where
 
 /// [`client_async`] with a configuration (limits: `max_message_size`,
 /// `max_frame_size`, `write_buffer_size`).
+// tokio-tungstenite's signature, unused lifetime included.
+#[allow(clippy::extra_unused_lifetimes)]
 pub async fn client_async_with_config<'a, R, S>(
     request: R,
     stream: S,

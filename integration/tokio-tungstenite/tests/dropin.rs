@@ -5,6 +5,9 @@
 //! Every run checks that permessage-deflate was negotiated and that the
 //! messages arrive byte-exact.
 
+// tungstenite's `Callback` returns its `ErrorResponse` by value.
+#![allow(clippy::result_large_err)]
+
 mod programs;
 
 use std::collections::HashMap;

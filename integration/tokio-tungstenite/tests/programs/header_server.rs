@@ -51,10 +51,8 @@ async fn accept_connection(stream: TcpStream) {
     }
     while let Some(msg) = ws_stream.next().await {
         let Ok(msg) = msg else { return };
-        if msg.is_text() || msg.is_binary() {
-            if ws_stream.send(msg).await.is_err() {
-                return;
-            }
+        if (msg.is_text() || msg.is_binary()) && ws_stream.send(msg).await.is_err() {
+            return;
         }
     }
 }
