@@ -4,7 +4,9 @@ tokio-tungstenite, built against wsx-tokio-tungstenite by dependency rename,
 must negotiate permessage-deflate with Python `websockets` and Node `ws` at
 their default settings.
 
-    tt_dropin.py --echo-server BIN --client BIN --peer python|node [--node-peer ws_peer.js]
+    tt_dropin.py --peer python|node [--echo-server BIN] [--client BIN]
+                 [--upstream-echo-server BIN] [--upstream-chat-server BIN]
+                 [--node-peer ws_peer.js]
 
 BIN are the examples of integration/tokio-tungstenite (`cargo build
 --release -p wsx-tokio-tungstenite --examples`: target/release/examples/
@@ -18,6 +20,14 @@ Role "tokio-tungstenite client -> server": the client example reads lines on
 stdin and sends them to the peer's echo server (default deflate settings);
 stdout must give the lines back exactly, its stderr must report the
 negotiated permessage-deflate, the peer must have answered it.
+
+Roles "tokio-tungstenite 0.30 example echo-server|server (renamed dependency)
+<- client": tokio-tungstenite's own examples, their sources unchanged, built
+with only `tokio-tungstenite = { package = "wsx-tokio-tungstenite" }` in
+their Cargo.toml (tt_dropin.sh builds them). The echo server as above
+(without the server-side report); the chat server with two peer clients:
+each message of one reaches the other byte-exact, both negotiate
+permessage-deflate.
 
 Prints PASS/FAIL lines, then `RESULT<TAB>peer<TAB>role<TAB>passed<TAB>failed`
 lines. Exit status 1 on any failure. A missing tool is a failure, never a
@@ -60,6 +70,44 @@ class Results:
 R = Results()
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class UpstreamExample:
+    """One of tokio-tungstenite's examples, given its address as argument;
+    it prints nothing (it logs through env_logger), so wait until it
+    accepts connections."""
+
+    def __init__(self, binary):
+        self.binary = binary
+
+    async def __aenter__(self):
+        port = free_port()
+        self.proc = await asyncio.create_subprocess_exec(
+            self.binary, f"127.0.0.1:{port}",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", port)
+                w.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        self.url = f"ws://127.0.0.1:{port}/"
+        return self
+
+    async def extensions(self):
+        return None
+
+    async def __aexit__(self, *exc):
+        self.proc.terminate()
+        await self.proc.wait()
+
+
 class EchoServerExample:
     """The echo-server example on 127.0.0.1:0."""
 
@@ -96,10 +144,10 @@ def check_suite_echo(group, label, sent, echoed):
         R.add(group, f"{label} / all echoed", False, f"{len(echoed)} of {len(sent)}")
 
 
-async def role_server(peer, binary, node_peer):
-    group = R.group(peer, SERVER_ROLE)
+async def role_server(peer, binary, node_peer, role=SERVER_ROLE, upstream=False):
+    group = R.group(peer, role)
     try:
-        async with EchoServerExample(binary) as srv:
+        async with (UpstreamExample(binary) if upstream else EchoServerExample(binary)) as srv:
             if peer == "python":
                 from websockets.asyncio.client import connect
                 sent, echoed = [], []
@@ -139,9 +187,37 @@ async def role_server(peer, binary, node_peer):
             R.add(group, "response negotiates permessage-deflate",
                   resp.startswith("permessage-deflate"), f"Sec-WebSocket-Extensions: {resp!r}")
             printed = await srv.extensions()
-            R.add(group, "server reports permessage-deflate",
-                  printed.startswith("permessage-deflate"), printed)
+            if printed is not None:
+                R.add(group, "server reports permessage-deflate",
+                      printed.startswith("permessage-deflate"), printed)
             R.add(group, "clean close", code == 1000, f"close code {code}")
+    except Exception as e:
+        R.add(group, "run", False, f"{type(e).__name__}: {e}")
+
+
+async def role_chat(peer, binary, node_peer):
+    """tokio-tungstenite's chat example: what one client sends, the other
+    receives. Python clients drive it (a Node client only adds the same
+    check); `peer` names the RESULT line."""
+    group = R.group(peer, "tokio-tungstenite 0.30 example server (chat; renamed dependency) <- clients")
+    from websockets.asyncio.client import connect
+    try:
+        async with UpstreamExample(binary) as srv:
+            async with connect(srv.url, max_size=None, proxy=None) as a, \
+                    connect(srv.url, max_size=None, proxy=None) as b:
+                for ws, name in ((a, "a"), (b, "b")):
+                    e = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+                    R.add(group, f"client {name} negotiates permessage-deflate",
+                          e.startswith("permessage-deflate"), repr(e))
+                await asyncio.sleep(0.3)  # both registered with the server
+                for m in SUITE[:12]:
+                    data = make_message(m)
+                    await a.send(data)
+                    got = await asyncio.wait_for(b.recv(), 30)
+                    R.add(group, f"a -> b / {m['name']}", got == data and type(got) is type(data))
+                data = "back the other way " * 100
+                await b.send(data)
+                R.add(group, "b -> a", await asyncio.wait_for(a.recv(), 30) == data)
     except Exception as e:
         R.add(group, "run", False, f"{type(e).__name__}: {e}")
 
@@ -207,13 +283,23 @@ async def run_client(binary, url, lines):
 
 async def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--echo-server", required=True)
-    ap.add_argument("--client", required=True)
+    ap.add_argument("--echo-server")
+    ap.add_argument("--client")
+    ap.add_argument("--upstream-echo-server")
+    ap.add_argument("--upstream-chat-server")
     ap.add_argument("--peer", choices=["python", "node"], required=True)
     ap.add_argument("--node-peer", default=os.path.join(os.path.dirname(__file__), "ws_peer.js"))
     a = ap.parse_args()
-    await role_server(a.peer, a.echo_server, a.node_peer)
-    await role_client(a.peer, a.client, a.node_peer)
+    if a.echo_server:
+        await role_server(a.peer, a.echo_server, a.node_peer)
+    if a.client:
+        await role_client(a.peer, a.client, a.node_peer)
+    if a.upstream_echo_server:
+        await role_server(a.peer, a.upstream_echo_server, a.node_peer, upstream=True,
+                          role="tokio-tungstenite 0.30 example echo-server "
+                               "(renamed dependency) <- client")
+    if a.upstream_chat_server and a.peer == "python":
+        await role_chat(a.peer, a.upstream_chat_server, a.node_peer)
     for (peer, role), (p, f) in R.groups.items():
         print(f"RESULT\t{peer}\t{role}\t{p}\t{f}")
     return 1 if R.failed else 0
