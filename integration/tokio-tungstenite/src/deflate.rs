@@ -21,8 +21,8 @@
 
 use std::sync::RwLock;
 
-pub use ws_deflate::DeflateConfig;
-use ws_deflate::{ConfigError, PerMessageDeflateClient, PerMessageDeflateServer};
+pub use ws_deflate::{ConfigError, DeflateConfig};
+use ws_deflate::{PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{ClientNegotiator, ServerNegotiator};
 
 /// `None`: never set (the default policy). `Some(None)`: compression off.

@@ -45,7 +45,10 @@ use tungstenite::handshake::client::Response;
 use tungstenite::handshake::server::{Callback, NoCallback};
 use tungstenite::protocol::WebSocketConfig;
 
-pub use connect::{connect_async, connect_async_with_config};
+pub use connect::{
+    client_async_tls, client_async_tls_with_config, connect_async, connect_async_tls_with_config,
+    connect_async_with_config, Connector,
+};
 pub use stream::WebSocketStream;
 /// A connection that is plain TCP or TLS, as [`connect_async`] returns.
 /// Its TLS variant is rustls (client or server side); both it and
