@@ -93,7 +93,6 @@ env_logger = "0.10"
 http-body-util = "0.1"
 hyper = { version = "1", features = ["http1", "server"] }
 hyper-util = { version = "0.1", features = ["tokio"] }
-url = "2"
 TOML
         # Prefixed names: the binaries share the target directory with the
         # workspace, whose examples include an echo-server and a client.
