@@ -66,7 +66,13 @@ where
     };
     let accepted = match wsx::negotiate_upgrade(&request, &server) {
         Ok(a) => a,
-        Err(e) => return Err(reject(stream, e).await),
+        Err(e) => {
+            // tungstenite's variant, from the request itself where it says
+            // which check failed (wsx words it in its message).
+            let precise = classify(&request);
+            let mapped = reject(stream, e).await;
+            return Err(precise.map_or(mapped, WsError::Protocol));
+        }
     };
     let mut protocol = accepted.protocol;
     match callback.on_request(&request, accepted.response) {
@@ -115,6 +121,35 @@ where
         ),
         config,
     ))
+}
+
+/// The first of tungstenite's request checks (in its order) that `req`
+/// fails, if any.
+fn classify(req: &Request) -> Option<ProtocolError> {
+    let h = req.headers();
+    let has_token = |name: header::HeaderName, token: &str| {
+        h.get_all(name).iter().any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split([' ', ','])
+                    .any(|t| t.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    if req.method() != http::Method::GET {
+        Some(ProtocolError::WrongHttpMethod)
+    } else if req.version() < http::Version::HTTP_11 {
+        Some(ProtocolError::WrongHttpVersion)
+    } else if !has_token(header::CONNECTION, "upgrade") {
+        Some(ProtocolError::MissingConnectionUpgradeHeader)
+    } else if !has_token(header::UPGRADE, "websocket") {
+        Some(ProtocolError::MissingUpgradeWebSocketHeader)
+    } else if h.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+        Some(ProtocolError::MissingSecWebSocketVersionHeader)
+    } else if !h.contains_key(header::SEC_WEBSOCKET_KEY) {
+        Some(ProtocolError::MissingSecWebSocketKey)
+    } else {
+        None
+    }
 }
 
 /// Answer an invalid request (400, 426, 431: wsx's answer; tungstenite

@@ -52,8 +52,8 @@ async fn max_message_size_fails_with_capacity_and_1009() {
     server.await.unwrap();
 }
 
-#[tokio::test]
-async fn plain_http_request_is_refused_with_a_protocol_error() {
+/// Send `request` to `accept_async`: the server's error and the answer.
+async fn refused(request: &'static [u8]) -> (Result<(), Error>, String) {
     let (l, url) = listener().await;
     let server = tokio::spawn(async move {
         let (tcp, _) = l.accept().await.unwrap();
@@ -62,17 +62,47 @@ async fn plain_http_request_is_refused_with_a_protocol_error() {
     let mut tcp = TcpStream::connect(url.trim_start_matches("ws://"))
         .await
         .unwrap();
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    tcp.write_all(request).await.unwrap();
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();
+    (server.await.unwrap(), answer)
+}
+
+#[tokio::test]
+async fn invalid_requests_are_refused_with_tungstenites_variants() {
+    let (err, answer) = refused(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    match server.await.unwrap() {
-        Err(Error::Protocol(ProtocolError::MissingUpgradeWebSocketHeader))
-        | Err(Error::Protocol(ProtocolError::MissingConnectionUpgradeHeader)) => {}
-        other => panic!("{other:?}"),
-    }
+    assert!(
+        matches!(
+            err,
+            Err(Error::Protocol(
+                ProtocolError::MissingConnectionUpgradeHeader
+            ))
+        ),
+        "{err:?}"
+    );
+    let (err, _) =
+        refused(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+            .await;
+    assert!(
+        matches!(err, Err(Error::Protocol(ProtocolError::WrongHttpMethod))),
+        "{err:?}"
+    );
+    let (err, answer) = refused(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 426"), "{answer}");
+    assert!(
+        matches!(
+            err,
+            Err(Error::Protocol(
+                ProtocolError::MissingSecWebSocketVersionHeader
+            ))
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
