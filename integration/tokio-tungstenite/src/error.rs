@@ -54,14 +54,12 @@ pub(crate) fn from_handshake(h: HandshakeError) -> WsError {
             } else {
                 Some(body.into_bytes())
             });
-            *resp.status_mut() =
-                http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+            *resp.status_mut() = status;
             WsError::Http(Box::new(resp))
         }
         HandshakeError::Rejected { status, reason } => {
             let mut resp = http::Response::new(Some(reason.into_bytes()));
-            *resp.status_mut() = http::StatusCode::from_u16(status)
-                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            *resp.status_mut() = status;
             WsError::Http(Box::new(resp))
         }
         HandshakeError::Url(m) => WsError::Url(UrlError::UnableToConnect(m)),

@@ -55,11 +55,9 @@ where
     C: Callback + Unpin,
 {
     let config = config.unwrap_or_default();
-    let server = wsx::ServerConfig {
-        websocket: wsx_config(&config),
-        extensions: crate::deflate::server_negotiator(),
-        ..wsx::ServerConfig::default()
-    };
+    let server = wsx::ServerConfig::default()
+        .with_websocket(wsx_config(&config))
+        .with_extensions(crate::deflate::server_negotiator());
     let (request, leftover) = match wsx::read_request(&mut stream, server.max_header_bytes).await {
         Ok(r) => r,
         Err(e) => return Err(reject(stream, e).await),
@@ -238,14 +236,12 @@ pub(crate) fn client_parts(
         host_header,
         path,
     };
-    let client = wsx::ClientConfig {
-        websocket: wsx_config(config),
-        handshake_timeout: HANDSHAKE_TIMEOUT,
-        extensions: crate::deflate::client_negotiator(),
-        subprotocols,
-        extra_headers,
-        ..wsx::ClientConfig::default()
-    };
+    let client = wsx::ClientConfig::default()
+        .with_websocket(wsx_config(config))
+        .with_handshake_timeout(HANDSHAKE_TIMEOUT)
+        .with_extensions(crate::deflate::client_negotiator())
+        .with_subprotocols(subprotocols)
+        .with_extra_headers(extra_headers);
     Ok((target, client))
 }
 

@@ -34,12 +34,10 @@ pub struct WebSocketStream<S> {
 
 /// tungstenite's limits as wsx's: no limit (`None`) is `usize::MAX`.
 pub(crate) fn wsx_config(config: &WebSocketConfig) -> wsx::WebSocketConfig {
-    wsx::WebSocketConfig {
-        max_message_size: config.max_message_size.unwrap_or(usize::MAX),
-        max_frame_size: config.max_frame_size.unwrap_or(usize::MAX),
-        write_buffer_size: config.write_buffer_size,
-        ..wsx::WebSocketConfig::default()
-    }
+    wsx::WebSocketConfig::default()
+        .with_max_message_size(config.max_message_size.unwrap_or(usize::MAX))
+        .with_max_frame_size(config.max_frame_size.unwrap_or(usize::MAX))
+        .with_write_buffer_size(config.write_buffer_size)
 }
 
 impl<S> WebSocketStream<S> {

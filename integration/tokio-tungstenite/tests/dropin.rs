@@ -66,19 +66,17 @@ fn assert_deflate(headers: &tungstenite::http::HeaderMap) {
 }
 
 fn wsx_client_config() -> wsx::ClientConfig {
-    wsx::ClientConfig {
-        extensions: ClientNegotiator::new()
+    wsx::ClientConfig::default().with_extensions(
+        ClientNegotiator::new()
             .with(PerMessageDeflateClient::try_new(DeflateConfig::default()).unwrap()),
-        ..wsx::ClientConfig::default()
-    }
+    )
 }
 
 fn wsx_server_config() -> wsx::ServerConfig {
-    wsx::ServerConfig {
-        extensions: ServerNegotiator::new()
+    wsx::ServerConfig::default().with_extensions(
+        ServerNegotiator::new()
             .with(PerMessageDeflateServer::try_new(DeflateConfig::default()).unwrap()),
-        ..wsx::ServerConfig::default()
-    }
+    )
 }
 
 /// (a) this crate's client against an echo program: deflate, exact echoes,

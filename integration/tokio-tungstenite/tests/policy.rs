@@ -51,10 +51,7 @@ async fn policy_on_off_and_custom() {
     assert_eq!(deflate::current(), None);
     assert_eq!(negotiated(&url, &l).await, None);
 
-    let cfg = DeflateConfig {
-        server_no_context_takeover: true,
-        ..DeflateConfig::default()
-    };
+    let cfg = DeflateConfig::default().with_server_no_context_takeover(true);
     deflate::set(Some(cfg.clone())).unwrap();
     assert_eq!(deflate::current(), Some(cfg));
     let ext = negotiated(&url, &l).await.unwrap();
