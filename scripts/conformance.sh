@@ -8,7 +8,7 @@
 #
 # Usage: scripts/conformance.sh [--mux] [--only PART]... [--install-only]
 #   PART: autobahn | autobahn-server | autobahn-client | python | node | chromium
-#         | deflate-frame | mux
+#         | deflate-frame | tt-dropin | mux
 #
 # Environment:
 #   WSX_PEERS_DIR  install cache for the peers   (default: <repo>/target/peers)
@@ -61,7 +61,7 @@ want() { # want PART: is PART selected?
         case "$o" in
             "$part") return 0 ;;
             autobahn) case "$part" in autobahn-server|autobahn-client) return 0 ;; esac ;;
-            autobahn-server|autobahn-client|python|node|chromium|deflate-frame|mux) ;;
+            autobahn-server|autobahn-client|python|node|chromium|deflate-frame|mux|tt-dropin) ;;
             *) echo "conformance: unknown part for --only: $o" >&2; exit 2 ;;
         esac
     done
@@ -271,6 +271,16 @@ expected_results() {
             $'wsx\twsx serve --deflate-frame log: accepted names\t4' \
             $'mod_pywebsocket\tmodpyws client (x-webkit-deflate-frame) -> wsx serve --deflate-frame --client-no-context-takeover\t16' \
             $'wsx\twsx serve --deflate-frame --client-no-context-takeover log: accepted names\t2' ;;
+        tt-dropin) printf '%s\n' \
+            $'rust\twsx-tokio-tungstenite examples build\t1' \
+            $'rust\ttokio-tungstenite 0.30 examples build unchanged (renamed dependency)\t8' \
+            $'python\ttokio-tungstenite echo-server (wsx-tokio-tungstenite) <- client\t1' \
+            $'python\ttokio-tungstenite client (wsx-tokio-tungstenite) -> server\t1' \
+            $'python\ttokio-tungstenite 0.30 example echo-server (renamed dependency) <- client\t1' \
+            $'python\ttokio-tungstenite 0.30 example server (chat; renamed dependency) <- clients\t1' \
+            $'node\ttokio-tungstenite echo-server (wsx-tokio-tungstenite) <- client\t1' \
+            $'node\ttokio-tungstenite client (wsx-tokio-tungstenite) -> server\t1' \
+            $'node\ttokio-tungstenite 0.30 example echo-server (renamed dependency) <- client\t1' ;;
         mux) printf '%s\n' \
             $'mod_pywebsocket\tcargo test --test mux pywebsocket_interop\t1' \
             $'mod_pywebsocket\twsx client --mux -> standalone /echo\t4' ;;
@@ -398,6 +408,17 @@ part_mux() {
     if tail -n +"$((skip + 1))" "$d/modpyws.log" | grep "Extensions accepted: .*mux_DO_NOT_USE" >/dev/null; then p=$((p+1)); else f=$((f+1)); echo "FAIL mod_pywebsocket did not accept mux_DO_NOT_USE: $(grep 'Extensions requested' "$d/modpyws.log" | head -n 2)"; fi
     if grep -qi 'mux' "$d/err.txt"; then p=$((p+1)); else f=$((f+1)); echo "FAIL wsx stderr does not report the mux extension: $(head -c 400 "$d/err.txt")"; fi
     printf 'RESULT\tmod_pywebsocket\twsx client --mux -> standalone /echo\t%d\t%d\n' $p $f >> "$OUT/mux.result"
+}
+
+# tt-dropin: tokio-tungstenite programs on wsx-tokio-tungstenite (a dependency
+# rename only): the crate's examples and tokio-tungstenite 0.30's own
+# examples, unchanged, built against it and run against Python websockets and
+# Node ws, which must negotiate permessage-deflate (scripts/peers/tt_dropin.sh).
+part_tt_dropin() {
+    install_pyws
+    install_node
+    "$HERE/tt_dropin.sh" --peers "$P" --out "$OUT/tt-dropin" | tee "$OUT/tt-dropin.out" || true
+    grep '^RESULT' "$OUT/tt-dropin.out" > "$OUT/tt-dropin.result"
 }
 
 # start_modpyws DIR: mod_pywebsocket 0.7.9 standalone server with the example
@@ -554,7 +575,7 @@ main() {
     mkdir -p "$OUT"
     OUT="$(cd "$OUT" && pwd)"
     PARTS=()
-    for part in autobahn-server autobahn-client python node chromium deflate-frame mux; do
+    for part in autobahn-server autobahn-client python node chromium deflate-frame tt-dropin mux; do
         if want "$part"; then PARTS+=("$part"); fi
     done
     [ ${#PARTS[@]} -gt 0 ] || die "nothing selected"
@@ -567,6 +588,7 @@ main() {
             node) install_pyws; install_node ;;
             chromium) install_node; install_chromium ;;
             deflate-frame) install_modpyws ;;
+            tt-dropin) install_pyws; install_node ;;
             mux) install_modpyws ;;
         esac
     done
