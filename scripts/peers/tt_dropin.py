@@ -273,11 +273,36 @@ async def role_client(peer, binary, node_peer):
 
 
 async def run_client(binary, url, lines):
+    """Run the line client: write every line, and end stdin (which makes it
+    close) only once every echo is on its stdout. RFC 6455 lets a peer
+    answer a Close at once, and Python websockets then drops the echoes it
+    has not sent yet, so "close right after the last line" cannot promise
+    every echo (the same rule as interop.py's run_wsx_client)."""
     proc = await asyncio.create_subprocess_exec(
         binary, url, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        limit=1 << 24)  # lines of up to ~65 KB
     data = "".join(line + "\n" for line in lines).encode()
-    out, err = await asyncio.wait_for(proc.communicate(data), 60)
+    err_task = asyncio.ensure_future(proc.stderr.read())
+    proc.stdin.write(data)
+    await proc.stdin.drain()
+    out = b""
+    try:
+        for _ in lines:
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            if not line:
+                break
+            out += line
+    except asyncio.TimeoutError:
+        pass
+    proc.stdin.close()
+    try:
+        out += await asyncio.wait_for(proc.stdout.read(), 30)
+        await asyncio.wait_for(proc.wait(), 30)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+    err = await err_task
     return out, err, proc.returncode
 
 
