@@ -240,6 +240,32 @@ impl DeflateConfig {
             ..Self::fastest()
         }
     }
+
+    /// For fan-out (one message to many connections, `wsx::broadcast`): the
+    /// server resets its compressor for every message
+    /// (`server_no_context_takeover`, which a server may put in its
+    /// response even when the client did not offer it, RFC 7692 §7.1.1.1),
+    /// so its output for a message depends on the message alone and is
+    /// compressed once and shared by every recipient with the same
+    /// settings instead of once per recipient. The client keeps its
+    /// context (what it sends is not shared). Level 6: the compression
+    /// cost is paid once per message while the bytes are paid once per
+    /// recipient, so the level that saves bytes wins as soon as a message
+    /// has a few recipients (`wsx ratio --settings no-ctx,no-ctx-l1`:
+    /// see `benches/RESULTS.md` for the figures).
+    ///
+    /// The cost of resetting: each message is compressed without the
+    /// history of the earlier ones, so small similar messages (chat JSON)
+    /// compress worse than with context takeover; on the other hand the
+    /// server keeps no compressor per connection (state is pooled between
+    /// messages). `wsx serve --broadcast-preset`.
+    pub fn broadcast() -> Self {
+        Self {
+            level: 6,
+            server_no_context_takeover: true,
+            ..Self::fastest()
+        }
+    }
 }
 
 /// A local configuration value out of range. Not a peer error: fix the
