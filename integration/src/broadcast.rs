@@ -312,6 +312,21 @@ impl Subscription {
         None
     }
 
+    /// The next delivery (`take`), or only the news that the queue was
+    /// closed for overflow (not `take`: the writer cannot take more now).
+    async fn wait(&mut self, take: bool) -> Delivery {
+        loop {
+            if take {
+                if let Some(d) = self.try_recv() {
+                    return d;
+                }
+            } else if let Some(code) = self.closed() {
+                return Delivery::Close(code);
+            }
+            self.queue.notify.notified().await;
+        }
+    }
+
     /// Messages waiting in this member's queue.
     pub fn queued(&self) -> usize {
         lock(&self.queue.state).items.len()
@@ -379,7 +394,9 @@ where
         let room = ws.buffered_amount() < limit;
         tokio::select! {
             biased;
-            d = member.recv(), if room => match d {
+            // With the write queue full, take no message but still hear
+            // that the member overflowed.
+            d = member.wait(room) => match d {
                 Delivery::Message(m) => match ws.queue_prepared(&m) {
                     Ok(_) => {
                         // Start writing now; the read side keeps writing
@@ -392,6 +409,7 @@ where
                 Delivery::Close(code) => return Ok(close_slow(ws, code).await),
                 Delivery::Ended => return Ok(MemberEnd::GroupEnded),
             },
+
             m = ws.next() => match m {
                 None => return Ok(MemberEnd::Closed),
                 Some(Err(e)) => return Err(e),

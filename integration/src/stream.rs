@@ -34,8 +34,8 @@ use ws_ext_core::ExtensionStack;
 
 use crate::config::WebSocketConfig;
 use crate::error::Error;
-use crate::proto::prepared::PreparedMessage;
 use crate::proto::connection::{connection_accessors, Connection, Keepalive, Received};
+use crate::proto::prepared::PreparedMessage;
 use crate::proto::readbuf::{read_step, READ_CHUNK};
 pub use crate::proto::ReadyState;
 use crate::proto::{close, Role};
