@@ -267,7 +267,8 @@ impl DeflateConfig {
     /// history of the earlier ones, so small similar messages (chat JSON)
     /// compress worse than with context takeover; on the other hand the
     /// server keeps no compressor per connection (state is pooled between
-    /// messages). `wsx serve --broadcast-preset`.
+    /// messages). `wsx serve --broadcast --server-no-context-takeover
+    /// --deflate-level 6`.
     pub fn broadcast() -> Self {
         Self {
             level: 6,

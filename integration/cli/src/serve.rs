@@ -14,6 +14,7 @@ use wsx::{HandshakeError, ServerConfig, WebSocketStream};
 
 use crate::args::ServeArgs;
 use crate::echo::{echo, EchoEnd};
+use crate::rooms::Rooms;
 use crate::stats::{query_id, ConnStats, Counted, Registration, Registry};
 
 const DEMO_PAGE: &str = include_str!("demo.html");
@@ -51,6 +52,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     }
     crate::mux_serve::init(&args.common, &config);
     let config = Arc::new(config);
+    let rooms = Rooms::from_args(&args)?;
 
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -63,7 +65,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         let _ = out.flush();
     }
     let accepting = crate::extensions::server_names(&args.common).join(", ");
-    info!(%addr, extensions = %accepting, protocols = ?config.subprotocols, "serving");
+    info!(%addr, extensions = %accepting, protocols = ?config.subprotocols,
+        broadcast = rooms.is_some(), "serving");
 
     let registry = Registry::default();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -94,6 +97,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
                         stop_rx.clone(),
                         registry.clone(),
                         tls.clone(),
+                        rooms.clone(),
                     ));
                 }
                 Err(e) => {
@@ -130,15 +134,17 @@ async fn connection(
     stop: watch::Receiver<bool>,
     registry: Registry,
     tls: Option<wsx::tls::TlsAcceptor>,
+    rooms: Option<Arc<Rooms>>,
 ) {
     let _permit = permit;
     debug!(%peer, "connection");
     let _ = tcp.set_nodelay(true);
+    let rooms = rooms.as_deref();
     match tls {
-        None => handle(tcp, &config, stop, &registry).await,
+        None => handle(tcp, &config, stop, &registry, rooms).await,
         Some(acceptor) => {
             Box::pin(tls_connection(
-                tcp, peer, acceptor, &config, stop, &registry,
+                tcp, peer, acceptor, &config, stop, &registry, rooms,
             ))
             .await
         }
@@ -152,10 +158,11 @@ async fn tls_connection(
     config: &ServerConfig,
     stop: watch::Receiver<bool>,
     registry: &Registry,
+    rooms: Option<&Rooms>,
 ) {
     let accepted = tokio::time::timeout(config.handshake_timeout, acceptor.accept(tcp)).await;
     match accepted {
-        Ok(Ok(tls)) => handle(tls, config, stop, registry).await,
+        Ok(Ok(tls)) => handle(tls, config, stop, registry, rooms).await,
         Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => debug!(%peer, "TLS handshake timed out"),
     }
@@ -199,19 +206,29 @@ async fn shutdown_signal() {
     }
 }
 
-async fn handle<S>(tcp: S, config: &ServerConfig, stop: watch::Receiver<bool>, registry: &Registry)
-where
+async fn handle<S>(
+    tcp: S,
+    config: &ServerConfig,
+    stop: watch::Receiver<bool>,
+    registry: &Registry,
+    rooms: Option<&Rooms>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let stats = Arc::new(ConnStats::default());
     // Boxed: the opening handshake's state (request head, parser, response)
     // is only needed for a moment; the task of an open connection then
     // holds just the stream and the echo loop.
-    let Some((mut ws, _registration)) =
+    let Some((mut ws, _registration, path)) =
         Box::pin(upgrade(tcp, config, &stop, registry, &stats)).await
     else {
         return;
     };
+    if let Some(rooms) = rooms {
+        // Boxed: echo servers do not carry the broadcast loop's size.
+        Box::pin(crate::rooms::member(&mut ws, rooms, &path, stop, &stats)).await;
+        return;
+    }
     match echo(&mut ws, Some(stop), Some(&stats)).await {
         Ok(EchoEnd::Closed) | Ok(EchoEnd::Shutdown) => {}
         Err(e) => debug!(error = %e, "connection ended with an error"),
@@ -227,7 +244,7 @@ async fn upgrade<S>(
     stop: &watch::Receiver<bool>,
     registry: &Registry,
     stats: &Arc<ConnStats>,
-) -> Option<(WebSocketStream<Counted<S>>, Option<Registration>)>
+) -> Option<(WebSocketStream<Counted<S>>, Option<Registration>, String)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -258,8 +275,9 @@ where
         crate::mux_serve::handle(tcp, &req, leftover, &mux, stop.clone()).await;
         return None;
     }
+    let path = req.uri().path().to_owned();
     match wsx::accept_request(tcp, &req, leftover, config).await {
-        Ok(ws) => Some((ws, registration)),
+        Ok(ws) => Some((ws, registration, path)),
         Err(e) => {
             debug!(error = %e, "handshake failed");
             None
@@ -335,6 +353,7 @@ mod tests {
             Arc::new(ServerConfig::default()),
             rx,
             Registry::default(),
+            None,
             None,
         );
         let size = std::mem::size_of_val(&task);

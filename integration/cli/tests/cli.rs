@@ -787,3 +787,82 @@ fn serve_deflate_frame_preference_and_default() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
 }
+
+/// `serve --broadcast`: three clients on one path (two with deflate, one
+/// without) each get every message sent on the path, their own included;
+/// a client on another path gets none of them.
+#[tokio::test]
+async fn serve_broadcast_sends_each_message_to_every_connection_on_the_path() {
+    use futures_util::SinkExt;
+    use ws_deflate::{DeflateConfig, PerMessageDeflateClient};
+    use ws_ext_core::ClientNegotiator;
+
+    let s = serve(&[
+        "--broadcast",
+        "--server-no-context-takeover",
+        "--deflate-level",
+        "6",
+    ]);
+    let room = format!("ws://{}/room", s.addr);
+    let deflate = wsx::ClientConfig::default().with_extensions(
+        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default())),
+    );
+    let (a, _) = wsx::connect_with(&room, &deflate).await.unwrap();
+    let (b, _) = wsx::connect_with(&room, &deflate).await.unwrap();
+    let (c, _) = wsx::connect(&room).await.unwrap();
+    let (mut d, _) = wsx::connect(&format!("ws://{}/other", s.addr))
+        .await
+        .unwrap();
+    assert!(a
+        .extensions()
+        .unwrap()
+        .contains("server_no_context_takeover"));
+    assert_eq!(c.extensions(), None);
+    let mut clients = [a, b, c];
+
+    async fn next_data<S>(ws: &mut wsx::WebSocketStream<S>) -> Message
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("a message in time")
+                .expect("open")
+                .expect("no error");
+            if m.is_text() || m.is_binary() {
+                return m;
+            }
+        }
+    }
+
+    // Each joins for sure: it hears its own warm-up message.
+    for (i, ws) in clients.iter_mut().enumerate() {
+        let hello = Message::text(format!("warmup {i}"));
+        ws.send(hello.clone()).await.unwrap();
+        while next_data(ws).await != hello {}
+    }
+    let sent = [
+        Message::text("from a: ünïcødé ".repeat(200)),
+        Message::binary((0..5000u32).map(|x| x as u8).collect::<Vec<u8>>()),
+        Message::text("from c"),
+    ];
+    for (ws, m) in clients.iter_mut().zip(&sent) {
+        ws.send(m.clone()).await.unwrap();
+    }
+    for (i, ws) in clients.iter_mut().enumerate() {
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            let m = next_data(ws).await;
+            if !m.to_text().is_ok_and(|t| t.starts_with("warmup")) {
+                got.push(m);
+            }
+        }
+        for m in &sent {
+            assert!(got.contains(m), "client {i} missed {:?}", m.len());
+        }
+    }
+    // Another path is another room: d hears only itself.
+    d.send(Message::text("d alone")).await.unwrap();
+    assert_eq!(next_data(&mut d).await, Message::text("d alone"));
+}
