@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -31,7 +31,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Rooms {
     /// The rooms for `--broadcast`, or `None` (echo).
-    pub fn from_args(args: &ServeArgs) -> Result<Option<Arc<Rooms>>, String> {
+    pub fn from_args(args: &ServeArgs) -> Result<Option<Rooms>, String> {
         if !args.broadcast {
             return Ok(None);
         }
@@ -44,10 +44,10 @@ impl Rooms {
         let config = BroadcastConfig::default()
             .with_queue_capacity(args.broadcast_queue as usize)
             .with_overflow(overflow);
-        Ok(Some(Arc::new(Rooms {
+        Ok(Some(Rooms {
             config,
             rooms: Mutex::new(HashMap::new()),
-        })))
+        }))
     }
 
     /// Join the room of `path` (created on first use).

@@ -51,8 +51,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         crate::allocator::spawn_trimmer();
     }
     crate::mux_serve::init(&args.common, &config);
-    let config = Arc::new(config);
     let rooms = Rooms::from_args(&args)?;
+    let broadcast = rooms.is_some();
+    let setup = Arc::new(Setup { config, rooms });
+    let config = &setup.config;
 
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -66,7 +68,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     }
     let accepting = crate::extensions::server_names(&args.common).join(", ");
     info!(%addr, extensions = %accepting, protocols = ?config.subprotocols,
-        broadcast = rooms.is_some(), "serving");
+        broadcast, "serving");
 
     let registry = Registry::default();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -93,11 +95,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
                         tcp,
                         peer,
                         permit,
-                        config.clone(),
+                        setup.clone(),
                         stop_rx.clone(),
                         registry.clone(),
                         tls.clone(),
-                        rooms.clone(),
                     ));
                 }
                 Err(e) => {
@@ -122,6 +123,13 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// What every connection of the server shares.
+struct Setup {
+    config: ServerConfig,
+    /// `--broadcast`: the rooms, by path (echo when `None`).
+    rooms: Option<Rooms>,
+}
+
 /// One accepted TCP connection, for its whole life: the task `run` spawns.
 /// It stays in memory as long as the connection is open, so it is kept
 /// small: the TLS handshake and the TLS connection (rustls state is large)
@@ -130,21 +138,20 @@ async fn connection(
     tcp: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    config: Arc<ServerConfig>,
+    setup: Arc<Setup>,
     stop: watch::Receiver<bool>,
     registry: Registry,
     tls: Option<wsx::tls::TlsAcceptor>,
-    rooms: Option<Arc<Rooms>>,
 ) {
     let _permit = permit;
     debug!(%peer, "connection");
     let _ = tcp.set_nodelay(true);
-    let rooms = rooms.as_deref();
+    let (config, rooms) = (&setup.config, setup.rooms.as_ref());
     match tls {
-        None => handle(tcp, &config, stop, &registry, rooms).await,
+        None => handle(tcp, config, stop, &registry, rooms).await,
         Some(acceptor) => {
             Box::pin(tls_connection(
-                tcp, peer, acceptor, &config, stop, &registry, rooms,
+                tcp, peer, acceptor, config, stop, &registry, rooms,
             ))
             .await
         }
@@ -350,10 +357,12 @@ mod tests {
             tcp,
             peer,
             None,
-            Arc::new(ServerConfig::default()),
+            Arc::new(Setup {
+                config: ServerConfig::default(),
+                rooms: None,
+            }),
             rx,
             Registry::default(),
-            None,
             None,
         );
         let size = std::mem::size_of_val(&task);
