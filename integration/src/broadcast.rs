@@ -383,22 +383,41 @@ pub enum MemberEnd {
 pub async fn serve_member<S, F>(
     ws: &mut WebSocketStream<S>,
     member: &mut Subscription,
-    mut on_message: F,
+    on_message: F,
 ) -> Result<MemberEnd, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(Message),
 {
+    serve_member_with(ws, member, on_message, |_, _| {}).await
+}
+
+/// [`serve_member`], also calling `on_delivery` with each message queued
+/// on the connection and whether its shared encoding was used (`false`:
+/// this connection encoded it itself).
+pub async fn serve_member_with<S, F, D>(
+    ws: &mut WebSocketStream<S>,
+    member: &mut Subscription,
+    mut on_message: F,
+    mut on_delivery: D,
+) -> Result<MemberEnd, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(Message),
+    D: FnMut(&PreparedMessage, bool),
+{
     let limit = ws_write_limit(ws);
     loop {
         let room = ws.buffered_amount() < limit;
+        // Not biased: a busy room must not starve reading (the peer's
+        // messages, pings, its close).
         tokio::select! {
-            biased;
             // With the write queue full, take no message but still hear
             // that the member overflowed.
             d = member.wait(room) => match d {
                 Delivery::Message(m) => match ws.queue_prepared(&m) {
-                    Ok(_) => {
+                    Ok(shared) => {
+                        on_delivery(&m, shared);
                         // Start writing now; the read side keeps writing
                         // out the rest as the socket allows.
                         let _ = futures_util::FutureExt::now_or_never(ws.flush());
@@ -409,7 +428,6 @@ where
                 Delivery::Close(code) => return Ok(close_slow(ws, code).await),
                 Delivery::Ended => return Ok(MemberEnd::GroupEnded),
             },
-
             m = ws.next() => match m {
                 None => return Ok(MemberEnd::Closed),
                 Some(Err(e)) => return Err(e),

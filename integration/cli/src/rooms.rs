@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::debug;
-use wsx::broadcast::{serve_member, BroadcastConfig, MemberEnd, Overflow, Subscription};
+use wsx::broadcast::{serve_member_with, BroadcastConfig, MemberEnd, Overflow, Subscription};
 use wsx::{Broadcast, Message, WebSocketStream};
 
 use crate::args::ServeArgs;
@@ -93,9 +93,11 @@ pub async fn member<S>(
     let (room, mut sub) = rooms.join(path);
     debug!(path, members = room.len(), "joined");
     let end = tokio::select! {
-        end = serve_member(ws, &mut sub, |m| {
+        end = serve_member_with(ws, &mut sub, |m| {
             stats.payload_in.fetch_add(m.len() as u64, Relaxed);
             room.send_message(m);
+        }, |m, _| {
+            stats.payload_out.fetch_add(m.message().len() as u64, Relaxed);
         }) => Some(end),
         _ = stop.wait_for(|v| *v) => None,
     };
