@@ -355,3 +355,46 @@ fn only_data_messages_can_be_prepared_and_close_codes_are_checked() {
     drop(a);
     assert!(room.is_empty());
 }
+
+/// A member that cannot keep up with a burst (capacity 1, ten messages
+/// queued before its task runs) but does read gets the close frame with
+/// the chosen code.
+#[tokio::test]
+async fn a_reading_member_that_overflows_gets_the_close_code() {
+    let room = Broadcast::new(
+        BroadcastConfig::default()
+            .with_queue_capacity(1)
+            .with_overflow(Overflow::close(1013).unwrap()),
+    );
+    let (url, mut ends) = server(room.clone(), vec![ServerConfig::default()]).await;
+    let (mut ws, _) = wsx::connect(&url).await.unwrap();
+    wait_members(&room, 1).await;
+    // No await in between: the member's task cannot drain its queue.
+    let mut closed = 0;
+    for i in 0..10 {
+        closed += room
+            .send_message(Message::text(format!("burst {i}")))
+            .closed;
+    }
+    assert_eq!(closed, 1);
+    assert!(room.is_empty());
+    let mut got_close = None;
+    while let Some(m) = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+    {
+        match m.unwrap() {
+            Message::Close(f) => got_close = f.map(|f| u16::from(f.code)),
+            m => assert!(m.is_text(), "{m:?}"),
+        }
+    }
+    assert_eq!(got_close, Some(1013));
+    let (_, end) = ends.recv().await.unwrap();
+    assert_eq!(
+        end.unwrap(),
+        MemberEnd::Overflowed {
+            code: wsx::CloseCode::from(1013),
+            sent: true
+        }
+    );
+}

@@ -326,7 +326,7 @@ async fn serve_mux_over_wss() {
 }
 
 /// Every setting `wsx ratio` compares by default, in report order.
-const RATIO_SETTINGS: [&str; 26] = [
+const RATIO_SETTINGS: [&str; 27] = [
     "off",
     "default",
     "balanced",
@@ -353,6 +353,7 @@ const RATIO_SETTINGS: [&str; 26] = [
     "w12-l1",
     "no-ctx",
     "no-ctx-l1",
+    "broadcast",
 ];
 
 /// `wsx ratio` with quick timing; returns stdout.
