@@ -95,12 +95,22 @@ where
 
 #[tokio::test]
 async fn no_context_takeover_recipients_share_one_compression() {
-    const N: usize = 5;
+    shared_compression(5, 40).await;
+}
+
+#[tokio::test]
+async fn a_hundred_recipients_share_one_compression() {
+    shared_compression(100, 8).await;
+}
+
+/// `n` compressed recipients, `count` messages: each message compressed
+/// once, every recipient gets every message.
+async fn shared_compression(n: usize, count: usize) {
     let room = Broadcast::new(BroadcastConfig::default().with_queue_capacity(256));
-    let configs = vec![deflate_server(DeflateConfig::broadcast()); N];
+    let configs = vec![deflate_server(DeflateConfig::broadcast()); n];
     let (url, _ends) = server(room.clone(), configs).await;
     let mut clients = Vec::new();
-    for _ in 0..N {
+    for _ in 0..n {
         // The client does not ask for server_no_context_takeover: the
         // server imposes it.
         let (ws, _) = wsx::connect_with(&url, &deflate_client()).await.unwrap();
@@ -108,15 +118,15 @@ async fn no_context_takeover_recipients_share_one_compression() {
         assert!(ext.contains("server_no_context_takeover"), "{ext}");
         clients.push(ws);
     }
-    wait_members(&room, N).await;
-    let msgs = messages(40);
+    wait_members(&room, n).await;
+    let msgs = messages(count);
     let prepared: Vec<Arc<PreparedMessage>> = msgs
         .iter()
         .map(|m| Arc::new(PreparedMessage::new(m.clone()).unwrap()))
         .collect();
     for p in &prepared {
         let r = room.send(p.clone());
-        assert_eq!(r.queued, N);
+        assert_eq!(r.queued, n);
     }
     for ws in &mut clients {
         for (i, m) in msgs.iter().enumerate() {
@@ -124,7 +134,11 @@ async fn no_context_takeover_recipients_share_one_compression() {
         }
     }
     for (i, p) in prepared.iter().enumerate() {
-        assert_eq!(p.encodings(), 1, "message {i} compressed once for {N}");
+        assert_eq!(
+            p.encodings(),
+            1,
+            "message {i} compressed once for {n} recipients"
+        );
         assert_eq!(p.fallback_encodings(), 0);
         assert_eq!(p.keys().len(), 1);
         assert!(p.keys()[0].as_str().starts_with("permessage-deflate;nct;"));
