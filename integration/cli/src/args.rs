@@ -360,6 +360,14 @@ pub struct RatioArgs {
     #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub conns: u32,
+    /// Also print the fan-out view (table only): one message to N
+    /// recipients (`wsx serve --broadcast`), per setting: server compress
+    /// CPU per message (paid once when the setting shares its output,
+    /// i.e. with --server-no-context-takeover; N times with context
+    /// takeover), bytes sent and server heap for the N connections.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub fanout: Option<u32>,
 }
 
 #[cfg(test)]

@@ -867,3 +867,34 @@ async fn serve_broadcast_sends_each_message_to_every_connection_on_the_path() {
     d.send(Message::text("d alone")).await.unwrap();
     assert_eq!(next_data(&mut d).await, Message::text("d alone"));
 }
+
+/// `ratio --fanout N`: the fan-out view marks which settings share one
+/// compression among the recipients.
+#[test]
+fn ratio_fanout_shows_what_is_shared() {
+    let out = ratio(&[
+        "--settings",
+        "broadcast,default,off",
+        "--sizes",
+        "256",
+        "--total",
+        "16384",
+        "--fanout",
+        "100",
+    ]);
+    let view = out
+        .split("fan-out to 100 recipients")
+        .nth(1)
+        .expect("the fan-out view");
+    let shared = |setting: &str| -> Vec<String> {
+        view.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(setting))
+            .map(|l| l.split_whitespace().nth(2).unwrap_or("").to_owned())
+            .collect()
+    };
+    for (setting, want) in [("broadcast", "yes"), ("off", "yes"), ("default", "no")] {
+        let got = shared(setting);
+        assert!(!got.is_empty(), "{setting} missing:\n{view}");
+        assert!(got.iter().all(|s| s == want), "{setting}: {got:?}\n{view}");
+    }
+}
