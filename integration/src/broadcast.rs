@@ -213,7 +213,8 @@ impl Broadcast {
 
     /// Queue `msg` for every member, now, without waiting for any socket.
     /// A full queue applies the group's [`Overflow`] policy to that member
-    /// only.
+    /// only. Sends from several tasks are serialised (one short lock per
+    /// send), so every member sees the group's messages in the same order.
     pub fn send(&self, msg: impl Into<Arc<PreparedMessage>>) -> SendReport {
         let msg = msg.into();
         let cap = self.group.config.queue_capacity;

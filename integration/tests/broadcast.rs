@@ -412,3 +412,37 @@ async fn a_reading_member_that_overflows_gets_the_close_code() {
         }
     );
 }
+
+/// `send_prepared` without a group: a server shares, a client (masked
+/// frames) encodes on its own; both deliver the message.
+#[tokio::test]
+async fn send_prepared_shares_on_servers_and_falls_back_on_clients() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let accept = tokio::spawn(async move {
+        let cfg = deflate_server(DeflateConfig::broadcast());
+        let mut v = Vec::new();
+        for _ in 0..2 {
+            let (tcp, _) = listener.accept().await.unwrap();
+            v.push(wsx::accept_with(tcp, &cfg).await.unwrap());
+        }
+        v
+    });
+    let (mut c1, _) = wsx::connect_with(&url, &deflate_client()).await.unwrap();
+    let (mut c2, _) = wsx::connect_with(&url, &deflate_client()).await.unwrap();
+    let mut servers = accept.await.unwrap();
+    let msg = Message::text("{\"hello\":\"everyone\"} ".repeat(50));
+    let p = PreparedMessage::new(msg.clone()).unwrap();
+    for s in &mut servers {
+        assert!(s.shared_key().is_some());
+        assert!(s.send_prepared(&p).await.unwrap(), "shared");
+    }
+    assert_eq!(p.encodings(), 1);
+    assert_eq!(next_data(&mut c1).await, msg);
+    assert_eq!(next_data(&mut c2).await, msg);
+    // A client: no key, its own (masked) encoding.
+    assert!(c1.shared_key().is_none());
+    assert!(!c1.send_prepared(&p).await.unwrap());
+    assert_eq!(p.fallback_encodings(), 1);
+    assert_eq!(next_data(&mut servers[0]).await, msg);
+}

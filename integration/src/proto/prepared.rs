@@ -29,7 +29,12 @@ use crate::proto::send::encode_raw;
 /// just not shared ([`PreparedMessage::fallback_encodings`] counts them).
 ///
 /// The encoded frames are kept as long as the message lives: one per
-/// distinct key (in practice one or two: plain and compressed).
+/// distinct key (in practice one or two: plain and compressed). A shared
+/// frame is queued by reference when the write queue would queue an
+/// ordinary payload of that size by reference (large frames, or a frame
+/// that starts an empty queue on a vectored socket); smaller ones are
+/// copied into the write buffer (no compression, one `memcpy`) so that
+/// small writes stay batched.
 #[derive(Debug)]
 pub struct PreparedMessage {
     message: Message,
