@@ -365,7 +365,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Whether prepared messages sent on this connection share their
     /// encoding with other connections (a server whose extensions keep no
     /// state across messages), and under which key.
-    pub fn shared_key(&self) -> Option<&ws_ext_core::EncodingKey> {
+    pub fn shared_key(&self) -> Option<ws_ext_core::EncodingKey> {
         self.conn.send.shared_key()
     }
 }

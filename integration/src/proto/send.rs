@@ -19,31 +19,38 @@ use crate::proto::{close, Role};
 pub struct Sender {
     role: Role,
     stack: SendStack,
-    /// Server only: the key under which encoded messages are shared
-    /// (fixed once negotiated).
-    shared_key: Option<EncodingKey>,
+    /// The key under which prepared messages are shared, worked out on
+    /// the first one (`None` until then, so connections that never send
+    /// one hold nothing for it); the inner `None`: cannot share.
+    shared_key: Option<Option<EncodingKey>>,
 }
 
 impl Sender {
     /// A sender for `role` with the negotiated extensions' send half.
     pub fn new(role: Role, stack: SendStack) -> Self {
-        let shared_key = match role {
-            Role::Server => stack.encoding_key(),
-            // A client masks every frame with its own key: nothing to share.
-            Role::Client => None,
-        };
         Sender {
             role,
             stack,
-            shared_key,
+            shared_key: None,
         }
     }
 
     /// The key under which this sender shares prepared messages
     /// ([`PreparedMessage`]): `Some` for a server whose extensions keep no
-    /// state across messages, `None` otherwise.
-    pub fn shared_key(&self) -> Option<&EncodingKey> {
-        self.shared_key.as_ref()
+    /// state across messages (fixed once negotiated), `None` otherwise.
+    pub fn shared_key(&self) -> Option<EncodingKey> {
+        match &self.shared_key {
+            Some(k) => k.clone(),
+            None => self.compute_key(),
+        }
+    }
+
+    fn compute_key(&self) -> Option<EncodingKey> {
+        match self.role {
+            Role::Server => self.stack.encoding_key(),
+            // A client masks every frame with its own key: nothing to share.
+            Role::Client => None,
+        }
     }
 
     /// Queue a prepared message: its shared frame for our key (encoded
@@ -55,7 +62,10 @@ impl Sender {
         msg: &PreparedMessage,
         out: &mut OutBuf,
     ) -> Result<bool, Error> {
-        let Some(key) = &self.shared_key else {
+        if self.shared_key.is_none() {
+            self.shared_key = Some(self.compute_key());
+        }
+        let Some(Some(key)) = &self.shared_key else {
             msg.note_fallback();
             self.encode_message(msg.message().clone(), out)?;
             return Ok(false);
