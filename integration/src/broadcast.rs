@@ -378,7 +378,12 @@ pub enum MemberEnd {
 /// closes. The write queue is not filled past
 /// [`WebSocketConfig::write_buffer_size`](crate::WebSocketConfig::write_buffer_size):
 /// while the peer does not read, deliveries wait in the member's bounded
-/// queue, where the group's [`Overflow`] policy applies.
+/// queue, where the group's [`Overflow`] policy applies, and the
+/// connection reads nothing either until its write queue drains (the
+/// stream's own backpressure). A peer that stops reading for good stays
+/// a member under [`Overflow::DropOldest`] (holding its bounded queue)
+/// until its socket fails or `idle_timeout` drops it; use
+/// [`Overflow::Close`] to part with it at once.
 ///
 /// A protocol error or an I/O error ends it with the error.
 pub async fn serve_member<S, F>(
@@ -409,13 +414,24 @@ where
 {
     let limit = ws_write_limit(ws);
     loop {
-        let room = ws.buffered_amount() < limit;
+        if ws.buffered_amount() >= limit {
+            // The write queue is full: write it out before taking more
+            // (the stream reads nothing meanwhile either: its own
+            // backpressure), but still hear that the member overflowed.
+            tokio::select! {
+                r = ws.flush() => r?,
+                d = member.wait(false) => match d {
+                    Delivery::Close(code) => return Ok(close_slow(ws, code).await),
+                    Delivery::Ended => return Ok(MemberEnd::GroupEnded),
+                    Delivery::Message(_) => {} // not taken without room
+                },
+            }
+            continue;
+        }
         // Not biased: a busy room must not starve reading (the peer's
         // messages, pings, its close).
         tokio::select! {
-            // With the write queue full, take no message but still hear
-            // that the member overflowed.
-            d = member.wait(room) => match d {
+            d = member.wait(true) => match d {
                 Delivery::Message(m) => match ws.queue_prepared(&m) {
                     Ok(shared) => {
                         on_delivery(&m, shared);
