@@ -898,3 +898,44 @@ fn ratio_fanout_shows_what_is_shared() {
         assert!(got.iter().all(|s| s == want), "{setting}: {got:?}\n{view}");
     }
 }
+
+/// `serve --broadcast` shuts down like the echo server: 1001, exit 0.
+#[tokio::test]
+async fn sigterm_closes_broadcast_members_with_1001() {
+    let mut s = serve(&["--broadcast"]);
+    let (mut ws, _) = wsx::connect(&format!("ws://{}/room", s.addr))
+        .await
+        .unwrap();
+    // Joined for sure: it hears its own message.
+    use futures_util::SinkExt;
+    ws.send(Message::text("hi")).await.unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echo, Message::text("hi"));
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    match msg {
+        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
+        other => panic!("{other:?}"),
+    }
+    let start = Instant::now();
+    while s.child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "server did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
