@@ -52,6 +52,13 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     }
     crate::mux_serve::init(&args.common, &config);
     let rooms = Rooms::from_args(&args)?;
+    let deflate = &args.common.deflate;
+    if rooms.is_some() && !deflate.no_deflate && !deflate.server_no_context_takeover {
+        info!(
+            "--broadcast with context takeover: each message is compressed once per \
+             connection; --server-no-context-takeover compresses it once for all"
+        );
+    }
     let broadcast = rooms.is_some();
     let setup = Arc::new(Setup { config, rooms });
     let config = &setup.config;
