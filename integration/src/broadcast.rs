@@ -124,6 +124,7 @@ impl BroadcastConfig {
 
 /// What one [`Broadcast::send`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendReport {
     /// Members the message was queued for.
     pub queued: usize,
@@ -268,6 +269,7 @@ impl Broadcast {
 
 /// What a member's queue yields ([`Subscription::recv`]).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Delivery {
     /// The next message, in order.
     Message(Arc<PreparedMessage>),
