@@ -162,6 +162,16 @@ struct Group {
     next_id: AtomicU64,
 }
 
+impl Drop for Group {
+    /// The last handle is gone: wake every member so it sees
+    /// [`Delivery::Ended`] once its queue is empty.
+    fn drop(&mut self) {
+        for q in lock(&self.members).iter() {
+            q.notify.notify_one();
+        }
+    }
+}
+
 /// A group of recipients. Cheap to clone (an [`Arc`]); every clone is the
 /// same group.
 #[derive(Debug, Clone)]

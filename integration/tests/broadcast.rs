@@ -491,3 +491,24 @@ async fn a_paused_reader_resumes_and_gets_the_latest_messages() {
         "every message arrived or was dropped"
     );
 }
+
+/// Dropping the last handle of a group ends its members' waits.
+#[tokio::test]
+async fn members_see_the_end_of_their_group() {
+    let room = Broadcast::new(BroadcastConfig::default());
+    let mut a = room.subscribe();
+    room.send_message(Message::binary(vec![1u8]));
+    let waiter = tokio::spawn(async move {
+        let first = a.recv().await;
+        let second = a.recv().await;
+        (first, second)
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(room);
+    let (first, second) = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("the wait ended")
+        .unwrap();
+    assert!(matches!(first, wsx::broadcast::Delivery::Message(_)));
+    assert!(matches!(second, wsx::broadcast::Delivery::Ended));
+}
