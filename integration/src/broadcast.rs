@@ -19,13 +19,16 @@
 //! peer gets exactly the message, only the compression work is not shared.
 //!
 //! ## Memory
-//! A member holds at most `queue_capacity` queued messages (each an
-//! [`Arc`] to the one shared [`PreparedMessage`]) plus the connection's
-//! write queue, which [`serve_member`] does not fill past
-//! [`WebSocketConfig::write_buffer_size`](crate::WebSocketConfig::write_buffer_size)
-//! (plus one message). So whatever the recipients do, memory is bounded by
-//! members × (capacity + 1) × the largest message (the message bytes
-//! themselves are shared, so this is a bound, not a sum).
+//! Every send goes to every member, so all the members' queues together
+//! refer to at most the last `queue_capacity` messages sent (each an
+//! [`Arc`] to one shared [`PreparedMessage`], which keeps its payload and
+//! one encoded frame per distinct key). A connection's write queue holds
+//! at most [`WebSocketConfig::write_buffer_size`](crate::WebSocketConfig::write_buffer_size)
+//! plus one frame: [`serve_member`] takes no delivery past it (large
+//! shared frames are queued by reference, not copied). So whatever the
+//! recipients do, memory is bounded by `queue_capacity` × (the largest
+//! message × (keys + 1)) + members × (write buffer + a few pointers per
+//! queued message).
 //!
 //! ```no_run
 //! # async fn demo(listener: tokio::net::TcpListener, cfg: wsx::ServerConfig) {
