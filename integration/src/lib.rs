@@ -8,6 +8,9 @@
 //! - [`proto`]: the sans-I/O engine (handshake, frames, messages).
 //! - [`accept`], [`accept_with`], [`connect`], [`connect_with`],
 //!   [`WebSocketStream::from_upgraded`]: the tokio entry points.
+//! - [`broadcast`]: one message to many connections, compressed once
+//!   ([`PreparedMessage`]), with a bounded queue per recipient
+//!   ([`Broadcast`]).
 
 #![deny(missing_docs)]
 // One unsafe call (a UTF-8 conversion the validator has proven), allowed
@@ -41,6 +44,8 @@ pub use proto::handshake::client::Target;
 pub use stream::WebSocketStream;
 
 pub mod blocking;
+pub mod broadcast;
+pub use broadcast::{Broadcast, PreparedMessage};
 mod maybe_tls;
 pub mod mux;
 #[cfg(feature = "tls")]

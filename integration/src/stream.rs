@@ -36,6 +36,7 @@ use ws_ext_core::ExtensionStack;
 use crate::config::WebSocketConfig;
 use crate::error::Error;
 use crate::proto::connection::{connection_accessors, Connection, Keepalive, Received};
+use crate::proto::prepared::PreparedMessage;
 use crate::proto::readbuf::{read_step, READ_CHUNK};
 pub use crate::proto::ReadyState;
 use crate::proto::{close, Role};
@@ -336,6 +337,44 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             self.shutdown = true;
         }
         Poll::Ready(self.finish())
+    }
+}
+
+/// Broadcast: prepared messages ([`PreparedMessage`]).
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    /// Queue a prepared message without waiting (as `Sink::start_send`:
+    /// the bytes go out on the next flush, or as the stream is polled).
+    /// On a server whose send stack can share, this queues the frame
+    /// encoded once for every connection with the same key; otherwise the
+    /// message is encoded for this connection. `Ok(true)`: shared.
+    pub fn queue_prepared(&mut self, msg: &PreparedMessage) -> Result<bool, Error> {
+        self.note_activity();
+        self.conn.out.set_vectored(self.io.is_write_vectored());
+        self.conn.encode_prepared(msg)
+    }
+
+    /// Send a prepared message: wait while the write queue is full, queue
+    /// it ([`WebSocketStream::queue_prepared`]), flush. `Ok(true)`: the
+    /// shared frame was written.
+    pub async fn send_prepared(&mut self, msg: &PreparedMessage) -> Result<bool, Error> {
+        std::future::poll_fn(|cx| Sink::<Message>::poll_ready(Pin::new(&mut *self), cx)).await?;
+        let shared = self.queue_prepared(msg)?;
+        std::future::poll_fn(|cx| Sink::<Message>::poll_flush(Pin::new(&mut *self), cx)).await?;
+        Ok(shared)
+    }
+
+    /// Whether prepared messages sent on this connection share their
+    /// encoding with other connections (a server whose extensions keep no
+    /// state across messages), and under which key.
+    pub fn shared_key(&self) -> Option<ws_ext_core::EncodingKey> {
+        self.conn.send.shared_key()
+    }
+}
+
+impl<S> WebSocketStream<S> {
+    /// The connection's settings.
+    pub(crate) fn config(&self) -> &WebSocketConfig {
+        &self.conn.config
     }
 }
 

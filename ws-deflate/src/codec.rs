@@ -19,9 +19,9 @@
 
 use bytes::Bytes;
 use tracing::trace;
-use ws_ext_core::{Decoder, Encoder, ExtensionError, Frame, OpCode, RsvBits};
+use ws_ext_core::{Decoder, Encoder, EncodingKey, ExtensionError, Frame, OpCode, RsvBits};
 
-use crate::backend::{BackendError, SYNC_TRAILER};
+use crate::backend::{BackendError, BACKEND, SYNC_TRAILER};
 use crate::state::{CompressorSlot, DecompressorSlot};
 
 /// Strip the sync-flush trailer of a final frame's output. Nothing at all
@@ -156,6 +156,32 @@ impl Encoder for PmdEncoder {
         if self.message.is_none() {
             self.slot.hibernate();
         }
+    }
+
+    /// Without context takeover for our direction (a server with
+    /// `server_no_context_takeover`, a client with
+    /// `client_no_context_takeover`) every message is compressed from an
+    /// empty window by a compressor that goes back to the pool after it:
+    /// the output depends on the message and the settings only. The key
+    /// names them all: the backend, level, window bits, memLevel,
+    /// threshold, `skip_if_not_smaller`, and whether compression is on at
+    /// all. With context takeover: `None`.
+    fn shared_key(&self) -> Option<EncodingKey> {
+        if !self.slot.is_per_message() {
+            return None;
+        }
+        let p = self.slot.params();
+        Some(EncodingKey::new(format!(
+            "{};nct;backend={};l={};w={};m={};t={};s={};on={}",
+            self.name,
+            BACKEND,
+            p.level,
+            p.window_bits,
+            p.mem_level,
+            self.policy.threshold,
+            u8::from(self.policy.skip_if_not_smaller),
+            u8::from(self.policy.enabled),
+        )))
     }
 }
 

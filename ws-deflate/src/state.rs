@@ -112,6 +112,17 @@ impl CompressorSlot {
         self.state.is_some()
     }
 
+    /// No context takeover: every message starts from an empty window and
+    /// the state goes back to the pool after it.
+    pub(crate) fn is_per_message(&self) -> bool {
+        self.per_message
+    }
+
+    /// The compressor's settings.
+    pub(crate) fn params(&self) -> DeflaterParams {
+        self.params
+    }
+
     /// Whether the window is hibernated (packed, no compressor held).
     pub(crate) fn is_hibernated(&self) -> bool {
         self.archive.is_some()

@@ -51,6 +51,69 @@ pub trait Encoder: Send {
     /// [`Encoder::encode`] must behave exactly as if it had not been called.
     /// Does nothing by default.
     fn hibernate(&mut self) {}
+
+    /// Whether this encoder's output for a whole message can be shared
+    /// with other connections, and under which key.
+    ///
+    /// `Some(key)` promises, for every message encoded between messages
+    /// (its first frame starts it): the frames out depend only on the frames
+    /// in and on `key` (never on earlier messages), and encoding it leaves
+    /// the encoder as it was. Any encoder returning an equal key would then
+    /// produce the very same payloads and RSV bits, so a broadcaster may
+    /// encode a message once ([`crate::SendStack::encode_detached`]) and
+    /// write the result to every connection with that key. The key must
+    /// name every setting that changes the bytes (the extension, its
+    /// level, its window, its thresholds, its backend…); when in doubt,
+    /// put it in.
+    ///
+    /// `None` (the default): the output depends on state the encoder keeps
+    /// across messages (a compressor with context takeover), so it cannot
+    /// be shared.
+    fn shared_key(&self) -> Option<EncodingKey> {
+        None
+    }
+}
+
+/// What makes two encoders' output for a message identical: an opaque,
+/// canonical string built by the extension ([`Encoder::shared_key`]), and for
+/// a whole send stack the keys of its encoders in order
+/// ([`crate::SendStack::encoding_key`]). Equal keys mean equal bytes on the
+/// wire (before masking); different keys mean nothing (they may still
+/// happen to give equal bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EncodingKey(String);
+
+impl EncodingKey {
+    /// A key from its canonical text (an extension name, then the settings
+    /// that change the bytes, e.g. `permessage-deflate;l=1;w=15`).
+    pub fn new(key: impl Into<String>) -> Self {
+        EncodingKey(key.into())
+    }
+
+    /// The key of an empty stack: frames pass unchanged.
+    pub fn plain() -> Self {
+        EncodingKey(String::new())
+    }
+
+    /// Whether this is the key of an empty stack.
+    pub fn is_plain(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for EncodingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("(plain)")
+        } else {
+            f.write_str(&self.0)
+        }
+    }
 }
 
 /// The receive half: undoes the transform on incoming frames, in reverse

@@ -10,6 +10,10 @@
 //!   an extension implements.
 //! - [`ExtensionStack`]: the negotiated extensions in response order, split
 //!   into a [`SendStack`] and a [`RecvStack`] with separate state.
+//! - [`EncodingKey`]: when a send stack's output for a message depends on
+//!   nothing but the message ([`Encoder::shared_key`]), a broadcaster
+//!   encodes the message once per key ([`SendStack::encode_detached`]) and
+//!   writes the same bytes to every connection with that key.
 //!
 //! ## Processing order
 //! A response `foo, bar` means `bar(foo(data))` on send; the receiver undoes
@@ -46,7 +50,8 @@ pub mod stack;
 
 pub use error::{close_code, ExtensionError, NegotiationError};
 pub use extension::{
-    ClientExtensionFactory, Decoder, Encoder, Extension, ServerContext, ServerExtensionFactory,
+    ClientExtensionFactory, Decoder, Encoder, EncodingKey, Extension, ServerContext,
+    ServerExtensionFactory,
 };
 pub use frame::{Frame, OpCode};
 pub use header::{ExtensionElement, ExtensionParam, HeaderError, HeaderFault};

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::error::ExtensionError;
-use crate::extension::{Decoder, Encoder, Extension};
+use crate::extension::{Decoder, Encoder, EncodingKey, Extension};
 use crate::frame::Frame;
 use crate::header::{self, ExtensionElement};
 use crate::rsv::RsvBits;
@@ -111,6 +111,43 @@ impl SendStack {
         for e in &mut self.encoders {
             e.hibernate();
         }
+    }
+
+    /// The key under which this stack's encoded messages may be shared
+    /// with other connections ([`Encoder::shared_key`]): the keys of its
+    /// encoders in order, joined by `", "`; [`EncodingKey::plain`] for an
+    /// empty stack; `None` if any encoder keeps state across messages.
+    pub fn encoding_key(&self) -> Option<EncodingKey> {
+        let mut parts = Vec::with_capacity(self.encoders.len());
+        for e in &self.encoders {
+            parts.push(e.shared_key()?.as_str().to_owned());
+        }
+        Some(EncodingKey::new(parts.join(", ")))
+    }
+
+    /// Encode a whole message sent in one frame (text or binary, `fin`
+    /// set) for sharing: the result may be written as-is by every
+    /// connection whose stack has the same [`SendStack::encoding_key`], and
+    /// this stack is left as it was. Call only between messages.
+    ///
+    /// Fails with [`ExtensionError::Internal`] when the stack cannot share
+    /// (its key is `None`) or the frame is not a whole data message; the
+    /// stack is untouched then, so the caller can still encode the message
+    /// the ordinary way ([`SendStack::encode`]).
+    pub fn encode_detached(&mut self, frame: Frame) -> Result<Frame, ExtensionError> {
+        if !(frame.fin && frame.is_message_start()) {
+            return Err(ExtensionError::internal(
+                "stack",
+                "only a whole message in one frame can be encoded detached",
+            ));
+        }
+        if self.encoding_key().is_none() {
+            return Err(ExtensionError::internal(
+                "stack",
+                "an extension keeps state across messages: its output cannot be shared",
+            ));
+        }
+        self.encode(frame)
     }
 }
 

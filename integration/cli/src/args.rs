@@ -22,8 +22,9 @@ pub struct Cli {
 pub enum Command {
     /// Echo server. Prints `listening on ws://IP:PORT` once bound. Every
     /// WebSocket path echoes each message back (text as text, binary as
-    /// binary); a plain `GET /` serves a demo page; SIGINT/SIGTERM close
-    /// open connections with 1001 and exit 0.
+    /// binary; with --broadcast, sends it to every connection on the path);
+    /// a plain `GET /` serves a demo page; SIGINT/SIGTERM close open
+    /// connections with 1001 and exit 0.
     Serve(ServeArgs),
     /// Connect, print the negotiated protocol and extensions to stderr, send
     /// each stdin line as a text message, print each received message on
@@ -165,6 +166,26 @@ pub struct ServeArgs {
     /// Runtime worker threads (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
+    /// Broadcast instead of echo: every text or binary message received on
+    /// a path is sent, unchanged, to every connection open on that same
+    /// path, the sender included. Each message is compressed once per
+    /// distinct encoding (with --server-no-context-takeover, once for all
+    /// compressed connections; with context takeover, once per
+    /// connection). Not with --mux.
+    #[arg(long, conflicts_with = "mux")]
+    pub broadcast: bool,
+    /// With --broadcast: messages a connection may have waiting to be
+    /// written before --broadcast-overflow applies to it.
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub broadcast_queue: u32,
+    /// With --broadcast: what a connection's full queue does (it is not
+    /// reading fast enough): `drop-oldest` (it misses its oldest waiting
+    /// message), `close-1008` or `close-1013` (it is closed with that code
+    /// and leaves the room).
+    #[arg(long, value_name = "POLICY", default_value = "drop-oldest",
+          value_parser = ["drop-oldest", "close-1008", "close-1013"])]
+    pub broadcast_overflow: String,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +360,14 @@ pub struct RatioArgs {
     #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub conns: u32,
+    /// Also print the fan-out view (table only): one message to N
+    /// recipients (`wsx serve --broadcast`), per setting: server compress
+    /// CPU per message (paid once when the setting shares its output,
+    /// i.e. with --server-no-context-takeover; N times with context
+    /// takeover), bytes sent and server heap for the N connections.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub fanout: Option<u32>,
 }
 
 #[cfg(test)]

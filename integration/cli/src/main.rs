@@ -20,6 +20,7 @@ mod mux_client;
 mod mux_serve;
 mod probe;
 mod ratio;
+mod rooms;
 mod serve;
 mod stats;
 mod stdin;

@@ -82,7 +82,11 @@ window while timing, which flatters context takeover (give at least {} KiB)",
     } else if args.json {
         report::json(&rows, opts.contexts)?
     } else {
-        report::table(&rows, &settings, opts.contexts)
+        let mut t = report::table(&rows, &settings, opts.contexts);
+        if let Some(n) = args.fanout {
+            t.push_str(&report::fanout(&rows, &settings, n as usize));
+        }
+        t
     };
     std::io::stdout()
         .lock()

@@ -15,6 +15,7 @@ use wsx::{HandshakeError, ServerConfig, WebSocketStream};
 
 use crate::args::ServeArgs;
 use crate::echo::{echo, EchoEnd};
+use crate::rooms::Rooms;
 use crate::stats::{query_id, ConnStats, Counted, Registration, Registry};
 
 const DEMO_PAGE: &str = include_str!("demo.html");
@@ -51,7 +52,17 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         crate::allocator::spawn_trimmer();
     }
     crate::mux_serve::init(&args.common, &config);
-    let config = Arc::new(config);
+    let rooms = Rooms::from_args(&args)?;
+    let deflate = &args.common.deflate;
+    if rooms.is_some() && !deflate.no_deflate && !deflate.server_no_context_takeover {
+        info!(
+            "--broadcast with context takeover: each message is compressed once per \
+             connection; --server-no-context-takeover compresses it once for all"
+        );
+    }
+    let broadcast = rooms.is_some();
+    let setup = Arc::new(Setup { config, rooms });
+    let config = &setup.config;
 
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -64,7 +75,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         let _ = out.flush();
     }
     let accepting = crate::extensions::server_names(&args.common).join(", ");
-    info!(%addr, extensions = %accepting, protocols = ?config.subprotocols, "serving");
+    info!(%addr, extensions = %accepting, protocols = ?config.subprotocols,
+        broadcast, "serving");
 
     let registry = Registry::default();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -91,7 +103,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
                         tcp,
                         peer,
                         permit,
-                        config.clone(),
+                        setup.clone(),
                         stop_rx.clone(),
                         registry.clone(),
                         tls.clone(),
@@ -119,6 +131,13 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// What every connection of the server shares.
+struct Setup {
+    config: ServerConfig,
+    /// `--broadcast`: the rooms, by path (echo when `None`).
+    rooms: Option<Rooms>,
+}
+
 /// One accepted TCP connection, for its whole life: the task `run` spawns.
 /// It stays in memory as long as the connection is open, so it is kept
 /// small: the TLS handshake and the TLS connection (rustls state is large)
@@ -127,7 +146,7 @@ async fn connection(
     tcp: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    config: Arc<ServerConfig>,
+    setup: Arc<Setup>,
     stop: watch::Receiver<bool>,
     registry: Registry,
     tls: Option<wsx::tls::TlsAcceptor>,
@@ -135,11 +154,12 @@ async fn connection(
     let _permit = permit;
     debug!(%peer, "connection");
     let _ = tcp.set_nodelay(true);
+    let (config, rooms) = (&setup.config, setup.rooms.as_ref());
     match tls {
-        None => handle(tcp, &config, stop, &registry).await,
+        None => handle(tcp, config, stop, &registry, rooms).await,
         Some(acceptor) => {
             Box::pin(tls_connection(
-                tcp, peer, acceptor, &config, stop, &registry,
+                tcp, peer, acceptor, config, stop, &registry, rooms,
             ))
             .await
         }
@@ -153,10 +173,11 @@ async fn tls_connection(
     config: &ServerConfig,
     stop: watch::Receiver<bool>,
     registry: &Registry,
+    rooms: Option<&Rooms>,
 ) {
     let accepted = tokio::time::timeout(config.handshake_timeout, acceptor.accept(tcp)).await;
     match accepted {
-        Ok(Ok(tls)) => handle(tls, config, stop, registry).await,
+        Ok(Ok(tls)) => handle(tls, config, stop, registry, rooms).await,
         Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => debug!(%peer, "TLS handshake timed out"),
     }
@@ -200,19 +221,29 @@ async fn shutdown_signal() {
     }
 }
 
-async fn handle<S>(tcp: S, config: &ServerConfig, stop: watch::Receiver<bool>, registry: &Registry)
-where
+async fn handle<S>(
+    tcp: S,
+    config: &ServerConfig,
+    stop: watch::Receiver<bool>,
+    registry: &Registry,
+    rooms: Option<&Rooms>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let stats = Arc::new(ConnStats::default());
     // Boxed: the opening handshake's state (request head, parser, response)
     // is only needed for a moment; the task of an open connection then
     // holds just the stream and the echo loop.
-    let Some((mut ws, _registration)) =
+    let Some((mut ws, _registration, path)) =
         Box::pin(upgrade(tcp, config, &stop, registry, &stats)).await
     else {
         return;
     };
+    if let Some(rooms) = rooms {
+        // Boxed: echo servers do not carry the broadcast loop's size.
+        Box::pin(crate::rooms::member(&mut ws, rooms, &path, stop, &stats)).await;
+        return;
+    }
     match echo(&mut ws, Some(stop), Some(&stats)).await {
         Ok(EchoEnd::Closed) | Ok(EchoEnd::Shutdown) => {}
         Err(e) => debug!(error = %e, "connection ended with an error"),
@@ -228,7 +259,7 @@ async fn upgrade<S>(
     stop: &watch::Receiver<bool>,
     registry: &Registry,
     stats: &Arc<ConnStats>,
-) -> Option<(WebSocketStream<Counted<S>>, Option<Registration>)>
+) -> Option<(WebSocketStream<Counted<S>>, Option<Registration>, String)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -259,8 +290,9 @@ where
         crate::mux_serve::handle(tcp, &req, leftover, &mux, stop.clone()).await;
         return None;
     }
+    let path = req.uri().path().to_owned();
     match wsx::accept_request(tcp, &req, leftover, config).await {
-        Ok(ws) => Some((ws, registration)),
+        Ok(ws) => Some((ws, registration, path)),
         Err(e) => {
             debug!(error = %e, "handshake failed");
             None
@@ -333,7 +365,10 @@ mod tests {
             tcp,
             peer,
             None,
-            Arc::new(ServerConfig::default()),
+            Arc::new(Setup {
+                config: ServerConfig::default(),
+                rooms: None,
+            }),
             rx,
             Registry::default(),
             None,

@@ -326,7 +326,7 @@ async fn serve_mux_over_wss() {
 }
 
 /// Every setting `wsx ratio` compares by default, in report order.
-const RATIO_SETTINGS: [&str; 26] = [
+const RATIO_SETTINGS: [&str; 27] = [
     "off",
     "default",
     "balanced",
@@ -353,6 +353,7 @@ const RATIO_SETTINGS: [&str; 26] = [
     "w12-l1",
     "no-ctx",
     "no-ctx-l1",
+    "broadcast",
 ];
 
 /// `wsx ratio` with quick timing; returns stdout.
@@ -786,4 +787,155 @@ fn serve_deflate_frame_preference_and_default() {
         .unwrap();
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
+}
+
+/// `serve --broadcast`: three clients on one path (two with deflate, one
+/// without) each get every message sent on the path, their own included;
+/// a client on another path gets none of them.
+#[tokio::test]
+async fn serve_broadcast_sends_each_message_to_every_connection_on_the_path() {
+    use futures_util::SinkExt;
+    use ws_deflate::{DeflateConfig, PerMessageDeflateClient};
+    use ws_ext_core::ClientNegotiator;
+
+    let s = serve(&[
+        "--broadcast",
+        "--server-no-context-takeover",
+        "--deflate-level",
+        "6",
+    ]);
+    let room = format!("ws://{}/room", s.addr);
+    let deflate = wsx::ClientConfig::default().with_extensions(
+        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default())),
+    );
+    let (a, _) = wsx::connect_with(&room, &deflate).await.unwrap();
+    let (b, _) = wsx::connect_with(&room, &deflate).await.unwrap();
+    let (c, _) = wsx::connect(&room).await.unwrap();
+    let (mut d, _) = wsx::connect(&format!("ws://{}/other", s.addr))
+        .await
+        .unwrap();
+    assert!(a
+        .extensions()
+        .unwrap()
+        .contains("server_no_context_takeover"));
+    assert_eq!(c.extensions(), None);
+    let mut clients = [a, b, c];
+
+    async fn next_data<S>(ws: &mut wsx::WebSocketStream<S>) -> Message
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("a message in time")
+                .expect("open")
+                .expect("no error");
+            if m.is_text() || m.is_binary() {
+                return m;
+            }
+        }
+    }
+
+    // Each joins for sure: it hears its own warm-up message.
+    for (i, ws) in clients.iter_mut().enumerate() {
+        let hello = Message::text(format!("warmup {i}"));
+        ws.send(hello.clone()).await.unwrap();
+        while next_data(ws).await != hello {}
+    }
+    let sent = [
+        Message::text("from a: ünïcødé ".repeat(200)),
+        Message::binary((0..5000u32).map(|x| x as u8).collect::<Vec<u8>>()),
+        Message::text("from c"),
+    ];
+    for (ws, m) in clients.iter_mut().zip(&sent) {
+        ws.send(m.clone()).await.unwrap();
+    }
+    for (i, ws) in clients.iter_mut().enumerate() {
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            let m = next_data(ws).await;
+            if !m.to_text().is_ok_and(|t| t.starts_with("warmup")) {
+                got.push(m);
+            }
+        }
+        for m in &sent {
+            assert!(got.contains(m), "client {i} missed {:?}", m.len());
+        }
+    }
+    // Another path is another room: d hears only itself.
+    d.send(Message::text("d alone")).await.unwrap();
+    assert_eq!(next_data(&mut d).await, Message::text("d alone"));
+}
+
+/// `ratio --fanout N`: the fan-out view marks which settings share one
+/// compression among the recipients.
+#[test]
+fn ratio_fanout_shows_what_is_shared() {
+    let out = ratio(&[
+        "--settings",
+        "broadcast,default,off",
+        "--sizes",
+        "256",
+        "--total",
+        "16384",
+        "--fanout",
+        "100",
+    ]);
+    let view = out
+        .split("fan-out to 100 recipients")
+        .nth(1)
+        .expect("the fan-out view");
+    let shared = |setting: &str| -> Vec<String> {
+        view.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(setting))
+            .map(|l| l.split_whitespace().nth(2).unwrap_or("").to_owned())
+            .collect()
+    };
+    for (setting, want) in [("broadcast", "yes"), ("off", "yes"), ("default", "no")] {
+        let got = shared(setting);
+        assert!(!got.is_empty(), "{setting} missing:\n{view}");
+        assert!(got.iter().all(|s| s == want), "{setting}: {got:?}\n{view}");
+    }
+}
+
+/// `serve --broadcast` shuts down like the echo server: 1001, exit 0.
+#[tokio::test]
+async fn sigterm_closes_broadcast_members_with_1001() {
+    let mut s = serve(&["--broadcast"]);
+    let (mut ws, _) = wsx::connect(&format!("ws://{}/room", s.addr))
+        .await
+        .unwrap();
+    // Joined for sure: it hears its own message.
+    use futures_util::SinkExt;
+    ws.send(Message::text("hi")).await.unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echo, Message::text("hi"));
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    match msg {
+        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
+        other => panic!("{other:?}"),
+    }
+    let start = Instant::now();
+    while s.child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "server did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -212,6 +212,20 @@ impl Connection {
         Ok(())
     }
 
+    /// Queue a prepared message (see [`Sender::encode_prepared`]).
+    pub(crate) fn encode_prepared(
+        &mut self,
+        msg: &crate::proto::prepared::PreparedMessage,
+    ) -> Result<bool, Error> {
+        if self.terminated {
+            return Err(Error::ConnectionClosed);
+        }
+        if self.close_sent {
+            return Err(Error::SendAfterClose);
+        }
+        self.send.encode_prepared(msg, &mut self.out)
+    }
+
     /// Fail the connection: queue our close frame, skip what the peer sends
     /// until its close, then report `err`.
     pub(crate) fn abort(&mut self, frame: CloseFrame, err: Error) {

@@ -103,6 +103,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod outbuf;
+pub mod prepared;
 pub(crate) mod readbuf;
 pub mod recv;
 pub mod send;

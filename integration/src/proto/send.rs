@@ -4,12 +4,13 @@
 use bytes::{Bytes, BytesMut};
 use tracing::trace;
 use tungstenite::Message;
-use ws_ext_core::{Frame, OpCode, SendStack};
+use ws_ext_core::{EncodingKey, Frame, OpCode, SendStack};
 
 use crate::error::Error;
 use crate::proto::frame::{FrameHeader, MAX_HEADER_LEN};
 use crate::proto::mask::apply_mask;
 use crate::proto::outbuf::OutBuf;
+use crate::proto::prepared::PreparedMessage;
 use crate::proto::{close, Role};
 
 /// Encodes outgoing messages. A client masks every frame with a fresh
@@ -18,12 +19,66 @@ use crate::proto::{close, Role};
 pub struct Sender {
     role: Role,
     stack: SendStack,
+    /// The key under which prepared messages are shared, worked out on
+    /// the first one (`None` until then, so connections that never send
+    /// one hold nothing for it); the inner `None`: cannot share.
+    shared_key: Option<Option<EncodingKey>>,
 }
 
 impl Sender {
     /// A sender for `role` with the negotiated extensions' send half.
     pub fn new(role: Role, stack: SendStack) -> Self {
-        Sender { role, stack }
+        Sender {
+            role,
+            stack,
+            shared_key: None,
+        }
+    }
+
+    /// The key under which this sender shares prepared messages
+    /// ([`PreparedMessage`]): `Some` for a server whose extensions keep no
+    /// state across messages (fixed once negotiated), `None` otherwise.
+    pub fn shared_key(&self) -> Option<EncodingKey> {
+        match &self.shared_key {
+            Some(k) => k.clone(),
+            None => self.compute_key(),
+        }
+    }
+
+    fn compute_key(&self) -> Option<EncodingKey> {
+        match self.role {
+            Role::Server => self.stack.encoding_key(),
+            // A client masks every frame with its own key: nothing to share.
+            Role::Client => None,
+        }
+    }
+
+    /// Queue a prepared message: its shared frame for our key (encoded
+    /// now if no connection with that key encoded it yet), or, when we
+    /// cannot share, the message encoded the ordinary way. `true` when
+    /// the shared frame was used.
+    pub fn encode_prepared(
+        &mut self,
+        msg: &PreparedMessage,
+        out: &mut OutBuf,
+    ) -> Result<bool, Error> {
+        if self.shared_key.is_none() {
+            self.shared_key = Some(self.compute_key());
+        }
+        let Some(Some(key)) = &self.shared_key else {
+            msg.note_fallback();
+            self.encode_message(msg.message().clone(), out)?;
+            return Ok(false);
+        };
+        let wire = msg.shared_frame(key, &mut self.stack)?;
+        trace!(len = wire.len(), "shared frame out");
+        if out.by_reference(wire.len()) {
+            out.push_bytes(wire);
+        } else {
+            out.tail_mut().extend_from_slice(&wire);
+            out.commit(wire.len());
+        }
+        Ok(true)
     }
 
     /// Let the extensions release rebuildable state (the connection is

@@ -94,6 +94,53 @@ the cache pressure of a busy server (for messages up to a few KiB typically 2-3x
     s
 }
 
+/// The fan-out view (`--fanout N`): one message to `n` recipients. A
+/// setting whose server direction resets per message
+/// (`server_no_context_takeover`) is compressed once and shared
+/// (`wsx::broadcast`); one with context takeover once per recipient. CPU
+/// uses the many-connection figure when measured.
+pub fn fanout(rows: &[Row], settings: &[Setting], n: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nfan-out to {n} recipients, per message sent:\n{:<18} {:<10} {:>7} {:>12} {:>12} {:>12}",
+        "input", "setting", "shared", "comp µs", "KiB sent", "heap MiB"
+    );
+    let mut last = "";
+    for r in rows {
+        if !last.is_empty() && last != r.input {
+            s.push('\n');
+        }
+        last = &r.input;
+        let cfg = settings
+            .iter()
+            .find(|st| st.name == r.setting)
+            .and_then(|st| st.cfg.as_ref());
+        // No compression shares the plain frame; no context shares too.
+        let shared = cfg.is_none_or(|c| c.server_no_context_takeover);
+        let once = r.ctx.map_or(r.hot.compress, |c| c.compress);
+        let comp = if shared { once } else { once * n as f64 };
+        let _ = writeln!(
+            s,
+            "{:<18} {:<10} {:>7} {:>12.1} {:>12.1} {:>12}",
+            r.input,
+            r.setting,
+            if shared { "yes" } else { "no" },
+            comp,
+            r.wire_per_msg() * n as f64 / 1024.0,
+            opt(r.mem.map(|m| m.busy * n as f64 / (1 << 20) as f64), 1),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nshared = compressed once for every recipient with the same settings (server_no_context_takeover, or no \
+compression); otherwise once per recipient.\n\
+comp µs = server compression CPU for one message to all {n}; KiB sent = wire bytes to all {n}; heap MiB = server heap \
+of {n} busy connections (busy KiB x {n}; hibernation brings context takeover down to hib KiB x {n})."
+    );
+    s
+}
+
 fn num(v: Option<f64>, prec: usize) -> String {
     v.filter(|x| x.is_finite())
         .map_or_else(String::new, |x| format!("{x:.prec$}"))

@@ -99,6 +99,10 @@ pub fn all() -> Vec<Setting> {
         with("w12-l1", window(12, 1)),
         with("no-ctx", nct(6)),
         with("no-ctx-l1", nct(1)),
+        // Fan-out (`wsx::broadcast`): the server's output is shared by
+        // every recipient, so its CPU is paid once per message, its bytes
+        // once per recipient.
+        with("broadcast", DeflateConfig::broadcast()),
     ]
 }
 

@@ -1,0 +1,153 @@
+//! `wsx serve --broadcast`: one [`Broadcast`] room per path. Every text or
+//! binary message received on a path is sent, unchanged, to every
+//! connection open on that path, the sender included; each connection
+//! drains its own bounded queue ([`serve_member`]), so a slow reader never
+//! delays the room.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Mutex, MutexGuard};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tracing::debug;
+use wsx::broadcast::{serve_member_with, BroadcastConfig, MemberEnd, Overflow, Subscription};
+use wsx::{Broadcast, Message, WebSocketStream};
+
+use crate::args::ServeArgs;
+use crate::stats::ConnStats;
+
+/// The rooms of a broadcasting server, by path.
+#[derive(Debug)]
+pub struct Rooms {
+    config: BroadcastConfig,
+    rooms: Mutex<HashMap<String, Broadcast>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Rooms {
+    /// The rooms for `--broadcast`, or `None` (echo).
+    pub fn from_args(args: &ServeArgs) -> Result<Option<Rooms>, String> {
+        if !args.broadcast {
+            return Ok(None);
+        }
+        let overflow = match args.broadcast_overflow.as_str() {
+            "drop-oldest" => Overflow::DropOldest,
+            "close-1008" => Overflow::close(1008).ok_or("1008")?,
+            "close-1013" => Overflow::close(1013).ok_or("1013")?,
+            other => return Err(format!("--broadcast-overflow {other}: unknown policy")),
+        };
+        let config = BroadcastConfig::default()
+            .with_queue_capacity(args.broadcast_queue as usize)
+            .with_overflow(overflow);
+        Ok(Some(Rooms {
+            config,
+            rooms: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Join the room of `path` (created on first use).
+    fn join(&self, path: &str) -> (Broadcast, Subscription) {
+        let mut rooms = lock(&self.rooms);
+        let room = rooms
+            .entry(path.to_owned())
+            .or_insert_with(|| Broadcast::new(self.config.clone()))
+            .clone();
+        // Under the map lock, so `leave` cannot remove a room being joined.
+        let sub = room.subscribe();
+        (room, sub)
+    }
+
+    /// A member of `path` left (its subscription dropped): forget the room
+    /// once empty.
+    fn leave(&self, path: &str) {
+        let mut rooms = lock(&self.rooms);
+        if rooms.get(path).is_some_and(|r| r.is_empty()) {
+            rooms.remove(path);
+            debug!(path, "room empty: removed");
+        }
+    }
+
+    /// How many rooms are open.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+}
+
+/// Run one connection as a member of its path's room until it closes,
+/// the room closes it for overflow, or the server shuts down (1001).
+pub async fn member<S>(
+    ws: &mut WebSocketStream<S>,
+    rooms: &Rooms,
+    path: &str,
+    mut stop: watch::Receiver<bool>,
+    stats: &ConnStats,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (room, mut sub) = rooms.join(path);
+    debug!(path, members = room.len(), "joined");
+    let end = tokio::select! {
+        end = serve_member_with(ws, &mut sub, |m| {
+            stats.payload_in.fetch_add(m.len() as u64, Relaxed);
+            room.send_message(m);
+        }, |m, _| {
+            stats.payload_out.fetch_add(m.message().len() as u64, Relaxed);
+        }) => Some(end),
+        _ = stop.wait_for(|v| *v) => None,
+    };
+    drop(sub);
+    rooms.leave(path);
+    match end {
+        Some(Ok(MemberEnd::Overflowed { code, sent })) => {
+            debug!(path, %code, sent, "too slow: closed");
+        }
+        Some(Ok(_)) => {}
+        Some(Err(e)) => debug!(error = %e, "connection ended with an error"),
+        None => {
+            debug!("shutting down: closing with 1001");
+            let _ = ws
+                .send(Message::Close(Some(wsx::CloseFrame {
+                    code: wsx::CloseCode::Away,
+                    reason: "server shutting down".into(),
+                })))
+                .await;
+            while let Some(m) = ws.next().await {
+                if m.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_are_per_path_and_forgotten_when_empty() {
+        let rooms = Rooms {
+            config: BroadcastConfig::default(),
+            rooms: Mutex::new(HashMap::new()),
+        };
+        let (a, sa) = rooms.join("/a");
+        let (_, sb) = rooms.join("/b");
+        let (a2, sa2) = rooms.join("/a");
+        assert_eq!(rooms.len(), 2);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a2.send_message(Message::text("x")).queued, 2);
+        drop(sa);
+        rooms.leave("/a");
+        assert_eq!(rooms.len(), 2, "one member left on /a");
+        drop((sa2, sb));
+        rooms.leave("/a");
+        rooms.leave("/b");
+        assert_eq!(rooms.len(), 0);
+    }
+}

@@ -1,0 +1,499 @@
+//! Fan-out: one message to many connections, encoded once
+//! ([`PreparedMessage`]), delivered through a bounded queue per recipient
+//! so that a slow or stalled recipient never delays the others.
+//!
+//! - [`Broadcast`]: the group. [`Broadcast::send`] puts the message in
+//!   every member's queue and returns at once: it never waits for a socket.
+//! - [`Subscription`]: one member's queue, drained by that connection's own
+//!   task ([`serve_member`] does it for you).
+//! - [`Overflow`]: what happens when a member's queue is full: drop its
+//!   oldest queued message, or close the slow connection (1008 or 1013).
+//!
+//! ## What is shared
+//! On a server connection whose send stack keeps no state across messages
+//! (no extension, or permessage-deflate with `server_no_context_takeover`,
+//! [`ws_deflate::DeflateConfig::broadcast`]), a prepared message is encoded
+//! once per distinct [`ws_ext_core::EncodingKey`] and the same bytes are
+//! queued on every such connection. A connection with context takeover
+//! (its compressor holds its own history) encodes the message itself: its
+//! peer gets exactly the message, only the compression work is not shared.
+//!
+//! ## Memory
+//! Every send goes to every member, so all the members' queues together
+//! refer to at most the last `queue_capacity` messages sent (each an
+//! [`Arc`] to one shared [`PreparedMessage`], which keeps its payload and
+//! one encoded frame per distinct key). A connection's write queue holds
+//! at most [`WebSocketConfig::write_buffer_size`](crate::WebSocketConfig::write_buffer_size)
+//! plus one frame: [`serve_member`] takes no delivery past it (large
+//! shared frames are queued by reference, not copied). So whatever the
+//! recipients do, memory is bounded by `queue_capacity` × (the largest
+//! message × (keys + 1)) + members × (write buffer + a few pointers per
+//! queued message).
+//!
+//! ```no_run
+//! # async fn demo(listener: tokio::net::TcpListener, cfg: wsx::ServerConfig) {
+//! use wsx::broadcast::{serve_member, Broadcast, BroadcastConfig};
+//! let room = Broadcast::new(BroadcastConfig::default());
+//! loop {
+//!     let Ok((tcp, _)) = listener.accept().await else { continue };
+//!     let (room, cfg) = (room.clone(), cfg.clone());
+//!     tokio::spawn(async move {
+//!         let Ok(mut ws) = wsx::accept_with(tcp, &cfg).await else { return };
+//!         let mut me = room.subscribe();
+//!         // Every message received goes to everyone, the sender included.
+//!         let _ = serve_member(&mut ws, &mut me, |m| {
+//!             room.send_message(m);
+//!         })
+//!         .await;
+//!     });
+//! }
+//! # }
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
+use tracing::debug;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
+
+use crate::error::Error;
+pub use crate::proto::prepared::PreparedMessage;
+use crate::stream::WebSocketStream;
+
+/// What a full member queue does with the next message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Drop the member's oldest queued message to make room: a slow reader
+    /// misses messages (counted, [`Subscription::dropped`]) but stays.
+    DropOldest,
+    /// Close the slow connection with this code (1008 Policy Violation or
+    /// 1013 Try Again Later; see [`Overflow::close`]): its queue is
+    /// emptied and it leaves the group at once. [`serve_member`] sends the
+    /// close frame, then drops the connection if the close cannot be
+    /// written within the close timeout (a peer that does not read).
+    Close(CloseCode),
+}
+
+impl Overflow {
+    /// [`Overflow::Close`] with 1008 or 1013; any other code is refused
+    /// (these are the two that tell a peer it was too slow).
+    pub fn close(code: u16) -> Option<Self> {
+        matches!(code, 1008 | 1013).then(|| Overflow::Close(CloseCode::from(code)))
+    }
+}
+
+/// The settings of a [`Broadcast`] group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BroadcastConfig {
+    /// Messages a member may have waiting (at least 1). Default 64.
+    pub queue_capacity: usize,
+    /// What a full queue does. Default [`Overflow::DropOldest`].
+    pub overflow: Overflow,
+}
+
+impl Default for BroadcastConfig {
+    fn default() -> Self {
+        BroadcastConfig {
+            queue_capacity: 64,
+            overflow: Overflow::DropOldest,
+        }
+    }
+}
+
+impl BroadcastConfig {
+    /// Sets [`queue_capacity`](Self::queue_capacity) (0 counts as 1).
+    #[must_use]
+    pub fn with_queue_capacity(mut self, queue_capacity: usize) -> Self {
+        self.queue_capacity = queue_capacity.max(1);
+        self
+    }
+
+    /// Sets [`overflow`](Self::overflow).
+    #[must_use]
+    pub fn with_overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+}
+
+/// What one [`Broadcast::send`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendReport {
+    /// Members the message was queued for.
+    pub queued: usize,
+    /// Members whose oldest queued message was dropped to make room
+    /// ([`Overflow::DropOldest`]; the new message was queued).
+    pub dropped_oldest: usize,
+    /// Members closed because their queue was full ([`Overflow::Close`]).
+    pub closed: usize,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    items: VecDeque<Arc<PreparedMessage>>,
+    /// Closed for overflow, with this code.
+    closed: Option<CloseCode>,
+    dropped: u64,
+}
+
+#[derive(Debug)]
+struct Queue {
+    id: u64,
+    state: Mutex<QueueState>,
+    notify: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain data behind the locks; a panic elsewhere leaves it consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug)]
+struct Group {
+    config: BroadcastConfig,
+    members: Mutex<Vec<Arc<Queue>>>,
+    next_id: AtomicU64,
+}
+
+impl Drop for Group {
+    /// The last handle is gone: wake every member so it sees
+    /// [`Delivery::Ended`] once its queue is empty.
+    fn drop(&mut self) {
+        for q in lock(&self.members).iter() {
+            q.notify.notify_one();
+        }
+    }
+}
+
+/// A group of recipients. Cheap to clone (an [`Arc`]); every clone is the
+/// same group.
+#[derive(Debug, Clone)]
+pub struct Broadcast {
+    group: Arc<Group>,
+}
+
+impl Broadcast {
+    /// An empty group.
+    pub fn new(config: BroadcastConfig) -> Self {
+        let config = config.clone().with_queue_capacity(config.queue_capacity);
+        Broadcast {
+            group: Arc::new(Group {
+                config,
+                members: Mutex::new(Vec::new()),
+                next_id: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BroadcastConfig {
+        &self.group.config
+    }
+
+    /// Join: a new member, receiving every message sent from now on. It
+    /// leaves when dropped (or when closed for overflow).
+    pub fn subscribe(&self) -> Subscription {
+        let queue = Arc::new(Queue {
+            id: self.group.next_id.fetch_add(1, Ordering::Relaxed),
+            state: Mutex::new(QueueState::default()),
+            notify: Notify::new(),
+        });
+        lock(&self.group.members).push(queue.clone());
+        Subscription {
+            queue,
+            group: Arc::downgrade(&self.group),
+        }
+    }
+
+    /// Members now.
+    pub fn len(&self) -> usize {
+        lock(&self.group.members).len()
+    }
+
+    /// No member.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queue `msg` for every member, now, without waiting for any socket.
+    /// A full queue applies the group's [`Overflow`] policy to that member
+    /// only. Sends from several tasks are serialised (one short lock per
+    /// send), so every member sees the group's messages in the same order.
+    pub fn send(&self, msg: impl Into<Arc<PreparedMessage>>) -> SendReport {
+        let msg = msg.into();
+        let cap = self.group.config.queue_capacity;
+        let mut report = SendReport::default();
+        let mut members = lock(&self.group.members);
+        members.retain(|q| {
+            let mut st = lock(&q.state);
+            if st.closed.is_some() {
+                return false;
+            }
+            if st.items.len() >= cap {
+                match self.group.config.overflow {
+                    Overflow::DropOldest => {
+                        st.items.pop_front();
+                        st.dropped += 1;
+                        report.dropped_oldest += 1;
+                    }
+                    Overflow::Close(code) => {
+                        debug!(member = q.id, %code, "queue full: closing the slow member");
+                        st.items.clear();
+                        st.items.shrink_to_fit();
+                        st.closed = Some(code);
+                        report.closed += 1;
+                        drop(st);
+                        q.notify.notify_one();
+                        return false;
+                    }
+                }
+            }
+            st.items.push_back(msg.clone());
+            report.queued += 1;
+            drop(st);
+            q.notify.notify_one();
+            true
+        });
+        report
+    }
+
+    /// Prepare `msg` (text or binary; other kinds are ignored and give an
+    /// empty report) and [`Broadcast::send`] it.
+    pub fn send_message(&self, msg: Message) -> SendReport {
+        match PreparedMessage::new(msg) {
+            Ok(p) => self.send(p),
+            Err(e) => {
+                debug!(error = %e, "not broadcast");
+                SendReport::default()
+            }
+        }
+    }
+}
+
+/// What a member's queue yields ([`Subscription::recv`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// The next message, in order.
+    Message(Arc<PreparedMessage>),
+    /// The queue overflowed under [`Overflow::Close`]: close the
+    /// connection with this code. Nothing more will come.
+    Close(CloseCode),
+    /// The group is gone (every [`Broadcast`] handle dropped) and the
+    /// queue is empty.
+    Ended,
+}
+
+/// One member of a [`Broadcast`]: its queue. Drained by the connection's
+/// own task; leaves the group when dropped.
+#[derive(Debug)]
+pub struct Subscription {
+    queue: Arc<Queue>,
+    group: Weak<Group>,
+}
+
+impl Subscription {
+    /// The next delivery, waiting for one.
+    pub async fn recv(&mut self) -> Delivery {
+        loop {
+            if let Some(d) = self.try_recv() {
+                return d;
+            }
+            self.queue.notify.notified().await;
+        }
+    }
+
+    /// The next delivery if one is ready.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        let mut st = lock(&self.queue.state);
+        if let Some(m) = st.items.pop_front() {
+            return Some(Delivery::Message(m));
+        }
+        if let Some(code) = st.closed {
+            return Some(Delivery::Close(code));
+        }
+        if self.group.strong_count() == 0 {
+            return Some(Delivery::Ended);
+        }
+        None
+    }
+
+    /// The next delivery (`take`), or only the news that the queue was
+    /// closed for overflow (not `take`: the writer cannot take more now).
+    async fn wait(&mut self, take: bool) -> Delivery {
+        loop {
+            if take {
+                if let Some(d) = self.try_recv() {
+                    return d;
+                }
+            } else if let Some(code) = self.closed() {
+                return Delivery::Close(code);
+            }
+            self.queue.notify.notified().await;
+        }
+    }
+
+    /// Messages waiting in this member's queue.
+    pub fn queued(&self) -> usize {
+        lock(&self.queue.state).items.len()
+    }
+
+    /// Messages dropped from this member's queue under
+    /// [`Overflow::DropOldest`].
+    pub fn dropped(&self) -> u64 {
+        lock(&self.queue.state).dropped
+    }
+
+    /// Closed for overflow, with this code.
+    pub fn closed(&self) -> Option<CloseCode> {
+        lock(&self.queue.state).closed
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(g) = self.group.upgrade() {
+            lock(&g.members).retain(|q| q.id != self.queue.id);
+        }
+    }
+}
+
+/// How [`serve_member`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemberEnd {
+    /// The connection closed (the closing handshake, or the peer went).
+    Closed,
+    /// The member's queue overflowed under [`Overflow::Close`]: a close
+    /// frame with this code was sent (`sent`), or could not be written
+    /// within the close timeout and the connection was given up.
+    Overflowed {
+        /// The close code.
+        code: CloseCode,
+        /// Whether the close frame was written out.
+        sent: bool,
+    },
+    /// The group is gone.
+    GroupEnded,
+}
+
+/// Run one member's connection: read messages and pass each text or
+/// binary one to `on_message` (to [`Broadcast::send`] it, say), and write
+/// what the member's queue delivers as it comes, until the connection
+/// closes. The write queue is not filled past
+/// [`WebSocketConfig::write_buffer_size`](crate::WebSocketConfig::write_buffer_size):
+/// while the peer does not read, deliveries wait in the member's bounded
+/// queue, where the group's [`Overflow`] policy applies, and the
+/// connection reads nothing either until its write queue drains (the
+/// stream's own backpressure). A peer that stops reading for good stays
+/// a member under [`Overflow::DropOldest`] (holding its bounded queue)
+/// until its socket fails or `idle_timeout` drops it; use
+/// [`Overflow::Close`] to part with it at once.
+///
+/// A protocol error or an I/O error ends it with the error.
+pub async fn serve_member<S, F>(
+    ws: &mut WebSocketStream<S>,
+    member: &mut Subscription,
+    on_message: F,
+) -> Result<MemberEnd, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(Message),
+{
+    serve_member_with(ws, member, on_message, |_, _| {}).await
+}
+
+/// [`serve_member`], also calling `on_delivery` with each message queued
+/// on the connection and whether its shared encoding was used (`false`:
+/// this connection encoded it itself).
+pub async fn serve_member_with<S, F, D>(
+    ws: &mut WebSocketStream<S>,
+    member: &mut Subscription,
+    mut on_message: F,
+    mut on_delivery: D,
+) -> Result<MemberEnd, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(Message),
+    D: FnMut(&PreparedMessage, bool),
+{
+    let limit = ws_write_limit(ws);
+    loop {
+        if ws.buffered_amount() >= limit {
+            // The write queue is full: write it out before taking more
+            // (the stream reads nothing meanwhile either: its own
+            // backpressure), but still hear that the member overflowed.
+            tokio::select! {
+                r = ws.flush() => r?,
+                d = member.wait(false) => match d {
+                    Delivery::Close(code) => return Ok(close_slow(ws, code).await),
+                    Delivery::Ended => return Ok(MemberEnd::GroupEnded),
+                    Delivery::Message(_) => {} // not taken without room
+                },
+            }
+            continue;
+        }
+        // Not biased: a busy room must not starve reading (the peer's
+        // messages, pings, its close).
+        tokio::select! {
+            d = member.wait(true) => match d {
+                Delivery::Message(m) => match ws.queue_prepared(&m) {
+                    Ok(shared) => {
+                        on_delivery(&m, shared);
+                        // Start writing now; the read side keeps writing
+                        // out the rest as the socket allows.
+                        let _ = futures_util::FutureExt::now_or_never(ws.flush());
+                    }
+                    Err(Error::SendAfterClose) => {}
+                    Err(e) => return Err(e),
+                },
+                Delivery::Close(code) => return Ok(close_slow(ws, code).await),
+                Delivery::Ended => return Ok(MemberEnd::GroupEnded),
+            },
+            m = ws.next() => match m {
+                None => return Ok(MemberEnd::Closed),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => on_message(m),
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+fn ws_write_limit<S>(ws: &WebSocketStream<S>) -> usize {
+    ws.config().write_buffer_size.max(1)
+}
+
+/// Close a member that overflowed: the close frame within the close
+/// timeout, else give the connection up.
+async fn close_slow<S>(ws: &mut WebSocketStream<S>, code: CloseCode) -> MemberEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let timeout: Duration = ws.config().close_timeout;
+    let frame = CloseFrame {
+        code,
+        reason: "too slow: broadcast queue full".into(),
+    };
+    let sent = async {
+        ws.send(Message::Close(Some(frame))).await?;
+        // The peer's close reply, or its EOF.
+        while let Some(m) = ws.next().await {
+            m?;
+        }
+        Ok::<_, Error>(())
+    };
+    let sent = matches!(tokio::time::timeout(timeout, sent).await, Ok(Ok(())));
+    debug!(%code, sent, "slow member closed");
+    MemberEnd::Overflowed { code, sent }
+}

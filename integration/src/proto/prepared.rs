@@ -1,0 +1,148 @@
+//! A message encoded once and sent to many connections
+//! ([`PreparedMessage`]), with no I/O: the frame bytes per
+//! [`EncodingKey`], built on first need by the first connection with that
+//! key and shared (as [`Bytes`] clones) by every later one.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tracing::trace;
+use tungstenite::Message;
+use ws_ext_core::{EncodingKey, Frame, OpCode, SendStack};
+
+use crate::error::Error;
+use crate::proto::send::encode_raw;
+
+/// A text or binary message prepared for sending to many connections.
+///
+/// Sending it ([`crate::WebSocketStream::send_prepared`]) on a **server**
+/// connection whose send stack can share its output
+/// ([`ws_ext_core::SendStack::encoding_key`] is `Some`: no extension, or
+/// permessage-deflate with `server_no_context_takeover`, e.g.
+/// [`ws_deflate::DeflateConfig::broadcast`]) writes the frame encoded for
+/// that key: the first such connection encodes it, every later one with an
+/// equal key queues the same bytes (a [`Bytes`] clone, no copy, no
+/// compression). Every other connection (context takeover, whose
+/// compressor has seen its own history; or a client, which masks every
+/// frame with a fresh key) encodes the message the ordinary way: correct,
+/// just not shared ([`PreparedMessage::fallback_encodings`] counts them).
+///
+/// The encoded frames are kept as long as the message lives: one per
+/// distinct key (in practice one or two: plain and compressed). A shared
+/// frame is queued by reference when the write queue would queue an
+/// ordinary payload of that size by reference (large frames, or a frame
+/// that starts an empty queue on a vectored socket); smaller ones are
+/// copied into the write buffer (no compression, one `memcpy`) so that
+/// small writes stay batched.
+#[derive(Debug)]
+pub struct PreparedMessage {
+    message: Message,
+    opcode: OpCode,
+    payload: Bytes,
+    /// Whole frames (header and payload), per key.
+    frames: Mutex<Vec<(EncodingKey, Bytes)>>,
+    encodings: AtomicUsize,
+    fallbacks: AtomicUsize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while encoding leaves at most a missing entry behind.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PreparedMessage {
+    /// Prepare a text or binary message (anything else is
+    /// [`Error::InvalidMessage`]). Nothing is encoded yet.
+    pub fn new(message: Message) -> Result<Self, Error> {
+        let (opcode, payload) = match &message {
+            Message::Text(t) => (OpCode::Text, Bytes::from(t.clone())),
+            Message::Binary(b) => (OpCode::Binary, b.clone()),
+            other => {
+                return Err(Error::InvalidMessage(format!(
+                    "only text and binary messages can be prepared, not {}",
+                    kind(other)
+                )))
+            }
+        };
+        Ok(PreparedMessage {
+            message,
+            opcode,
+            payload,
+            frames: Mutex::new(Vec::new()),
+            encodings: AtomicUsize::new(0),
+            fallbacks: AtomicUsize::new(0),
+        })
+    }
+
+    /// The message.
+    pub fn message(&self) -> &Message {
+        &self.message
+    }
+
+    /// How many times the message was encoded for sharing: once per
+    /// distinct [`EncodingKey`] among the connections it was sent on.
+    pub fn encodings(&self) -> usize {
+        self.encodings.load(Ordering::Relaxed)
+    }
+
+    /// How many connections encoded it on their own (their send stack
+    /// cannot share: context takeover, or the client role).
+    pub fn fallback_encodings(&self) -> usize {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    /// The keys it is encoded for so far.
+    pub fn keys(&self) -> Vec<EncodingKey> {
+        lock(&self.frames).iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    /// The unmasked frame (header and payload) for `key`, encoded through
+    /// `stack` (whose key it is) the first time.
+    pub(crate) fn shared_frame(
+        &self,
+        key: &EncodingKey,
+        stack: &mut SendStack,
+    ) -> Result<Bytes, Error> {
+        // Held while encoding: concurrent senders with the same key wait
+        // for the one encode instead of repeating it.
+        let mut frames = lock(&self.frames);
+        if let Some((_, b)) = frames.iter().find(|(k, _)| k == key) {
+            return Ok(b.clone());
+        }
+        let frame = Frame::new(true, self.opcode, self.payload.clone());
+        let frame = if stack.is_empty() {
+            frame
+        } else {
+            stack.encode_detached(frame).map_err(Error::Encode)?
+        };
+        let wire = encode_raw(&frame, None).freeze();
+        trace!(%key, len = self.payload.len(), wire = wire.len(), "message prepared");
+        self.encodings.fetch_add(1, Ordering::Relaxed);
+        frames.push((key.clone(), wire.clone()));
+        Ok(wire)
+    }
+
+    /// A connection encoded it on its own.
+    pub(crate) fn note_fallback(&self) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn kind(m: &Message) -> &'static str {
+    match m {
+        Message::Text(_) => "text",
+        Message::Binary(_) => "binary",
+        Message::Ping(_) => "a ping",
+        Message::Pong(_) => "a pong",
+        Message::Close(_) => "a close",
+        Message::Frame(_) => "a raw frame",
+    }
+}
+
+impl TryFrom<Message> for PreparedMessage {
+    type Error = Error;
+    fn try_from(m: Message) -> Result<Self, Error> {
+        PreparedMessage::new(m)
+    }
+}
