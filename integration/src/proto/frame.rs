@@ -1,9 +1,10 @@
 //! Frame headers (RFC 6455 §5.2): incremental parsing and writing.
 
 use bytes::BytesMut;
-use ws_ext_core::{OpCode, RsvBits};
+use ws_ext_core::{Frame, OpCode, RsvBits};
 
 use crate::error::ProtocolError;
+use crate::proto::mask::apply_mask;
 
 /// The longest possible header: 2 + 8 (length) + 4 (mask).
 pub const MAX_HEADER_LEN: usize = 14;
@@ -123,6 +124,26 @@ impl FrameHeader {
         }
         n
     }
+}
+
+/// Encode a single unmasked or masked frame into a fresh buffer (a prepared
+/// message, tests and tools).
+pub fn encode_raw(frame: &Frame, mask: Option<[u8; 4]>) -> BytesMut {
+    let mut out = BytesMut::new();
+    FrameHeader {
+        fin: frame.fin,
+        rsv: frame.rsv,
+        opcode: frame.opcode,
+        mask,
+        payload_len: frame.payload.len() as u64,
+    }
+    .write(&mut out);
+    let start = out.len();
+    out.extend_from_slice(&frame.payload);
+    if let Some(m) = mask {
+        apply_mask(&mut out[start..], m);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use tungstenite::Message;
 use ws_ext_core::{EncodingKey, Frame, OpCode, SendStack};
 
 use crate::error::Error;
-use crate::proto::send::encode_raw;
+use crate::proto::frame::encode_raw;
 
 /// A text or binary message prepared for sending to many connections.
 ///

@@ -1,12 +1,13 @@
 //! The send side of the engine: messages to frames, through the extension
 //! stack, into an [`OutBuf`].
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tracing::trace;
 use tungstenite::Message;
 use ws_ext_core::{EncodingKey, Frame, OpCode, SendStack};
 
 use crate::error::Error;
+pub use crate::proto::frame::encode_raw;
 use crate::proto::frame::{FrameHeader, MAX_HEADER_LEN};
 use crate::proto::mask::apply_mask;
 use crate::proto::outbuf::OutBuf;
@@ -172,24 +173,4 @@ impl Sender {
         out.commit(n);
         Ok(())
     }
-}
-
-/// Encode a single unmasked or masked frame into a fresh buffer (tests and
-/// tools).
-pub fn encode_raw(frame: &Frame, mask: Option<[u8; 4]>) -> BytesMut {
-    let mut out = BytesMut::new();
-    FrameHeader {
-        fin: frame.fin,
-        rsv: frame.rsv,
-        opcode: frame.opcode,
-        mask,
-        payload_len: frame.payload.len() as u64,
-    }
-    .write(&mut out);
-    let start = out.len();
-    out.extend_from_slice(&frame.payload);
-    if let Some(m) = mask {
-        apply_mask(&mut out[start..], m);
-    }
-    out
 }
