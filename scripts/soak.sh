@@ -79,7 +79,8 @@ if [ "$PROFILE" = release ]; then DIR=release; else DIR=debug; fi
 export CARGO_TERM_COLOR=never
 
 echo "== building wsx and the load_fault driver ($PROFILE)"
-cargo build --profile "$PROFILE" -p wsx --bin wsx --example load_fault
+cargo build --profile "$PROFILE" -p wsx-cli --bin wsx
+cargo build --profile "$PROFILE" -p wsx --example load_fault
 TD="${CARGO_TARGET_DIR:-target}"
 BIN="$TD/$DIR/wsx"
 DRIVER="$TD/$DIR/examples/load_fault"
