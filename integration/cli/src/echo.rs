@@ -85,18 +85,7 @@ where
             Step::Next(n) => n,
             Step::FlushFailed(e) => return Err(e),
             Step::Stop => {
-                debug!("shutting down: closing with 1001");
-                let _ = ws
-                    .send(Message::Close(Some(wsx::CloseFrame {
-                        code: wsx::CloseCode::Away,
-                        reason: "server shutting down".into(),
-                    })))
-                    .await;
-                while let Some(m) = ws.next().await {
-                    if m.is_err() {
-                        break;
-                    }
-                }
+                close_for_shutdown(ws).await;
                 return Ok(EchoEnd::Shutdown);
             }
         };
@@ -116,6 +105,26 @@ where
                 unflushed = true;
             }
             Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// The server is shutting down: close with 1001 and wait (within the
+/// stream's close timeout) for the peer's close.
+pub async fn close_for_shutdown<S>(ws: &mut WebSocketStream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    debug!("shutting down: closing with 1001");
+    let _ = ws
+        .send(Message::Close(Some(wsx::CloseFrame {
+            code: wsx::CloseCode::Away,
+            reason: "server shutting down".into(),
+        })))
+        .await;
+    while let Some(m) = ws.next().await {
+        if m.is_err() {
+            break;
         }
     }
 }

@@ -8,12 +8,11 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, MutexGuard};
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::debug;
 use wsx::broadcast::{serve_member_with, BroadcastConfig, MemberEnd, Overflow, Subscription};
-use wsx::{Broadcast, Message, WebSocketStream};
+use wsx::{Broadcast, WebSocketStream};
 
 use crate::args::ServeArgs;
 use crate::stats::ConnStats;
@@ -109,20 +108,7 @@ pub async fn member<S>(
         }
         Some(Ok(_)) => {}
         Some(Err(e)) => debug!(error = %e, "connection ended with an error"),
-        None => {
-            debug!("shutting down: closing with 1001");
-            let _ = ws
-                .send(Message::Close(Some(wsx::CloseFrame {
-                    code: wsx::CloseCode::Away,
-                    reason: "server shutting down".into(),
-                })))
-                .await;
-            while let Some(m) = ws.next().await {
-                if m.is_err() {
-                    break;
-                }
-            }
-        }
+        None => crate::echo::close_for_shutdown(ws).await,
     }
 }
 
@@ -141,7 +127,7 @@ mod tests {
         let (a2, sa2) = rooms.join("/a");
         assert_eq!(rooms.len(), 2);
         assert_eq!(a.len(), 2);
-        assert_eq!(a2.send_message(Message::text("x")).queued, 2);
+        assert_eq!(a2.send_message(wsx::Message::text("x")).queued, 2);
         drop(sa);
         rooms.leave("/a");
         assert_eq!(rooms.len(), 2, "one member left on /a");
