@@ -16,15 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROFILE="${LOAD_PROFILE:-release}"
-if [ "$PROFILE" = release ]; then DIR=release; else DIR=debug; fi
-export CARGO_TERM_COLOR=never
-
-echo "== building wsx and the load_fault driver ($PROFILE)"
-cargo build --profile "$PROFILE" -p wsx-cli --bin wsx
-cargo build --profile "$PROFILE" -p wsx --example load_fault
-TD="${CARGO_TARGET_DIR:-target}"
-BIN="$TD/$DIR/wsx"
-DRIVER="$TD/$DIR/examples/load_fault"
+# shellcheck source=scripts/load-common.sh
+. scripts/load-common.sh
+build_wsx_and_driver "$PROFILE"
 
 LOG=$(mktemp -d)
 "$BIN" serve --listen 127.0.0.1:0 >"$LOG/stdout" 2>"$LOG/stderr" &

@@ -75,15 +75,9 @@ SETTLE_SECS=4
 IDLE_CPU_MAX_PCT=5
 
 PROFILE="${SOAK_PROFILE:-release}"
-if [ "$PROFILE" = release ]; then DIR=release; else DIR=debug; fi
-export CARGO_TERM_COLOR=never
-
-echo "== building wsx and the load_fault driver ($PROFILE)"
-cargo build --profile "$PROFILE" -p wsx-cli --bin wsx
-cargo build --profile "$PROFILE" -p wsx --example load_fault
-TD="${CARGO_TARGET_DIR:-target}"
-BIN="$TD/$DIR/wsx"
-DRIVER="$TD/$DIR/examples/load_fault"
+# shellcheck source=scripts/load-common.sh
+. scripts/load-common.sh
+build_wsx_and_driver "$PROFILE"
 
 LOG=$(mktemp -d)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
