@@ -1,7 +1,7 @@
 //! `wsx serve --broadcast`: one [`Broadcast`] room per path. Every text or
 //! binary message received on a path is sent, unchanged, to every
 //! connection open on that path, the sender included; each connection
-//! drains its own bounded queue ([`serve_member`]), so a slow reader never
+//! drains its own bounded queue ([`wsx::broadcast::serve_member`]), so a slow reader never
 //! delays the room.
 
 use std::collections::HashMap;

@@ -146,7 +146,7 @@ fn num(v: Option<f64>, prec: usize) -> String {
         .map_or_else(String::new, |x| format!("{x:.prec$}"))
 }
 
-/// Column names of [`csv`], in order (also the JSON fields).
+/// Column names of [`csv()`], in order (also the JSON fields).
 pub const FIELDS: [&str; 18] = [
     "input",
     "setting",
