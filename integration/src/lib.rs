@@ -53,3 +53,7 @@ pub mod tls;
 pub use maybe_tls::MaybeTlsStream;
 #[cfg(feature = "tls")]
 pub use tls::TlsConnector;
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "hyper")]
+pub mod hyper;
