@@ -338,3 +338,81 @@ async fn on_failed_upgrade_is_called() {
         .unwrap();
     assert!(!error.is_empty());
 }
+
+/// The examples of axum 0.8.9's `extract::ws` module docs, with the `use`
+/// line changed to `wsx::axum`: they compile, and the first one echoes.
+mod axum_doc_examples {
+    use super::*;
+    use axum::extract::State;
+    use futures_util::stream::{SplitSink, SplitStream};
+    use wsx::axum::{Message, WebSocket, WebSocketUpgrade};
+
+    // # Example
+    pub fn app() -> Router {
+        async fn handler(ws: WebSocketUpgrade) -> Response {
+            ws.on_upgrade(handle_socket)
+        }
+
+        async fn handle_socket(mut socket: WebSocket) {
+            while let Some(msg) = socket.recv().await {
+                let msg = if let Ok(msg) = msg {
+                    msg
+                } else {
+                    // client disconnected
+                    return;
+                };
+
+                if socket.send(msg).await.is_err() {
+                    // client disconnected
+                    return;
+                }
+            }
+        }
+        Router::new().route("/ws", any(handler))
+    }
+
+    // # Passing data and/or state to an `on_upgrade` callback
+    #[derive(Clone)]
+    struct AppState {}
+
+    #[allow(dead_code)]
+    pub fn app_with_state() -> Router {
+        async fn handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+            ws.on_upgrade(|socket| handle_socket(socket, state))
+        }
+
+        async fn handle_socket(_socket: WebSocket, _state: AppState) {}
+
+        Router::new()
+            .route("/ws", any(handler))
+            .with_state(AppState {})
+    }
+
+    // # Read and write concurrently
+    #[allow(dead_code)]
+    pub async fn handle_socket(socket: WebSocket) {
+        let (sender, receiver) = socket.split();
+        tokio::spawn(write(sender));
+        tokio::spawn(read(receiver));
+    }
+
+    async fn read(_receiver: SplitStream<WebSocket>) {}
+
+    async fn write(_sender: SplitSink<WebSocket, Message>) {}
+}
+
+#[tokio::test]
+async fn axum_doc_example_echoes() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, axum_doc_examples::app()).await });
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let (mut ws, _) = wsx::connect_with(&url, &client_config(&[])).await.unwrap();
+    assert!(ws.extensions().is_some());
+    for msg in payloads() {
+        ws.send(msg.clone()).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), msg);
+    }
+    ws.close().await.unwrap();
+    assert!(matches!(ws.next().await, Some(Ok(wsx::Message::Close(_)))));
+}
