@@ -109,11 +109,15 @@ impl Future for HyperWebsocket {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let upgraded = ready!(Pin::new(&mut this.on_upgrade).poll(cx))
-            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        // Polled again after it resolved: the upgrade is spent.
+        if this.accepted.is_none() {
+            return Poll::Ready(Err(Error::ConnectionClosed));
+        }
+        let upgraded = ready!(Pin::new(&mut this.on_upgrade).poll(cx));
         let Some(accepted) = this.accepted.take() else {
             return Poll::Ready(Err(Error::ConnectionClosed));
         };
+        let upgraded = upgraded.map_err(|e| Error::Io(std::io::Error::other(e)))?;
         Poll::Ready(Ok(WebSocketStream::from_upgraded(
             TokioIo::new(upgraded),
             accepted,

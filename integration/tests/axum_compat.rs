@@ -94,9 +94,20 @@ async fn ws_failing(ws: WebSocketUpgrade, State(failed): State<mpsc::Sender<Stri
     .on_upgrade(|_socket| async {})
 }
 
+/// Chooses from what the client requested, by hand.
+async fn ws_pick(mut ws: WebSocketUpgrade) -> Response {
+    let last = ws.requested_protocols().last().cloned();
+    if let Some(protocol) = last {
+        ws.set_selected_protocol(protocol);
+    }
+    assert!(ws.selected_protocol().is_some());
+    ws.on_upgrade(handle_plain)
+}
+
 fn app(failed: mpsc::Sender<String>) -> Router {
     Router::new()
         .route("/ws", any(ws))
+        .route("/pick", any(ws_pick))
         .route("/split", any(ws_split))
         .route("/plain", any(ws_plain))
         .route("/failing", any(ws_failing))
@@ -302,6 +313,15 @@ async fn rejections_are_axums() {
             "`Sec-WebSocket-Version` header did not include '13'",
         ),
     ];
+    // Passes axum's checks, fails wsx's (the key is not 16 bytes in
+    // base64): wsx's 400 from `on_upgrade`.
+    let answer = raw(
+        port,
+        "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     for (request, status, body) in cases {
         let answer = tokio::time::timeout(Duration::from_secs(10), raw(port, request))
             .await
@@ -415,4 +435,25 @@ async fn axum_doc_example_echoes() {
     }
     ws.close().await.unwrap();
     assert!(matches!(ws.next().await, Some(Ok(wsx::Message::Close(_)))));
+}
+
+#[tokio::test]
+async fn set_selected_protocol_from_requested() {
+    let (port, _) = serve().await;
+    let url = format!("ws://127.0.0.1:{port}/pick");
+    let (mut ws, resp) = wsx::connect_with(&url, &client_config(&["a", "b"]))
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "b");
+    assert_eq!(ws.protocol(), Some("b"));
+    ws.send(wsx::Message::text("x")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), wsx::Message::text("x"));
+}
+
+#[test]
+fn socket_and_extractor_are_send() {
+    fn send<T: Send + 'static>() {}
+    send::<WebSocket>();
+    send::<WebSocketUpgrade>();
+    send::<Message>();
 }
