@@ -1,7 +1,11 @@
-//! permessage-deflate in an axum app.
+//! permessage-deflate in an axum app, on the low-level path.
 //!
-//! axum's `WebSocketUpgrade` cannot negotiate extensions, so the WebSocket
-//! route is a plain handler: wsx validates the request and negotiates
+//! The short path is `wsx::axum` (feature `axum`): axum's own
+//! `extract::ws` API with permessage-deflate, changed by one `use` line
+//! (see `tests/axum_compat.rs`). This example shows what is underneath,
+//! for apps that want a `wsx::ServerConfig` (its request callback, its
+//! extension negotiator) on the route. The WebSocket route is a plain
+//! handler: wsx validates the request and negotiates
 //! ([`wsx::negotiate_upgrade`]), the handler answers with wsx's 101
 //! (including `Sec-WebSocket-Extensions`), and hyper hands over the
 //! upgraded connection, which [`wsx::WebSocketStream::from_upgraded`] wraps.

@@ -11,6 +11,9 @@
 //! - [`broadcast`]: one message to many connections, compressed once
 //!   ([`PreparedMessage`]), with a bounded queue per recipient
 //!   ([`Broadcast`]).
+//! - `axum` (feature `axum`): axum 0.8's `extract::ws` API with
+//!   permessage-deflate, changed by one `use` line; `hyper` (feature
+//!   `hyper`): `is_upgrade_request` and `upgrade` for hyper 1 servers.
 
 #![deny(missing_docs)]
 // One unsafe call (a UTF-8 conversion the validator has proven), allowed
@@ -53,3 +56,7 @@ pub mod tls;
 pub use maybe_tls::MaybeTlsStream;
 #[cfg(feature = "tls")]
 pub use tls::TlsConnector;
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "hyper")]
+pub mod hyper;
