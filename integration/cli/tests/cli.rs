@@ -1,8 +1,8 @@
 //! The `wsx` command contract: serve, client, signals.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -10,37 +10,10 @@ use wsx::Message;
 
 const WSX: &str = env!("CARGO_BIN_EXE_wsx");
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use wsx_testkit::serve::Serve as Server;
 
 fn serve(extra: &[&str]) -> Server {
-    let mut child = Command::new(WSX)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ws://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    assert!(!addr.ends_with(":0"));
-    Server { child, addr }
+    wsx_testkit::serve::serve(WSX, extra)
 }
 
 fn http(addr: &str, request: &str) -> String {
@@ -250,28 +223,18 @@ fn serve_tls(
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).unwrap();
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let mut child = Command::new(WSX)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on wss://")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
+    let server = wsx_testkit::serve::serve(
+        WSX,
+        extra.iter().map(std::ffi::OsStr::new).chain([
+            "--tls-cert".as_ref(),
+            cert.as_os_str(),
+            "--tls-key".as_ref(),
+            key.as_os_str(),
+        ]),
+    );
+    assert!(server.url.starts_with("wss://"), "{}", server.url);
     let connector = wsx::tls::TlsConnector::with_root_ca_pem(ck.cert.pem().as_bytes()).unwrap();
-    (Server { child, addr }, connector, dir, cert)
+    (server, connector, dir, cert)
 }
 
 #[tokio::test]

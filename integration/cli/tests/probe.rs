@@ -1,9 +1,8 @@
 //! `wsx probe`: the table and `--json` over `ws://` and `wss://` (a test CA
 //! trusted with `--tls-ca`), and TLS failures.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
@@ -12,42 +11,11 @@ use serde_json::Value;
 
 const WSX: &str = env!("CARGO_BIN_EXE_wsx");
 
-/// A `wsx serve` child, killed on drop.
-struct Server {
-    child: Child,
-    /// `ws://IP:PORT/` or `wss://IP:PORT/`.
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use wsx_testkit::serve::Serve as Server;
 
 /// Start `wsx serve` on a free port with `extra` flags.
 fn serve(extra: &[&std::ffi::OsStr]) -> Server {
-    let mut child = Command::new(WSX)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Server {
-        child,
-        url: format!("{url}/"),
-    }
+    wsx_testkit::serve::serve(WSX, extra)
 }
 
 /// A scratch directory for one test's PEM files, removed on drop.
