@@ -20,22 +20,8 @@ PROFILE="${LOAD_PROFILE:-release}"
 . scripts/load-common.sh
 build_wsx_and_driver "$PROFILE"
 
-LOG=$(mktemp -d)
-"$BIN" serve --listen 127.0.0.1:0 >"$LOG/stdout" 2>"$LOG/stderr" &
-SERVER=$!
-cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$LOG"; }
-trap cleanup EXIT
-
-for _ in $(seq 1 100); do
-    grep -q '^listening on ' "$LOG/stdout" 2>/dev/null && break
-    sleep 0.1
-done
-URL=$(sed -n 's/^listening on //p' "$LOG/stdout" | head -1)
-[ -n "$URL" ] || { echo "wsx serve did not start:"; cat "$LOG/stderr"; exit 1; }
+start_wsx_serve
 echo "== server $URL (pid $SERVER)"
-
-# Room for many sockets on both ends.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 status=0
 "$DRIVER" --url "$URL/" "$@" || status=$?

@@ -12,7 +12,7 @@ use ws_ext_core::{
     header, ClientNegotiator, ExtensionError, ExtensionStack, Frame, OpCode, RsvBits,
     ServerNegotiator,
 };
-use wsx::proto::recv::{skip_until_close, FrameSkipper, Read, Receiver};
+use wsx::proto::recv::{FrameSkipper, Read, Receiver};
 use wsx::{ClientConfig, Message, Role, ServerConfig};
 
 fn deflate_server() -> ServerNegotiator {
@@ -166,7 +166,6 @@ pub fn frame_decoder(data: &[u8]) {
                     // which must never hold more than one frame header.
                     if !rx.is_desynced() {
                         let mut skip = FrameSkipper::new();
-                        let _ = skip_until_close(&mut buf.clone());
                         let mut b = buf.split();
                         let mut feed = |b: &mut BytesMut| match skip.skip(b) {
                             Ok(false) => {

@@ -16,6 +16,25 @@ fn serve(extra: &[&str]) -> Server {
     wsx_testkit::serve::serve(WSX, extra)
 }
 
+/// Run `wsx ARGS` with `input` on its stdin (then closed) and collect its
+/// output.
+fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new(WSX)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn http(addr: &str, request: &str) -> String {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.write_all(request.as_bytes()).unwrap();
@@ -46,20 +65,10 @@ fn serve_plain_http_answers() {
 #[test]
 fn client_echoes_stdin_lines_and_exits_zero() {
     let s = serve(&[]);
-    let mut child = Command::new(WSX)
-        .args(["client", &format!("ws://{}/any/path", s.addr)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("first line\n\nκόσμε\nlast".as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        &["client", &format!("ws://{}/any/path", s.addr)],
+        "first line\n\nκόσμε\nlast",
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
@@ -587,20 +596,10 @@ fn client_and_serve_speak_deflate_frame() {
     let s = serve(&["--deflate-frame"]);
     let long = "deflate-frame carries every frame compressed ".repeat(80);
     let input = format!("first\n{long}\n{long}\nκόσμε\n\nlast\n");
-    let mut child = Command::new(WSX)
-        .args(["client", "--deflate-frame", &format!("ws://{}/df", s.addr)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        &["client", "--deflate-frame", &format!("ws://{}/df", s.addr)],
+        &input,
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), input);
     let err = String::from_utf8(out.stderr).unwrap();

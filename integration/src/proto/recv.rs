@@ -316,23 +316,6 @@ impl FrameSkipper {
     }
 }
 
-/// Skip whole frames in `buf` and report whether a close frame was seen.
-/// Waits for each frame to be complete in `buf`, so it buffers payloads:
-/// prefer [`FrameSkipper`], which discards them as they arrive.
-pub fn skip_until_close(buf: &mut BytesMut) -> Result<bool, ProtocolError> {
-    while let Some((h, n)) = FrameHeader::parse(buf)? {
-        let total = n as u64 + h.payload_len;
-        if (buf.len() as u64) < total {
-            return Ok(false);
-        }
-        let _ = buf.split_to(total as usize);
-        if h.opcode == OpCode::Close {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
