@@ -23,8 +23,6 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
-use ws_deflate::{DeflateConfig, PerMessageDeflateServer};
-use ws_ext_core::ServerNegotiator;
 use wsx::{ServerConfig, WebSocketStream};
 
 /// The app: an echo WebSocket at `/ws`, plain text at `/`.
@@ -35,11 +33,10 @@ pub fn app(config: ServerConfig) -> Router {
         .with_state(Arc::new(config))
 }
 
-/// The WebSocket configuration: accept permessage-deflate.
+/// The WebSocket configuration: permessage-deflate at the default policy
+/// (wsx's default), a request callback or a subprotocol list would go here.
 pub fn config() -> ServerConfig {
-    let deflate = PerMessageDeflateServer::try_new(DeflateConfig::default())
-        .expect("the default deflate configuration is valid");
-    ServerConfig::default().with_extensions(ServerNegotiator::new().with(deflate))
+    ServerConfig::default()
 }
 
 async fn ws_handler(State(config): State<Arc<ServerConfig>>, mut req: Request) -> Response {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, StatusCode};
+use ws_deflate::{ConfigError, DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{ClientNegotiator, ServerNegotiator};
 
 /// What the request callback decided.
@@ -94,8 +95,22 @@ impl Default for WebSocketConfig {
     }
 }
 
-/// Server configuration. Defaults: no extension, no subprotocol, 10 s
-/// handshake timeout, 16 KiB request head.
+/// Server configuration. Defaults: permessage-deflate accepted at
+/// [`DeflateConfig::default()`] (a client that offers nothing gets an
+/// uncompressed connection), no subprotocol, 10 s handshake timeout, 16 KiB
+/// request head.
+///
+/// ```
+/// use wsx::{DeflateConfig, ServerConfig};
+/// // The default: permessage-deflate at the default policy.
+/// let compressed = ServerConfig::default();
+/// // Another policy, e.g. compress-once fan-out:
+/// let fanout = ServerConfig::default().with_deflate(Some(DeflateConfig::broadcast()))?;
+/// // No compression (nor any other extension):
+/// let plain = ServerConfig::default().without_extensions();
+/// # let _ = (compressed, fanout, plain);
+/// # Ok::<(), wsx::deflate::ConfigError>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -106,7 +121,9 @@ pub struct ServerConfig {
     /// Largest request head (request line and headers) accepted; larger
     /// gets 431 (default 16 KiB). At most 64 header lines are accepted.
     pub max_header_bytes: usize,
-    /// Extensions offered to clients (default none).
+    /// Extensions accepted from clients (default: permessage-deflate at
+    /// [`DeflateConfig::default()`]; see [`ServerConfig::with_deflate`],
+    /// [`ServerConfig::without_extensions`]).
     pub extensions: ServerNegotiator,
     /// Subprotocols this server speaks, in preference order. The first one
     /// the client offered (in the server's order) is chosen; none matching
@@ -133,7 +150,8 @@ impl Default for ServerConfig {
             websocket: WebSocketConfig::default(),
             handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 16 << 10,
-            extensions: ServerNegotiator::new(),
+            extensions: ServerNegotiator::new()
+                .with(PerMessageDeflateServer::new(DeflateConfig::default())),
             subprotocols: Vec::new(),
             on_request: None,
         }
@@ -141,6 +159,25 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Negotiate permessage-deflate with this policy (`Some`) or no
+    /// extension at all (`None`). Replaces [`ServerConfig::extensions`];
+    /// for deflate beside other extensions, build a
+    /// [`ServerNegotiator`](crate::ext::ServerNegotiator) and use
+    /// [`ServerConfig::with_extensions`]. An invalid policy is refused.
+    pub fn with_deflate(mut self, config: Option<DeflateConfig>) -> Result<Self, ConfigError> {
+        self.extensions = match config {
+            Some(c) => ServerNegotiator::new().with(PerMessageDeflateServer::try_new(c)?),
+            None => ServerNegotiator::new(),
+        };
+        Ok(self)
+    }
+
+    /// No extension: every connection is uncompressed.
+    pub fn without_extensions(mut self) -> Self {
+        self.extensions = ServerNegotiator::new();
+        self
+    }
+
     /// Set the request callback (builder style).
     ///
     /// ```
@@ -179,8 +216,18 @@ impl fmt::Debug for ServerConfig {
     }
 }
 
-/// Client configuration. Defaults: no extension, no subprotocol, 10 s
-/// handshake timeout, 16 KiB response head.
+/// Client configuration. Defaults: permessage-deflate offered at
+/// [`DeflateConfig::default()`] (used if the server accepts it), no
+/// subprotocol, 10 s handshake timeout, 16 KiB response head.
+///
+/// ```
+/// use wsx::{ClientConfig, DeflateConfig};
+/// let compressed = ClientConfig::default();
+/// let small = ClientConfig::default().with_deflate(Some(DeflateConfig::smallest()))?;
+/// let plain = ClientConfig::default().without_extensions();
+/// # let _ = (compressed, small, plain);
+/// # Ok::<(), wsx::deflate::ConfigError>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
@@ -191,7 +238,9 @@ pub struct ClientConfig {
     pub handshake_timeout: Duration,
     /// Largest response head accepted (default 16 KiB).
     pub max_header_bytes: usize,
-    /// Extensions offered (default none).
+    /// Extensions offered (default: permessage-deflate at
+    /// [`DeflateConfig::default()`]; see [`ClientConfig::with_deflate`],
+    /// [`ClientConfig::without_extensions`]).
     pub extensions: ClientNegotiator,
     /// Subprotocols offered, in preference order (default none).
     pub subprotocols: Vec<String>,
@@ -214,9 +263,29 @@ impl Default for ClientConfig {
             websocket: WebSocketConfig::default(),
             handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 16 << 10,
-            extensions: ClientNegotiator::new(),
+            extensions: ClientNegotiator::new()
+                .with(PerMessageDeflateClient::new(DeflateConfig::default())),
             subprotocols: Vec::new(),
             extra_headers: http::HeaderMap::new(),
         }
+    }
+}
+
+impl ClientConfig {
+    /// Offer permessage-deflate with this policy (`Some`) or no extension
+    /// at all (`None`). Replaces [`ClientConfig::extensions`]. An invalid
+    /// policy is refused.
+    pub fn with_deflate(mut self, config: Option<DeflateConfig>) -> Result<Self, ConfigError> {
+        self.extensions = match config {
+            Some(c) => ClientNegotiator::new().with(PerMessageDeflateClient::try_new(c)?),
+            None => ClientNegotiator::new(),
+        };
+        Ok(self)
+    }
+
+    /// Offer no extension: the connection is uncompressed.
+    pub fn without_extensions(mut self) -> Self {
+        self.extensions = ClientNegotiator::new();
+        self
     }
 }

@@ -32,6 +32,13 @@ pub use proto::{ReadyState, Role};
 pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::{Message, Utf8Bytes};
+/// permessage-deflate (RFC 7692) and deflate-frame: the policy types
+/// ([`DeflateConfig`] and its presets) and the extension factories.
+pub use ws_deflate as deflate;
+pub use ws_deflate::DeflateConfig;
+/// The extension pipeline: negotiators, the `Extension` traits, frames, for
+/// writing your own extension or combining several.
+pub use ws_ext_core as ext;
 
 mod accept;
 mod connect;

@@ -149,12 +149,12 @@ async fn shared_compression(n: usize, count: usize) {
 async fn mixed_recipients_all_get_every_message_in_order() {
     let room = Broadcast::new(BroadcastConfig::default().with_queue_capacity(256));
     let configs = vec![
-        ServerConfig::default(),                    // no deflate: plain frames
-        deflate_server(DeflateConfig::default()),   // context takeover
-        deflate_server(DeflateConfig::broadcast()), // shared, compressed
+        ServerConfig::default().without_extensions(), // no deflate: plain frames
+        deflate_server(DeflateConfig::default()),     // context takeover
+        deflate_server(DeflateConfig::broadcast()),   // shared, compressed
         deflate_server(DeflateConfig::broadcast()),
         deflate_server(DeflateConfig::broadcast()),
-        ServerConfig::default(), // plain again: shares the plain frame
+        ServerConfig::default().without_extensions(), // plain again: shares the plain frame
     ];
     let n = configs.len();
     let (url, _ends) = server(room.clone(), configs).await;
@@ -452,7 +452,9 @@ async fn send_prepared_shares_on_servers_and_falls_back_on_clients() {
 #[tokio::test]
 async fn a_paused_reader_resumes_and_gets_the_latest_messages() {
     let room = Broadcast::new(BroadcastConfig::default().with_queue_capacity(16));
+    // Uncompressed, so that 64 KiB of one byte stays 64 KiB on the wire.
     let cfg = ServerConfig::default()
+        .without_extensions()
         .with_websocket(WebSocketConfig::default().with_write_buffer_size(16 << 10));
     let (url, _ends) = server(room.clone(), vec![cfg]).await;
     let (mut ws, _) = wsx::connect(&url).await.unwrap();

@@ -8,18 +8,14 @@ mod axum_server;
 #[path = "../examples/tungstenite_server.rs"]
 mod tungstenite_server;
 
-use std::sync::Arc;
-
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use ws_deflate::{DeflateConfig, PerMessageDeflateClient};
-use ws_ext_core::ClientNegotiator;
 use wsx::{ClientConfig, Message};
 
+/// wsx's default client: offers permessage-deflate.
 fn client_config() -> ClientConfig {
-    let pmd = PerMessageDeflateClient::try_new(DeflateConfig::default()).unwrap();
-    ClientConfig::default().with_extensions(ClientNegotiator::new().with(pmd))
+    ClientConfig::default()
 }
 
 /// Connect with deflate, check the negotiation and an echo (compressible
@@ -89,13 +85,11 @@ async fn axum_example_negotiates_deflate_and_echoes() {
 async fn tungstenite_style_example_negotiates_deflate_and_echoes() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(tungstenite_server::serve(
-        listener,
-        Arc::new(tungstenite_server::config()),
-    ));
+    tokio::spawn(tungstenite_server::serve(listener));
     check_echo(&format!("ws://127.0.0.1:{port}/")).await;
     // Without an offer, nothing is negotiated and messages still echo.
-    let (mut ws, _) = wsx::connect(&format!("ws://127.0.0.1:{port}/"))
+    let plain = ClientConfig::default().without_extensions();
+    let (mut ws, _) = wsx::connect_with(&format!("ws://127.0.0.1:{port}/"), &plain)
         .await
         .unwrap();
     assert_eq!(ws.extensions(), None);

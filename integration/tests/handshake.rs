@@ -196,8 +196,9 @@ fn deflate_is_negotiated_in_the_101() {
 
 // ---- client side ----
 
+/// Offers a subprotocol and no extension.
 fn client_config() -> ClientConfig {
-    let mut c = ClientConfig::default();
+    let mut c = ClientConfig::default().without_extensions();
     c.subprotocols = vec!["chat".into()];
     c
 }

@@ -58,7 +58,9 @@ async fn echo_text_binary_empty_and_large() {
     let (mut ws, resp) = wsx::connect(&url).await.unwrap();
     assert_eq!(resp.status(), 101);
     assert_eq!(ws.ready_state(), ReadyState::Open);
-    assert_eq!(ws.extensions(), None);
+    // The defaults of both sides negotiate permessage-deflate.
+    let ext = ws.extensions().expect("negotiated by default");
+    assert!(ext.starts_with("permessage-deflate"), "{ext}");
     let msgs = vec![
         Message::text("hello"),
         Message::text(""),
@@ -370,7 +372,7 @@ async fn deflate_every_parameter_combination() {
 
 #[tokio::test]
 async fn events_are_open_message_close_in_order() {
-    let (url, server) = echo_server(ServerConfig::default()).await;
+    let (url, server) = echo_server(ServerConfig::default().without_extensions()).await;
     let (ws, _) = wsx::connect(&url).await.unwrap();
     let mut events = wsx::Events::new(ws);
     assert!(matches!(

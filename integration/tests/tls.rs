@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
-use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
-use ws_ext_core::{ClientNegotiator, ServerNegotiator};
 use wsx::tls::{self, TlsAcceptor, TlsConnector, TlsError};
 use wsx::{ClientConfig, Error, HandshakeError, Message, ServerConfig};
 
@@ -27,22 +25,24 @@ fn self_signed() -> Cert {
     }
 }
 
+/// The default (permessage-deflate) or no extension.
 fn server_config(deflate: bool) -> ServerConfig {
-    let mut c = ServerConfig::default();
+    let c = ServerConfig::default();
     if deflate {
-        c.extensions = ServerNegotiator::new()
-            .with(PerMessageDeflateServer::try_new(DeflateConfig::default()).unwrap());
+        c
+    } else {
+        c.without_extensions()
     }
-    c
 }
 
+/// The default (offers permessage-deflate) or no extension.
 fn client_config(deflate: bool) -> ClientConfig {
-    let mut c = ClientConfig::default();
+    let c = ClientConfig::default();
     if deflate {
-        c.extensions = ClientNegotiator::new()
-            .with(PerMessageDeflateClient::try_new(DeflateConfig::default()).unwrap());
+        c
+    } else {
+        c.without_extensions()
     }
-    c
 }
 
 /// An echo server over TLS; returns its port. Serves until the test ends.

@@ -154,7 +154,8 @@ impl From<std::io::Error> for MuxError {
 pub struct MuxServerConfig {
     /// The physical handshake and limits. Its `extensions` negotiate the
     /// offers listed after `mux` (the physical connection's extensions: no
-    /// history-based compression there, or mux is declined); its
+    /// history-based compression there, or mux is declined; default: none,
+    /// unlike [`ServerConfig::default`]); its
     /// `subprotocols` choose the subprotocol of every channel; its
     /// `websocket` limits apply to the physical connection and to every
     /// channel's stream.
@@ -183,7 +184,9 @@ ws_ext_core::config_setters!(MuxServerConfig {
 impl Default for MuxServerConfig {
     fn default() -> Self {
         MuxServerConfig {
-            server: ServerConfig::default(),
+            // No extension on the physical connection: channels negotiate
+            // their own (`channel_extensions`).
+            server: ServerConfig::default().without_extensions(),
             token: ws_mux::DEFAULT_TOKEN.to_owned(),
             mux: MuxConfig::default(),
             channel_extensions: ServerNegotiator::new(),
@@ -374,7 +377,8 @@ where
 #[non_exhaustive]
 pub struct MuxClientConfig {
     /// The physical handshake and limits. Its `extensions` are offered after
-    /// `mux` (for the physical connection); `subprotocols` are offered for
+    /// `mux` (for the physical connection; default: none, unlike
+    /// [`ClientConfig::default`]); `subprotocols` are offered for
     /// channel 1; `websocket` limits apply to the physical connection and to
     /// every channel's stream.
     pub client: ClientConfig,
@@ -410,7 +414,8 @@ ws_ext_core::config_setters!(MuxClientConfig {
 impl Default for MuxClientConfig {
     fn default() -> Self {
         MuxClientConfig {
-            client: ClientConfig::default(),
+            // No extension on the physical connection (see the server's).
+            client: ClientConfig::default().without_extensions(),
             token: ws_mux::DEFAULT_TOKEN.to_owned(),
             alternate_tokens: Vec::new(),
             quota: None,

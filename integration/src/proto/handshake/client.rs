@@ -472,11 +472,12 @@ mod tests {
         let wire = answer(&hs, "Sec-WebSocket-Protocol: chat.v1\r\n");
         assert!(matches!(hs.feed(&wire), Err(HandshakeError::Invalid(_))));
         // An extension that was not offered fails the negotiation...
-        let mut hs = ClientHandshake::new(&target(), &ClientConfig::default());
+        let plain = ClientConfig::default().without_extensions();
+        let mut hs = ClientHandshake::new(&target(), &plain);
         let wire = answer(&hs, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
         assert!(hs.feed(&wire).is_err());
         // ...which poll_switching leaves to the caller.
-        let mut hs = ClientHandshake::new(&target(), &ClientConfig::default());
+        let mut hs = ClientHandshake::new(&target(), &plain);
         let wire = answer(&hs, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
         hs.buffer_mut().extend_from_slice(&wire);
         let switched = hs.poll_switching().unwrap().expect("complete");
