@@ -6,10 +6,10 @@
 //! rejections with the same statuses and bodies), [`WebSocket`] the same
 //! socket (`recv`, `send`, `protocol`, `Stream` + `Sink`, so `split`), and
 //! [`Message`], [`CloseFrame`], [`CloseCode`], [`Utf8Bytes`] and
-//! [`close_code`] have axum's shapes, so `match`es and constructors compile
-//! unchanged. What differs: the connection is wsx's, and
-//! permessage-deflate is negotiated by default (see
-//! [`WebSocketUpgrade::deflate`]).
+//! [`close_code`] are axum's own, re-exported, so code elsewhere in the app
+//! that takes or returns `axum::extract::ws::Message` keeps working. What
+//! differs: the connection is wsx's, and permessage-deflate is negotiated
+//! by default (see [`WebSocketUpgrade::deflate`]).
 //!
 //! ```no_run
 //! use axum::{response::Response, routing::any, Router};
@@ -33,14 +33,10 @@
 //! # let _ = app;
 //! ```
 //!
-//! ## Why the message types are wsx's own
-//! axum's `Message` and friends live behind axum's `ws` feature, which
-//! pulls tokio-tungstenite 0.29 (and a second tungstenite next to the 0.30
-//! that wsx speaks). This module defines types of the same shape instead
-//! (`Utf8Bytes` is tungstenite's, which axum's wraps with the same API), so
-//! the user's axum needs no `ws` feature. The one consequence: they are not
-//! the same *types* as `axum::extract::ws::Message`, so a crate that mixes
-//! both in one signature needs a conversion.
+//! ## The message types
+//! They are axum's (its `ws` feature, which this feature turns on). axum
+//! wraps tungstenite 0.29's types; wsx speaks tungstenite 0.30's, so each
+//! text message crosses with a UTF-8 check of its payload (no copy).
 //!
 //! ## Settings
 //! `max_message_size`, `max_frame_size` and `write_buffer_size` map to
@@ -80,7 +76,7 @@ use crate::stream::WebSocketStream;
 
 use self::rejection::*;
 
-pub use tungstenite::Utf8Bytes;
+pub use axum::extract::ws::{close_code, CloseCode, CloseFrame, Message, Utf8Bytes};
 
 /// Extractor for establishing WebSocket connections, as axum's
 /// `WebSocketUpgrade`, negotiating permessage-deflate by default.
@@ -406,7 +402,7 @@ impl WebSocket {
 
     /// Send a message.
     pub async fn send(&mut self, msg: Message) -> Result<(), axum::Error> {
-        futures_util::SinkExt::send(&mut self.inner, msg.into_tungstenite())
+        futures_util::SinkExt::send(&mut self.inner, to_engine(msg)?)
             .await
             .map_err(axum::Error::new)
     }
@@ -444,8 +440,8 @@ impl Stream for WebSocket {
         loop {
             match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
                 Some(Ok(msg)) => {
-                    if let Some(msg) = Message::from_tungstenite(msg) {
-                        return Poll::Ready(Some(Ok(msg)));
+                    if let Some(msg) = from_engine(msg) {
+                        return Poll::Ready(Some(msg));
                     }
                 }
                 Some(Err(err)) => return Poll::Ready(Some(Err(axum::Error::new(err)))),
@@ -469,7 +465,7 @@ impl Sink<Message> for WebSocket {
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
         Pin::new(&mut self.inner)
-            .start_send(item.into_tungstenite())
+            .start_send(to_engine(item)?)
             .map_err(axum::Error::new)
     }
 
@@ -486,183 +482,46 @@ impl Sink<Message> for WebSocket {
     }
 }
 
-/// Status code of a close frame (as axum's: a plain `u16`; see
-/// [`close_code`]).
-pub type CloseCode = u16;
-
-/// A close frame's payload (as axum's).
-#[derive(Debug, Clone, Eq, PartialEq)]
-pub struct CloseFrame {
-    /// The status code.
-    pub code: CloseCode,
-    /// The reason.
-    pub reason: Utf8Bytes,
-}
-
-/// A WebSocket message (as axum's).
-#[derive(Debug, Eq, PartialEq, Clone)]
-pub enum Message {
-    /// A text message.
-    Text(Utf8Bytes),
-    /// A binary message.
-    Binary(Bytes),
-    /// A ping (payload at most 125 bytes); answered automatically.
-    Ping(Bytes),
-    /// A pong (payload at most 125 bytes); sent automatically in answer to
-    /// pings, send one yourself for a unidirectional heartbeat.
-    Pong(Bytes),
-    /// A close frame. Sending one starts the closing handshake; a received
-    /// one is replied to automatically.
-    Close(Option<CloseFrame>),
-}
-
-impl Message {
-    fn into_tungstenite(self) -> tungstenite::Message {
-        match self {
-            Self::Text(text) => tungstenite::Message::Text(text),
-            Self::Binary(binary) => tungstenite::Message::Binary(binary),
-            Self::Ping(ping) => tungstenite::Message::Ping(ping),
-            Self::Pong(pong) => tungstenite::Message::Pong(pong),
-            Self::Close(Some(close)) => tungstenite::Message::Close(Some(crate::CloseFrame {
-                code: crate::CloseCode::from(close.code),
-                reason: close.reason,
-            })),
-            Self::Close(None) => tungstenite::Message::Close(None),
-        }
+/// axum's message as the engine's. Infallible in practice: an axum
+/// `Utf8Bytes` is valid UTF-8 by construction; the check is kept rather
+/// than assumed.
+fn to_engine(message: Message) -> Result<tungstenite::Message, axum::Error> {
+    fn text(t: Utf8Bytes) -> Result<tungstenite::Utf8Bytes, axum::Error> {
+        tungstenite::Utf8Bytes::try_from(Bytes::from(t)).map_err(axum::Error::new)
     }
+    Ok(match message {
+        Message::Text(t) => tungstenite::Message::Text(text(t)?),
+        Message::Binary(b) => tungstenite::Message::Binary(b),
+        Message::Ping(p) => tungstenite::Message::Ping(p),
+        Message::Pong(p) => tungstenite::Message::Pong(p),
+        Message::Close(Some(close)) => tungstenite::Message::Close(Some(crate::CloseFrame {
+            code: crate::CloseCode::from(close.code),
+            reason: text(close.reason)?,
+        })),
+        Message::Close(None) => tungstenite::Message::Close(None),
+    })
+}
 
-    fn from_tungstenite(message: tungstenite::Message) -> Option<Self> {
-        match message {
-            tungstenite::Message::Text(text) => Some(Self::Text(text)),
-            tungstenite::Message::Binary(binary) => Some(Self::Binary(binary)),
-            tungstenite::Message::Ping(ping) => Some(Self::Ping(ping)),
-            tungstenite::Message::Pong(pong) => Some(Self::Pong(pong)),
-            tungstenite::Message::Close(Some(close)) => Some(Self::Close(Some(CloseFrame {
+/// The engine's message as axum's; `None` for raw frames, which wsx never
+/// yields.
+fn from_engine(message: tungstenite::Message) -> Option<Result<Message, axum::Error>> {
+    fn text(t: tungstenite::Utf8Bytes) -> Result<Utf8Bytes, axum::Error> {
+        Utf8Bytes::try_from(Bytes::from(t)).map_err(axum::Error::new)
+    }
+    Some(match message {
+        tungstenite::Message::Text(t) => text(t).map(Message::Text),
+        tungstenite::Message::Binary(b) => Ok(Message::Binary(b)),
+        tungstenite::Message::Ping(p) => Ok(Message::Ping(p)),
+        tungstenite::Message::Pong(p) => Ok(Message::Pong(p)),
+        tungstenite::Message::Close(Some(close)) => text(close.reason).map(|reason| {
+            Message::Close(Some(CloseFrame {
                 code: close.code.into(),
-                reason: close.reason,
-            }))),
-            tungstenite::Message::Close(None) => Some(Self::Close(None)),
-            // wsx never yields raw frames.
-            tungstenite::Message::Frame(_) => None,
-        }
-    }
-
-    /// The payload as bytes.
-    pub fn into_data(self) -> Bytes {
-        match self {
-            Self::Text(string) => Bytes::from(string),
-            Self::Binary(data) | Self::Ping(data) | Self::Pong(data) => data,
-            Self::Close(None) => Bytes::new(),
-            Self::Close(Some(frame)) => Bytes::from(frame.reason),
-        }
-    }
-
-    /// The payload as text, if it is UTF-8.
-    pub fn into_text(self) -> Result<Utf8Bytes, axum::Error> {
-        match self {
-            Self::Text(string) => Ok(string),
-            Self::Binary(data) | Self::Ping(data) | Self::Pong(data) => {
-                Utf8Bytes::try_from(data).map_err(axum::Error::new)
-            }
-            Self::Close(None) => Ok(Utf8Bytes::default()),
-            Self::Close(Some(frame)) => Ok(frame.reason),
-        }
-    }
-
-    /// The payload as `&str`, if it is UTF-8.
-    pub fn to_text(&self) -> Result<&str, axum::Error> {
-        match *self {
-            Self::Text(ref string) => Ok(string.as_str()),
-            Self::Binary(ref data) | Self::Ping(ref data) | Self::Pong(ref data) => {
-                std::str::from_utf8(data).map_err(axum::Error::new)
-            }
-            Self::Close(None) => Ok(""),
-            Self::Close(Some(ref frame)) => Ok(&frame.reason),
-        }
-    }
-
-    /// A text message.
-    pub fn text<S>(string: S) -> Message
-    where
-        S: Into<Utf8Bytes>,
-    {
-        Message::Text(string.into())
-    }
-
-    /// A binary message.
-    pub fn binary<B>(bin: B) -> Message
-    where
-        B: Into<Bytes>,
-    {
-        Message::Binary(bin.into())
-    }
-}
-
-impl From<String> for Message {
-    fn from(string: String) -> Self {
-        Message::Text(string.into())
-    }
-}
-
-impl<'s> From<&'s str> for Message {
-    fn from(string: &'s str) -> Self {
-        Message::Text(string.into())
-    }
-}
-
-impl<'b> From<&'b [u8]> for Message {
-    fn from(data: &'b [u8]) -> Self {
-        Message::Binary(Bytes::copy_from_slice(data))
-    }
-}
-
-impl From<Bytes> for Message {
-    fn from(data: Bytes) -> Self {
-        Message::Binary(data)
-    }
-}
-
-impl From<Vec<u8>> for Message {
-    fn from(data: Vec<u8>) -> Self {
-        Message::Binary(data.into())
-    }
-}
-
-impl From<Message> for Vec<u8> {
-    fn from(msg: Message) -> Self {
-        msg.into_data().to_vec()
-    }
-}
-
-pub mod close_code {
-    //! Close status codes (as axum's `close_code`).
-
-    /// Normal closure.
-    pub const NORMAL: u16 = 1000;
-    /// The endpoint is going away (server shutdown, page navigation).
-    pub const AWAY: u16 = 1001;
-    /// Protocol error.
-    pub const PROTOCOL: u16 = 1002;
-    /// Received a type of data it cannot accept.
-    pub const UNSUPPORTED: u16 = 1003;
-    /// No status code was included in a closing frame.
-    pub const STATUS: u16 = 1005;
-    /// Abnormal closure.
-    pub const ABNORMAL: u16 = 1006;
-    /// Data inconsistent with the message type (e.g. non-UTF-8 text).
-    pub const INVALID: u16 = 1007;
-    /// A message that violates policy.
-    pub const POLICY: u16 = 1008;
-    /// A message too big to process.
-    pub const SIZE: u16 = 1009;
-    /// The client expected an extension the server did not negotiate.
-    pub const EXTENSION: u16 = 1010;
-    /// Unexpected condition on the server.
-    pub const ERROR: u16 = 1011;
-    /// The server is restarting.
-    pub const RESTART: u16 = 1012;
-    /// The server is overloaded; try again later.
-    pub const AGAIN: u16 = 1013;
+                reason,
+            }))
+        }),
+        tungstenite::Message::Close(None) => Ok(Message::Close(None)),
+        tungstenite::Message::Frame(_) => return None,
+    })
 }
 
 pub mod rejection {

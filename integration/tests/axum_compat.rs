@@ -20,6 +20,17 @@ use wsx::ClientConfig;
 
 // ---- the app, as a user writes it --------------------------------------
 
+/// Code elsewhere in the app, written against axum's own types: it takes
+/// wsx::axum's messages as they are (the same types, re-exported).
+fn shout(msg: axum::extract::ws::Message) -> axum::extract::ws::Message {
+    match msg {
+        axum::extract::ws::Message::Text(t) if t.as_str() == "shout" => {
+            axum::extract::ws::Message::text("SHOUT")
+        }
+        other => other,
+    }
+}
+
 async fn ws(ws: WebSocketUpgrade) -> Response {
     ws.protocols(["chat"]).on_upgrade(handle)
 }
@@ -34,7 +45,7 @@ async fn handle(mut socket: WebSocket) {
                 reason: Utf8Bytes::from_static("bye"),
             })),
             Message::Text(t) if t.as_str() == "ping-me" => Message::Ping("hi".into()),
-            Message::Text(t) => Message::Text(t),
+            Message::Text(t) => shout(Message::Text(t)),
             Message::Binary(b) => Message::Binary(b),
             Message::Ping(_) | Message::Pong(_) => continue,
             Message::Close(_) => return,
@@ -165,6 +176,12 @@ async fn echo_with_deflate_and_subprotocol() {
     assert_eq!(
         ws.next().await.unwrap().unwrap(),
         wsx::Message::Pong("p1".into())
+    );
+    // A message through the app's own axum-typed code.
+    ws.send(wsx::Message::text("shout")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        wsx::Message::text("SHOUT")
     );
     // The app's ping reaches us.
     ws.send(wsx::Message::text("ping-me")).await.unwrap();
