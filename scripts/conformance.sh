@@ -2,13 +2,14 @@
 # Conformance and interop tests for the `wsx` command against real peers:
 # Autobahn TestSuite (both roles), Python `websockets`, Node `ws`, headless
 # Chromium, mod_pywebsocket 0.7.9's deflate-frame / x-webkit-deflate-frame in
-# both roles, and (with --mux) mod_pywebsocket 0.7.9's multiplexing extension.
+# both roles, (with --mux) mod_pywebsocket 0.7.9's multiplexing extension, and
+# rooms shared by two wsx processes through a redis-server (redis-fanout).
 # The python and chromium parts include subprotocol selection (`wsx serve
 # --protocol chat.v2 --protocol chat.v1` against clients offering protocols).
 #
 # Usage: scripts/conformance.sh [--mux] [--only PART]... [--install-only]
 #   PART: autobahn | autobahn-server | autobahn-client | python | node | chromium
-#         | deflate-frame | tt-dropin | mux
+#         | deflate-frame | tt-dropin | redis-fanout | mux
 #
 # Environment:
 #   WSX_PEERS_DIR  install cache for the peers   (default: <repo>/target/peers)
@@ -19,14 +20,17 @@
 #   WSX_AB_SERVE_FLAGS extra `wsx serve` flags for the Autobahn server run
 #                  (diagnosis only)
 #   WSX_AB_TIMEOUT time limit in seconds for each Autobahn run (default 2400)
+#   WSX_REDIS_PROFILE cargo profile of the redis_fanout example (default dev:
+#                  reuses what `cargo test` built)
 #
 # Both Autobahn runs cover every case (517 each). A part fails when a RESULT
 # line it must produce is missing or passed nothing: a peer run that ran no
 # case cannot pass.
 #
 # Every peer is installed on first use from the package registries (PyPI, npm,
-# Debian apt) and reused afterwards. A peer that cannot be installed fails the
-# run; nothing is skipped silently. All traffic stays on 127.0.0.1.
+# Debian apt: chromium, redis-server) and reused afterwards. A peer that cannot
+# be installed fails the run; nothing is skipped silently. All traffic stays on
+# 127.0.0.1.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,7 +65,7 @@ want() { # want PART: is PART selected?
         case "$o" in
             "$part") return 0 ;;
             autobahn) case "$part" in autobahn-server|autobahn-client) return 0 ;; esac ;;
-            autobahn-server|autobahn-client|python|node|chromium|deflate-frame|mux|tt-dropin) ;;
+            autobahn-server|autobahn-client|python|node|chromium|deflate-frame|mux|tt-dropin|redis-fanout) ;;
             *) echo "conformance: unknown part for --only: $o" >&2; exit 2 ;;
         esac
     done
@@ -183,6 +187,18 @@ install_chromium() {
     [ -x "$CHROMIUM" ] || die "chromium did not install"
 }
 
+REDIS_SERVER="${REDIS_SERVER:-/usr/bin/redis-server}"
+install_redis() {
+    if [ -x "$REDIS_SERVER" ]; then return 0; fi
+    log "install: redis-server (apt)"
+    if [ "$(id -u)" != 0 ]; then die "redis-server missing and not root: apt-get install redis-server"; fi
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # RUNLEVEL=1: the package's own service is not started (the part starts
+    # its redis-server on a free port).
+    RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    [ -x "$REDIS_SERVER" ] || die "redis-server did not install"
+}
+
 install_modpyws() {
     if [ -f "$P/venv-modpyws/.ok" ]; then return 0; fi
     [ -x "$PY27" ] || die "Python 2.7.18 not found at $PY27 (needed by mod_pywebsocket)"
@@ -281,6 +297,12 @@ expected_results() {
             $'node\ttokio-tungstenite echo-server (wsx-tokio-tungstenite) <- client\t1' \
             $'node\ttokio-tungstenite client (wsx-tokio-tungstenite) -> server\t1' \
             $'node\ttokio-tungstenite 0.30 example echo-server (renamed dependency) <- client\t1' ;;
+        redis-fanout) printf '%s\n' \
+            $'redis\tredis_fanout example build\t1' \
+            $'redis\t'"$REDIS_ROOM_LABEL"$'\t'"$(( 4 * (REDIS_N + 1) + 5 ))" \
+            $'redis\t'"$REDIS_ACROSS_LABEL"$'\t8' \
+            $'redis\tprocess A stats: compressed once per process, all shared, nothing lost\t1' \
+            $'redis\tprocess B stats: compressed once per process, all shared, nothing lost\t1' ;;
         mux) printf '%s\n' \
             $'mod_pywebsocket\tcargo test --test mux pywebsocket_interop\t1' \
             $'mod_pywebsocket\twsx client --mux -> standalone /echo\t4' ;;
@@ -546,6 +568,132 @@ part_deflate_frame() {
 
 }
 
+# redis-fanout (issue 14): scaling out with a broker. Two processes of the
+# redis_fanout example (integration/examples/redis_fanout.rs) share their rooms
+# through a redis-server started here (loopback, free port, no persistence):
+#  1. Python websockets clients on both processes, one room
+#     (peers/redis_fanout_check.py room): every client of both processes gets
+#     both senders' messages byte-exact, typed, in order, once; one order for
+#     all; permessage-deflate negotiated; a second room gets none of them;
+#  2. redis-server restarts on the same port: both processes reconnect
+#     (subscriber and publisher) and messages cross again;
+#  3. each process's stats line at SIGTERM: every delivery used the frame
+#     the process compressed once, nothing lost or dropped.
+# (the room check counts 4 × (REDIS_N + 1) + 5: negotiation on every client
+# and the two second-room ones, the messages of every client, one order,
+# the second room on each process)
+REDIS_N=3    # receivers per process (besides the sender)
+REDIS_M=150  # messages per sender
+REDIS_ROOM_LABEL='websockets clients -> 2 redis_fanout processes + redis-server: one room'
+REDIS_ACROSS_LABEL='after a redis-server restart: messages across processes'
+
+# start_redis DIR: redis-server on 127.0.0.1:$REDIS_PORT (a free port when
+# unset); sets REDIS_PID.
+start_redis() {
+    local d="$1"
+    REDIS_PORT="${REDIS_PORT:-$(free_port)}"
+    "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no --dir "$d" >>"$d/redis-server.log" 2>&1 &
+    REDIS_PID=$!
+    wait_port "$REDIS_PORT" 30 || { tail -n 20 "$d/redis-server.log"; return 1; }
+}
+
+# start_fanout DIR NAME: a redis_fanout process on a free port, logs
+# DIR/NAME.out (stdout) and DIR/NAME.err; sets FANOUT_PID and FANOUT_PORT.
+start_fanout() {
+    local d="$1" name="$2" port=""
+    RUST_LOG=info "$FANOUT" --listen 127.0.0.1:0 --redis "redis://127.0.0.1:$REDIS_PORT/" \
+        --prefix "wsx-conformance:" >"$d/$name.out" 2>"$d/$name.err" &
+    FANOUT_PID=$!
+    for _ in $(seq 1 300); do
+        port="$(sed -n 's#^listening on ws://[^ ]*:\([0-9][0-9]*\)$#\1#p' "$d/$name.out" | head -n1)"
+        [ -n "$port" ] && break
+        kill -0 "$FANOUT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        echo "redis_fanout $name did not print 'listening on ws://IP:PORT'; its log:" >&2
+        tail -n 20 "$d/$name.err" >&2 || true
+        return 1
+    fi
+    FANOUT_PORT="$port"
+}
+
+# wait_log FILE PATTERN COUNT SECONDS: until FILE has COUNT lines matching.
+wait_log() {
+    local n
+    for _ in $(seq 1 $(( $4 * 10 ))); do
+        n="$(grep -c "$2" "$1" 2>/dev/null || true)"
+        [ "${n:-0}" -ge "$3" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+part_redis_fanout() {
+    install_pyws
+    install_redis
+    local d="$OUT/redis-fanout" res="$OUT/redis-fanout.result"
+    local py="$P/venv-ws/bin/python" chk="$HERE/redis_fanout_check.py"
+    local profile="${WSX_REDIS_PROFILE:-dev}" dir=debug pa pb ua ub
+    rm -rf "$d" && mkdir -p "$d"
+    : >"$res"
+    [ "$profile" != release ] || dir=release
+    log "cargo build --profile $profile -p wsx --example redis_fanout"
+    if (cd "$REPO" && cargo build --profile "$profile" -p wsx --example redis_fanout) >"$d/build.log" 2>&1; then
+        printf 'RESULT\tredis\tredis_fanout example build\t1\t0\n' >>"$res"
+    else
+        echo "FAIL building the redis_fanout example:"; tail -n 25 "$d/build.log"
+        printf 'RESULT\tredis\tredis_fanout example build\t0\t1\n' >>"$res"
+        return 0
+    fi
+    FANOUT="${CARGO_TARGET_DIR:-$REPO/target}/$dir/examples/redis_fanout"
+
+    REDIS_PORT=""
+    start_redis "$d" || die "redis-server did not start"
+    start_fanout "$d" a || die "redis_fanout a did not start"
+    pa=$FANOUT_PID; ua="ws://127.0.0.1:$FANOUT_PORT"
+    start_fanout "$d" b || die "redis_fanout b did not start"
+    pb=$FANOUT_PID; ub="ws://127.0.0.1:$FANOUT_PORT"
+    log "redis-server on port $REDIS_PORT; redis_fanout processes at $ua and $ub"
+
+    # 1. one room across the two processes
+    timeout 300 "$py" "$chk" room --a "$ua" --b "$ub" --receivers "$REDIS_N" --messages "$REDIS_M" \
+        --label "$REDIS_ROOM_LABEL" >"$d/room.txt" 2>&1 || true
+    grep -v '^PASS' "$d/room.txt" || true
+    grep '^RESULT' "$d/room.txt" >>"$res" || true
+
+    # 2. redis-server restarts (same port): both processes reconnect
+    stop "$REDIS_PID"
+    start_redis "$d" || die "redis-server did not start again"
+    if wait_log "$d/a.err" 'subscribed to Redis' 2 30 && wait_log "$d/b.err" 'subscribed to Redis' 2 30; then
+        timeout 60 "$py" "$chk" across --a "$ua" --b "$ub" \
+            --label "$REDIS_ACROSS_LABEL" >"$d/across.txt" 2>&1 || true
+        grep -v '^PASS' "$d/across.txt" || true
+        grep '^RESULT' "$d/across.txt" >>"$res" || true
+    else
+        echo "FAIL the redis_fanout processes did not subscribe again within 30 s:"
+        tail -n 5 "$d/a.err" "$d/b.err"
+    fi
+
+    # 3. their stats (printed at SIGTERM). Published: the sender's messages,
+    # A's one to the second room, 2 each after the restart. Delivered: both
+    # senders' messages to the room's clients of the process, the second
+    # room's one, the 4 after the restart.
+    stop "$pa"
+    stop "$pb"
+    stop "$REDIS_PID"
+    local delivered=$(( (REDIS_N + 1) * 2 * REDIS_M + 1 + 4 ))
+    "$py" "$chk" stats --log "$d/a.out" --expect-published $((REDIS_M + 1 + 2)) \
+        --expect-delivered "$delivered" \
+        --label "process A stats: compressed once per process, all shared, nothing lost" >"$d/stats.txt" 2>&1 || true
+    "$py" "$chk" stats --log "$d/b.out" --expect-published $((REDIS_M + 2)) \
+        --expect-delivered "$delivered" \
+        --label "process B stats: compressed once per process, all shared, nothing lost" >>"$d/stats.txt" 2>&1 || true
+    cat "$d/stats.txt"
+    grep '^RESULT' "$d/stats.txt" >>"$res" || true
+}
+
 show_log() { # the interesting lines of a part's log, at most 80
     local n
     n="$(grep -cv '^RESULT\|^PASS\|^$' "$1" || true)"
@@ -575,7 +723,7 @@ main() {
     mkdir -p "$OUT"
     OUT="$(cd "$OUT" && pwd)"
     PARTS=()
-    for part in autobahn-server autobahn-client python node chromium deflate-frame tt-dropin mux; do
+    for part in autobahn-server autobahn-client python node chromium deflate-frame tt-dropin redis-fanout mux; do
         if want "$part"; then PARTS+=("$part"); fi
     done
     [ ${#PARTS[@]} -gt 0 ] || die "nothing selected"
@@ -589,12 +737,18 @@ main() {
             chromium) install_node; install_chromium ;;
             deflate-frame) install_modpyws ;;
             tt-dropin) install_pyws; install_node ;;
+            redis-fanout) install_pyws; install_redis ;;
             mux) install_modpyws ;;
         esac
     done
     if [ "$INSTALL_ONLY" = 1 ]; then log "peers installed under $P"; exit 0; fi
 
-    resolve_wsx
+    # (redis-fanout runs an example of the library, not the `wsx` command)
+    local need_wsx=0
+    for part in "${PARTS[@]}"; do
+        [ "$part" = redis-fanout ] || need_wsx=1
+    done
+    [ "$need_wsx" = 0 ] || resolve_wsx
     T0=$(date +%s)
     log "reports and logs: $OUT"
 
