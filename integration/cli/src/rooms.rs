@@ -50,7 +50,7 @@ impl Rooms {
     }
 
     /// Join the room of `path` (created on first use).
-    fn join(&self, path: &str) -> (Broadcast, Subscription) {
+    pub fn join(&self, path: &str) -> Joined {
         let mut rooms = lock(&self.rooms);
         let room = rooms
             .entry(path.to_owned())
@@ -58,15 +58,21 @@ impl Rooms {
             .clone();
         // Under the map lock, so `leave` cannot remove a room being joined.
         let sub = room.subscribe();
-        (room, sub)
+        Joined {
+            room,
+            sub,
+            path: path.to_owned(),
+        }
     }
 
-    /// A member of `path` left (its subscription dropped): forget the room
-    /// once empty.
-    fn leave(&self, path: &str) {
+    /// A member left: drop its subscription and forget the room once empty.
+    pub fn leave(&self, joined: Joined) {
+        let Joined { room, sub, path } = joined;
+        drop(sub);
+        drop(room);
         let mut rooms = lock(&self.rooms);
-        if rooms.get(path).is_some_and(|r| r.is_empty()) {
-            rooms.remove(path);
+        if rooms.get(&path).is_some_and(|r| r.is_empty()) {
+            rooms.remove(&path);
             debug!(path, "room empty: removed");
         }
     }
@@ -78,21 +84,29 @@ impl Rooms {
     }
 }
 
+/// A connection's membership of its path's room, taken before its 101 is
+/// sent ([`Rooms::join`]), given back with [`Rooms::leave`].
+pub struct Joined {
+    room: Broadcast,
+    sub: Subscription,
+    path: String,
+}
+
 /// Run one connection as a member of its path's room until it closes,
 /// the room closes it for overflow, or the server shuts down (1001).
 pub async fn member<S>(
     ws: &mut WebSocketStream<S>,
     rooms: &Rooms,
-    path: &str,
+    mut joined: Joined,
     mut stop: watch::Receiver<bool>,
     stats: &ConnStats,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (room, mut sub) = rooms.join(path);
-    debug!(path, members = room.len(), "joined");
+    debug!(path = %joined.path, members = joined.room.len(), "joined");
+    let room = joined.room.clone();
     let end = tokio::select! {
-        end = serve_member_with(ws, &mut sub, |m| {
+        end = serve_member_with(ws, &mut joined.sub, |m| {
             stats.payload_in.fetch_add(m.len() as u64, Relaxed);
             room.send_message(m);
         }, |m, _| {
@@ -100,8 +114,8 @@ pub async fn member<S>(
         }) => Some(end),
         _ = stop.wait_for(|v| *v) => None,
     };
-    drop(sub);
-    rooms.leave(path);
+    let path = joined.path.clone();
+    rooms.leave(joined);
     match end {
         Some(Ok(MemberEnd::Overflowed { code, sent })) => {
             debug!(path, %code, sent, "too slow: closed");
@@ -122,18 +136,18 @@ mod tests {
             config: BroadcastConfig::default(),
             rooms: Mutex::new(HashMap::new()),
         };
-        let (a, sa) = rooms.join("/a");
-        let (_, sb) = rooms.join("/b");
-        let (a2, sa2) = rooms.join("/a");
+        let a = rooms.join("/a");
+        let b = rooms.join("/b");
+        let a2 = rooms.join("/a");
         assert_eq!(rooms.len(), 2);
-        assert_eq!(a.len(), 2);
-        assert_eq!(a2.send_message(wsx::Message::text("x")).queued, 2);
-        drop(sa);
-        rooms.leave("/a");
+        assert_eq!(a.room.len(), 2);
+        assert_eq!(a2.room.send_message(wsx::Message::text("x")).queued, 2);
+        // A member joined (before its 101) gets what is sent from then on.
+        assert!(a.sub.queued() == 1 && a2.sub.queued() == 1 && b.sub.queued() == 0);
+        rooms.leave(a);
         assert_eq!(rooms.len(), 2, "one member left on /a");
-        drop((sa2, sb));
-        rooms.leave("/a");
-        rooms.leave("/b");
+        rooms.leave(a2);
+        rooms.leave(b);
         assert_eq!(rooms.len(), 0);
     }
 }

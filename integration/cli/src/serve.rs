@@ -234,14 +234,14 @@ async fn handle<S>(
     // Boxed: the opening handshake's state (request head, parser, response)
     // is only needed for a moment; the task of an open connection then
     // holds just the stream and the echo loop.
-    let Some((mut ws, _registration, path)) =
-        Box::pin(upgrade(tcp, config, &stop, registry, &stats)).await
+    let Some((mut ws, _registration, joined)) =
+        Box::pin(upgrade(tcp, config, &stop, registry, &stats, rooms)).await
     else {
         return;
     };
-    if let Some(rooms) = rooms {
+    if let (Some(rooms), Some(joined)) = (rooms, joined) {
         // Boxed: echo servers do not carry the broadcast loop's size.
-        Box::pin(crate::rooms::member(&mut ws, rooms, &path, stop, &stats)).await;
+        Box::pin(crate::rooms::member(&mut ws, rooms, joined, stop, &stats)).await;
         return;
     }
     match echo(&mut ws, Some(stop), Some(&stats)).await {
@@ -251,15 +251,22 @@ async fn handle<S>(
 }
 
 /// Read the request and answer it: the upgraded WebSocket connection (with
-/// the `/stats` registration that lasts as long as it), or `None` once a
-/// plain HTTP request, a failed handshake or a mux session is done.
+/// the `/stats` registration that lasts as long as it, and with
+/// `--broadcast` its room, joined before the 101 is sent so that it gets
+/// every message sent after it opened), or `None` once a plain HTTP
+/// request, a failed handshake or a mux session is done.
 async fn upgrade<S>(
     tcp: S,
     config: &ServerConfig,
     stop: &watch::Receiver<bool>,
     registry: &Registry,
     stats: &Arc<ConnStats>,
-) -> Option<(WebSocketStream<Counted<S>>, Option<Registration>, String)>
+    rooms: Option<&Rooms>,
+) -> Option<(
+    WebSocketStream<Counted<S>>,
+    Option<Registration>,
+    Option<crate::rooms::Joined>,
+)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -290,11 +297,14 @@ where
         crate::mux_serve::handle(tcp, &req, leftover, &mux, stop.clone()).await;
         return None;
     }
-    let path = req.uri().path().to_owned();
+    let joined = rooms.map(|r| r.join(req.uri().path()));
     match wsx::accept_request(tcp, &req, leftover, config).await {
-        Ok(ws) => Some((ws, registration, path)),
+        Ok(ws) => Some((ws, registration, joined)),
         Err(e) => {
             debug!(error = %e, "handshake failed");
+            if let (Some(rooms), Some(joined)) = (rooms, joined) {
+                rooms.leave(joined);
+            }
             None
         }
     }

@@ -827,6 +827,31 @@ async fn serve_broadcast_sends_each_message_to_every_connection_on_the_path() {
     assert_eq!(next_data(&mut d).await, Message::text("d alone"));
 }
 
+/// `serve --broadcast`: a connection is in its room before its 101 is
+/// sent, so a message sent right after it opened reaches it.
+#[tokio::test]
+async fn serve_broadcast_member_gets_messages_sent_right_after_it_opened() {
+    use futures_util::SinkExt;
+
+    let s = serve(&["--broadcast"]);
+    let room = format!("ws://{}/race", s.addr);
+    let (mut sender, _) = wsx::connect(&room).await.unwrap();
+    for i in 0..20 {
+        let (mut late, _) = wsx::connect(&room).await.unwrap();
+        let m = Message::text(format!("right after open {i}"));
+        sender.send(m.clone()).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), late.next())
+            .await
+            .expect("the message reached the member that had just opened")
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, m, "round {i}");
+        // The sender hears itself too.
+        assert_eq!(sender.next().await.unwrap().unwrap(), m);
+        late.close().await.unwrap();
+    }
+}
+
 /// `ratio --fanout N`: the fan-out view marks which settings share one
 /// compression among the recipients.
 #[test]
