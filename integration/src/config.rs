@@ -162,7 +162,7 @@ impl ServerConfig {
     /// Negotiate permessage-deflate with this policy (`Some`) or no
     /// extension at all (`None`). Replaces [`ServerConfig::extensions`];
     /// for deflate beside other extensions, build a
-    /// [`ServerNegotiator`](crate::ext::ServerNegotiator) and use
+    /// [`ServerNegotiator`] and use
     /// [`ServerConfig::with_extensions`]. An invalid policy is refused.
     pub fn with_deflate(mut self, config: Option<DeflateConfig>) -> Result<Self, ConfigError> {
         self.extensions = match config {
