@@ -98,6 +98,20 @@ pub struct BroadcastConfig {
     pub queue_capacity: usize,
     /// What a full queue does. Default [`Overflow::DropOldest`].
     pub overflow: Overflow,
+    /// [`serve_member`] gives a connection up ([`MemberEnd::Stalled`]) when
+    /// its write queue is full and the peer has taken no byte of it for
+    /// this long: a peer that stopped reading for good does not stay a
+    /// member forever under [`Overflow::DropOldest`] (a peer that keeps
+    /// its TCP window at zero is never failed by the kernel). A slow peer
+    /// that still reads is not affected, however long a message takes, as
+    /// long as the server sees progress within each period: the kernel
+    /// wakes a writer only once a good part of the socket's send buffer is
+    /// free, so a peer must take about that much (hundreds of KiB on
+    /// loopback's autotuned buffers, less on real links) per period.
+    /// `None`: never (the connection's own `idle_timeout` still applies).
+    /// Default 30 s (gorilla/websocket's chat example gives a whole write
+    /// 10 s).
+    pub stall_timeout: Option<Duration>,
 }
 
 impl Default for BroadcastConfig {
@@ -105,6 +119,7 @@ impl Default for BroadcastConfig {
         BroadcastConfig {
             queue_capacity: 64,
             overflow: Overflow::DropOldest,
+            stall_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -121,6 +136,13 @@ impl BroadcastConfig {
     #[must_use]
     pub fn with_overflow(mut self, overflow: Overflow) -> Self {
         self.overflow = overflow;
+        self
+    }
+
+    /// Sets [`stall_timeout`](Self::stall_timeout).
+    #[must_use]
+    pub fn with_stall_timeout(mut self, stall_timeout: Option<Duration>) -> Self {
+        self.stall_timeout = stall_timeout;
         self
     }
 }
@@ -212,6 +234,7 @@ impl Broadcast {
         Subscription {
             queue,
             group: Arc::downgrade(&self.group),
+            stall_timeout: self.group.config.stall_timeout,
         }
     }
 
@@ -300,6 +323,7 @@ pub enum Delivery {
 pub struct Subscription {
     queue: Arc<Queue>,
     group: Weak<Group>,
+    stall_timeout: Option<Duration>,
 }
 
 impl Subscription {
@@ -385,6 +409,10 @@ pub enum MemberEnd {
     },
     /// The group is gone.
     GroupEnded,
+    /// The peer took no byte of a full write queue for
+    /// [`BroadcastConfig::stall_timeout`]: the connection was given up
+    /// (no close frame: it could not be written).
+    Stalled,
 }
 
 /// Run one member's connection: read messages and pass each text or
@@ -395,10 +423,10 @@ pub enum MemberEnd {
 /// while the peer does not read, deliveries wait in the member's bounded
 /// queue, where the group's [`Overflow`] policy applies, and the
 /// connection reads nothing either until its write queue drains (the
-/// stream's own backpressure). A peer that stops reading for good stays
-/// a member under [`Overflow::DropOldest`] (holding its bounded queue)
-/// until its socket fails or `idle_timeout` drops it; use
-/// [`Overflow::Close`] to part with it at once.
+/// stream's own backpressure). A peer that stops reading for good is
+/// given up after [`BroadcastConfig::stall_timeout`] without progress
+/// ([`MemberEnd::Stalled`]); under [`Overflow::Close`] it is closed as
+/// soon as its queue overflows.
 ///
 /// A protocol error or an I/O error ends it with the error.
 pub async fn serve_member<S, F>(
@@ -428,11 +456,23 @@ where
     D: FnMut(&PreparedMessage, bool),
 {
     let limit = ws_write_limit(ws);
+    // How much was still to write when the stall clock last (re)started.
+    let mut stalled_at: Option<usize> = None;
     loop {
         if ws.buffered_amount() >= limit {
+            if stalled_at.is_none() {
+                stalled_at = Some(ws.buffered_amount());
+            }
             // The write queue is full: write it out before taking more
             // (the stream reads nothing meanwhile either: its own
             // backpressure), but still hear that the member overflowed.
+            let stall_timeout = member.stall_timeout;
+            let stall = async {
+                match stall_timeout {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 r = ws.flush() => r?,
                 d = member.wait(false) => match d {
@@ -440,9 +480,20 @@ where
                     Delivery::Ended => return Ok(MemberEnd::GroupEnded),
                     Delivery::Message(_) => {} // not taken without room
                 },
+                () = stall => {
+                    let left = ws.buffered_amount();
+                    if stalled_at.is_some_and(|before| left >= before) {
+                        // No byte taken in a whole stall period: give up.
+                        debug!(left, "broadcast member stalled: given up");
+                        return Ok(MemberEnd::Stalled);
+                    }
+                    // Progress: watch the next period.
+                    stalled_at = Some(left);
+                }
             }
             continue;
         }
+        stalled_at = None;
         // Not biased: a busy room must not starve reading (the peer's
         // messages, pings, its close).
         tokio::select! {

@@ -31,6 +31,11 @@ fn deflate_client() -> ClientConfig {
 /// `room`; each member's end is reported on the returned channel.
 async fn server(room: Broadcast, configs: Vec<ServerConfig>) -> (String, Ends) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server_on(listener, room, configs)
+}
+
+/// [`server`] on a listener of the caller's.
+fn server_on(listener: TcpListener, room: Broadcast, configs: Vec<ServerConfig>) -> (String, Ends) {
     let url = format!("ws://{}/room", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -309,6 +314,66 @@ async fn stalled_recipient_drops_oldest_and_never_delays_the_others() {
     assert!(run.max_held <= 8 + 1, "held {}", run.max_held);
     assert_eq!(run.room.len(), 3, "DropOldest keeps the slow member");
     drop(run.stalled);
+}
+
+/// A stall-timeout group, one plain member with a small write buffer,
+/// and a raw client; 64 messages of 64 KiB sent (more than the socket
+/// buffers hold). The server's socket send buffer is small too, so that
+/// what the client reads frees room the server sees within a period (the
+/// kernel wakes a writer only once a good part of its send buffer is free).
+async fn stall_timeout_run(stall: Duration) -> (Broadcast, TcpStream, Ends) {
+    let room = Broadcast::new(
+        BroadcastConfig::default()
+            .with_queue_capacity(4)
+            .with_stall_timeout(Some(stall)),
+    );
+    let cfg = ServerConfig::default()
+        .without_extensions()
+        .with_websocket(WebSocketConfig::default().with_write_buffer_size(16 << 10));
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.set_send_buffer_size(8 << 10).unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (url, ends) = server_on(sock.listen(16).unwrap(), room.clone(), vec![cfg]);
+    let client = stalled_client(&url).await;
+    wait_members(&room, 1).await;
+    for i in 0..64u32 {
+        room.send_message(Message::binary(vec![i as u8; 64 << 10]));
+        tokio::task::yield_now().await;
+    }
+    (room, client, ends)
+}
+
+#[tokio::test]
+async fn a_member_that_stops_reading_for_good_is_given_up_after_the_stall_timeout() {
+    let t0 = Instant::now();
+    let (room, stalled, mut ends) = stall_timeout_run(Duration::from_millis(300)).await;
+    let (_, end) = tokio::time::timeout(Duration::from_secs(5), ends.recv())
+        .await
+        .expect("given up in time")
+        .unwrap();
+    assert_eq!(end.unwrap(), MemberEnd::Stalled);
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    while !room.is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(5), "left the group");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn a_slow_member_that_still_reads_is_not_given_up() {
+    let (room, mut slow, mut ends) = stall_timeout_run(Duration::from_millis(300)).await;
+    // 4 KiB every 50 ms: far slower than the server writes, but progress
+    // in every stall period.
+    let t0 = Instant::now();
+    let mut buf = vec![0u8; 4096];
+    while t0.elapsed() < Duration::from_millis(1500) {
+        let n = slow.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the server hung up on a reading member");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ends.try_recv().is_err(), "the member ended while read from");
+    assert_eq!(room.len(), 1);
 }
 
 #[tokio::test]
