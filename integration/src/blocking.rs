@@ -408,6 +408,33 @@ impl<S: IoRead + Write> WebSocket<S> {
         self.flush()
     }
 
+    /// Queue a prepared message ([`crate::PreparedMessage`], as
+    /// [`WebSocket::write`]): on a server whose send stack can share, the
+    /// frame encoded once for every connection with the same key;
+    /// otherwise encoded for this connection. `Ok(true)`: shared.
+    pub fn write_prepared(&mut self, msg: &crate::PreparedMessage) -> Result<bool, Error> {
+        let shared = self.conn.encode_prepared(msg)?;
+        if self.conn.out.len() >= self.conn.config.write_buffer_size {
+            self.write_out()?;
+        }
+        Ok(shared)
+    }
+
+    /// Queue a prepared message and flush. `Ok(true)`: the shared frame
+    /// was written.
+    pub fn send_prepared(&mut self, msg: &crate::PreparedMessage) -> Result<bool, Error> {
+        let shared = self.write_prepared(msg)?;
+        self.flush()?;
+        Ok(shared)
+    }
+
+    /// Whether prepared messages sent on this connection share their
+    /// encoding with other connections, and under which key (as
+    /// [`crate::WebSocketStream::shared_key`]).
+    pub fn shared_key(&self) -> Option<ws_ext_core::EncodingKey> {
+        self.conn.send.shared_key()
+    }
+
     /// Write out everything queued and flush the connection.
     pub fn flush(&mut self) -> Result<(), Error> {
         if self.conn.terminated && self.conn.out.is_empty() {

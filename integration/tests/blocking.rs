@@ -314,3 +314,60 @@ fn handshake_and_close_timeouts_apply_to_connect_with() {
     done_tx.send(()).unwrap();
     server.join().unwrap();
 }
+
+/// Prepared messages on blocking server connections: encoded once for two
+/// connections that share a key (no context takeover), delivered
+/// byte-exact to both; a context-takeover connection encodes its own.
+#[test]
+fn blocking_servers_share_a_prepared_message() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let shared = ServerConfig::default()
+        .with_deflate(Some(DeflateConfig::broadcast()))
+        .unwrap();
+    let own = ServerConfig::default();
+    let server = thread::spawn(move || {
+        let mut conns = Vec::new();
+        for cfg in [&shared, &shared, &own] {
+            let (tcp, _) = listener.accept().unwrap();
+            conns.push(blocking::accept_with(tcp, cfg).unwrap());
+        }
+        assert!(conns[0].shared_key().is_some());
+        assert_eq!(conns[0].shared_key(), conns[1].shared_key());
+        assert!(conns[2].shared_key().is_none(), "context takeover");
+        let mut prepared = Vec::new();
+        for m in payloads() {
+            let p = wsx::PreparedMessage::new(m).unwrap();
+            let flags: Vec<bool> = conns
+                .iter_mut()
+                .map(|c| c.send_prepared(&p).unwrap())
+                .collect();
+            assert_eq!(flags, [true, true, false]);
+            assert_eq!(p.encodings(), 1, "one compression for both sharers");
+            assert_eq!(p.fallback_encodings(), 1, "its own for the third");
+            prepared.push(p);
+        }
+        for mut c in conns {
+            c.close(None).unwrap();
+            while c.read().is_ok() {}
+        }
+    });
+    let mut clients: Vec<_> = (0..3)
+        .map(|_| blocking::connect_with(&url, &client_config()).unwrap().0)
+        .collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        for m in payloads() {
+            assert_eq!(c.read().unwrap(), m, "client {i}");
+        }
+    }
+    for c in &mut clients {
+        loop {
+            match c.read() {
+                Ok(Message::Close(_)) => {}
+                Ok(m) => panic!("unexpected {m:?}"),
+                Err(_) => break,
+            }
+        }
+    }
+    server.join().unwrap();
+}
