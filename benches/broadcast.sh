@@ -32,9 +32,11 @@
 #                      `client.send(data, { binary })`, `perMessageDeflate:
 #                      true` (ws's defaults: level 6, 15-bit windows, context
 #                      takeover)
-#   node-ws-nct        the same with `serverNoContextTakeover: true` (ws's
-#                      setting for many connections; with it ws sends
-#                      messages under its 1024 B threshold uncompressed)
+#   node-ws-nct        the same with `serverNoContextTakeover: true` (as in
+#                      the tuning example of ws's README: each connection's
+#                      compressor is reset after every message; with it ws
+#                      sends messages under its 1024 B threshold
+#                      uncompressed)
 #   python-websockets  benches/peers/broadcast_websockets.py: websockets'
 #                      `broadcast()`, its default compression (12-bit
 #                      windows, memLevel 5, level 6, context takeover)

@@ -77,11 +77,9 @@ print("%s, %s cores; load average %s at the start, %s at the end. wsx `%s` (sha2
       "Python %s + websockets %s." % (
           meta["machine"], meta["cores"], meta.get("loadavg_start", "?"), meta.get("loadavg_end", "?"),
           meta["wsx_version"], meta["wsx_sha256"], meta["node"], meta["ws"], meta["python"], meta["websockets"]))
-c = meta["corpus"]
-print("\nCorpus `%s`: %s (largest run: %d messages, %d distinct, %d–%d B, mean %.0f B, median %d B, %d binary). "
-      "Window %s, %s%% of the receivers join half-way, %s measured rounds after %s warm-up.\n" % (
-          meta["corpus_name"], c["name"], c["messages"], c["distinct"], c["min"], c["max"], c["mean"], c["p50"],
-          c["binary"], meta["window"], meta["late_percent"], meta["rounds"], meta["warmup"]))
+print("\nCorpus `%s` (%s). Window %s, %s%% of the receivers join half-way, %s measured rounds after %s "
+      "warm-up.\n" % (meta["corpus_name"], meta["corpus"]["name"], meta["window"], meta["late_percent"],
+                       meta["rounds"], meta["warmup"]))
 
 ns = sorted({r["n"] for r in runs})
 for n in ns:
@@ -107,13 +105,17 @@ for n in ns:
             "late_ok": sum(l["late_at_join_point"] == l["late"] for l in loads),
             "ext": loads[0]["extensions"] if loads else "",
             "rss": med([l["rss_end_kib"] for l in loads]),
+            "corpus": loads[0]["corpus"] if loads else None,
         }
     ref = rows.get(REF, {})
     anyrow = next((r for r in rows.values() if r["ok"]), None)
     print("## N = %d receivers\n" % n)
     if anyrow:
-        print("%d messages per run, %d deliveries per run (every member, the sender included, verified).\n"
-              % (anyrow["msgs"], anyrow["deliv"]))
+        c = anyrow["corpus"]
+        print("%d messages per run (%d distinct, %d–%d B, mean %.0f B, median %d B, %d binary), %d deliveries "
+              "per run (every member, the sender included, verified).\n" % (
+                  anyrow["msgs"], c["distinct"], c["min"], c["max"], c["mean"], c["p50"], c["binary"],
+                  anyrow["deliv"]))
     print("| server | server CPU µs / delivery | (schedstat) | wire B / delivery | compressed | deliveries/s | "
           "fan-out p50 / p99 ms | CPU vs wsx-broadcast | bytes vs wsx-broadcast | ok runs |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -131,6 +133,9 @@ for n in ns:
         print("\nPayload %.1f B per delivery. Per-run CPU µs/delivery (ticks): %s." % (
             anyrow["payload"], "; ".join("%s %s" % (k, ", ".join("%.2f" % x for x in v["cpu_all"]))
                                          for k, v in rows.items())))
+        print("\nLate joiners: in %d of %d good runs every late joiner's first message was the first one sent "
+              "after it joined (the join point, M/2); otherwise a later one (still checked: a contiguous suffix)." % (
+                  sum(v["late_ok"] for v in rows.values()), sum(v["ok"] for v in rows.values())))
     print("\nNegotiated (the servers' answers to `permessage-deflate; client_max_window_bits`):\n")
     for name in names:
         print("- %s: `%s`" % (name, rows[name]["ext"]))

@@ -11,9 +11,10 @@
 // (ws leaves it off on the server unless asked): zlib level 6, 15-bit
 // windows, memLevel 8, context takeover, threshold 1024 B (which ws applies
 // only without context takeover). --server-no-context-takeover adds
-// `serverNoContextTakeover: true`, ws's setting for many connections (a
-// compressor reset after each message instead of one kept per connection);
-// with it, messages under the 1024 B threshold are sent uncompressed.
+// `serverNoContextTakeover: true`, as in the tuning example of ws's README
+// (each connection's compressor is reset after every message, still one
+// compression per connection); with it, messages under the 1024 B
+// threshold are sent uncompressed. The loop is the "Server broadcast" example of ws's README.
 // Prints `listening on ws://127.0.0.1:PORT` once bound; exits on
 // SIGTERM/SIGINT.
 'use strict';
