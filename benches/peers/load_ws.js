@@ -4,6 +4,10 @@
 //   node load_ws.js --url ws://127.0.0.1:PORT/ [--connections 20] [--messages 400]
 //                   [--no-deflate] [--hold SECONDS] [--timeout 120] [--seed N]
 //   node load_ws.js --corpus-stats        # describe the message corpus and exit
+//   node load_ws.js --dump-corpus FILE    # write the corpus to FILE and exit
+//                                         # (records: 1 byte binary flag, u32 LE
+//                                         # length, bytes; read by
+//                                         # benches/src/bin/broadcast_load.rs)
 //
 // Throughput mode (default): N connections, each does M round trips in turn:
 // send one message, wait for its echo, check it is byte-exact and of the same
@@ -49,7 +53,7 @@ const WebSocket = require('ws');
 function parseArgs(argv) {
   const o = {
     url: null, connections: 20, messages: 400, deflate: true, hold: null,
-    timeout: 120, seed: 0x5eed, corpusStats: false, connectConcurrency: 100,
+    timeout: 120, seed: 0x5eed, corpusStats: false, dumpCorpus: null, connectConcurrency: 100,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -72,17 +76,19 @@ function parseArgs(argv) {
       case '--seed': o.seed = num(); break;
       case '--connect-concurrency': o.connectConcurrency = Math.max(1, num()); break;
       case '--corpus-stats': o.corpusStats = true; break;
+      case '--dump-corpus': o.dumpCorpus = next(); break;
       default: usage(`unknown argument ${a}`);
     }
   }
-  if (!o.url && !o.corpusStats) usage('--url is required');
+  if (!o.url && !o.corpusStats && !o.dumpCorpus) usage('--url is required');
   return o;
 }
 
 function usage(msg) {
   process.stderr.write(`load_ws.js: ${msg}\n` +
     'usage: node load_ws.js --url URL [--connections N] [--messages M] [--no-deflate]\n' +
-    '                       [--hold SECONDS] [--timeout SECONDS] [--seed N] | --corpus-stats\n');
+    '                       [--hold SECONDS] [--timeout SECONDS] [--seed N] | --corpus-stats\n' +
+    '                       | --dump-corpus FILE\n');
   process.exit(2);
 }
 
@@ -233,6 +239,17 @@ async function main() {
   const corpus = makeCorpus(o.seed);
   if (o.corpusStats) {
     process.stdout.write(JSON.stringify(corpusStats(corpus)) + '\n');
+    return 0;
+  }
+  if (o.dumpCorpus) {
+    const parts = [];
+    for (const m of corpus) {
+      const h = Buffer.alloc(5);
+      h[0] = m.binary ? 1 : 0;
+      h.writeUInt32LE(m.buf.length, 1);
+      parts.push(h, m.buf);
+    }
+    require('fs').writeFileSync(o.dumpCorpus, Buffer.concat(parts));
     return 0;
   }
 
