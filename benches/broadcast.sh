@@ -106,6 +106,8 @@ CLK_TCK="$(getconf CLK_TCK)"
 
 die() { echo "broadcast: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
+# shellcheck source=benches/bench-common.sh
+. "$ROOT/benches/bench-common.sh"
 
 case "$CORPUS" in chat | events) ;; *) die "CORPUS must be chat or events" ;; esac
 max_n=0
@@ -114,9 +116,7 @@ for n in $RECEIVERS; do
     if [ "$n" -gt "$max_n" ]; then max_n="$n"; fi
 done
 # N + 1 connections in the client and in each server.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((max_n + 200)) ] ||
-    die "ulimit -n is $(ulimit -n): too low for $max_n receivers"
+raise_fd_limit $((max_n + 200)) "$max_n receivers"
 
 # ---------------------------------------------------------------- build/install
 if [ -z "${WSX:-}" ]; then
@@ -179,14 +179,7 @@ add wsx "$WSX serve --broadcast --listen 127.0.0.1:0"
 add node-ws "node $ROOT/benches/peers/broadcast_ws.js 0"
 add node-ws-nct "node $ROOT/benches/peers/broadcast_ws.js 0 --server-no-context-takeover"
 add python-websockets "$PEERS/venv-ws/bin/python $ROOT/benches/peers/broadcast_websockets.py 0"
-if [ -n "${SERVERS:-}" ]; then
-    keep=()
-    for n in $SERVERS; do
-        [ -n "${CMD[$n]:-}" ] || die "SERVERS: unknown server '$n' (known: ${NAMES[*]})"
-        keep+=("$n")
-    done
-    NAMES=("${keep[@]}")
-fi
+select_servers
 
 # ---------------------------------------------------------------- metadata
 {
@@ -212,38 +205,6 @@ fi
 } >"$OUT/meta.json"
 
 # ---------------------------------------------------------------- servers
-declare -A PID URL FAILED
-ALL_PIDS=()
-cleanup() {
-    local p
-    for p in "${ALL_PIDS[@]:-}"; do if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi; done
-    for p in "${ALL_PIDS[@]:-}"; do if [ -n "$p" ]; then wait "$p" 2>/dev/null || true; fi; done
-}
-trap cleanup EXIT
-
-# start NAME: start a server, wait (<= 10 s) for its `listening on` line;
-# sets PID[NAME] and URL[NAME], or FAILED[NAME] and returns 1.
-start() {
-    local name="$1" log="$OUT/$1.server.log" pid
-    : >"$log"
-    # shellcheck disable=SC2086 # CMD is a command line, split on purpose
-    ${CMD[$name]} >"$log" 2>&1 &
-    pid=$!
-    ALL_PIDS+=("$pid")
-    for _ in $(seq 1 100); do
-        if grep -q '^listening on ' "$log"; then
-            PID[$name]="$pid"
-            URL[$name]="$(sed -n 's/^listening on //p' "$log" | head -1)"
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$pid" 2>/dev/null || true
-    FAILED[$name]="did not start: $(tail -c 300 "$log")"
-    log "$name FAILED to start (see $log)"
-    return 1
-}
 
 RESULTS="$OUT/runs.jsonl"
 : >"$RESULTS"
@@ -289,9 +250,5 @@ done
 python3 -c 'import json, sys
 m = json.load(open(sys.argv[1])); m["loadavg_end"] = sys.argv[2]
 json.dump(m, open(sys.argv[1], "w"))' "$OUT/meta.json" "$(cut -d' ' -f1-3 /proc/loadavg)"
-: >"$OUT/failed.jsonl"
-for n in "${!FAILED[@]}"; do
-    python3 -c 'import json, sys; print(json.dumps({"server": sys.argv[1], "failed": sys.argv[2]}))' \
-        "$n" "${FAILED[$n]}" >>"$OUT/failed.jsonl"
-done
+write_failed
 python3 "$ROOT/benches/broadcast_report.py" "$OUT" | tee "$OUT/report.md"

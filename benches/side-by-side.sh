@@ -93,12 +93,12 @@ CLK_TCK="$(getconf CLK_TCK)"
 
 die() { echo "side-by-side: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
+# shellcheck source=benches/bench-common.sh
+. "$ROOT/benches/bench-common.sh"
 
 [ "$MEM_IDLE" -ge 2 ] || die "MEM_IDLE must be >= 2 (seconds)"
 # 1000 connections need 1000+ descriptors in the client and in each server.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((MEM_CONNS + 200)) ] ||
-    die "ulimit -n is $(ulimit -n): too low for MEM_CONNS=$MEM_CONNS"
+raise_fd_limit $((MEM_CONNS + 200)) "MEM_CONNS=$MEM_CONNS"
 
 # ---------------------------------------------------------------- build/install
 if [ -z "${WSX:-}" ]; then
@@ -186,14 +186,7 @@ add sockudo-ws deflate wsx "$RPEERS/echo-sockudo --listen 127.0.0.1:0"
 add yawc deflate wsx "$RPEERS/echo-yawc --listen 127.0.0.1:0"
 add ratchet deflate wsx "$RPEERS/echo-ratchet --listen 127.0.0.1:0"
 add wtx deflate wsx "$RPEERS/echo-wtx --listen 127.0.0.1:0"
-if [ -n "${SERVERS:-}" ]; then
-    keep=()
-    for n in $SERVERS; do
-        [ -n "${CMD[$n]:-}" ] || die "SERVERS: unknown server '$n' (known: ${NAMES[*]})"
-        keep+=("$n")
-    done
-    NAMES=("${keep[@]}")
-fi
+select_servers
 
 # ---------------------------------------------------------------- metadata
 ver_of_lock() { # CRATE LOCKFILE: the version of CRATE in a Cargo.lock
@@ -228,37 +221,6 @@ ver_of_lock() { # CRATE LOCKFILE: the version of CRATE in a Cargo.lock
 } >"$OUT/meta.json"
 
 # ---------------------------------------------------------------- servers
-declare -A PID URL FAILED
-ALL_PIDS=()
-cleanup() {
-    for p in "${ALL_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-    for p in "${ALL_PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-# start NAME: start a server, wait (<= 10 s) for its `listening on` line;
-# sets PID[NAME] and URL[NAME], or FAILED[NAME] and returns 1.
-start() {
-    local name="$1" log="$OUT/$1.server.log" pid
-    : >"$log"
-    # shellcheck disable=SC2086 # CMD is a command line, split on purpose
-    ${CMD[$name]} >"$log" 2>&1 &
-    pid=$!
-    ALL_PIDS+=("$pid")
-    for _ in $(seq 1 100); do
-        if grep -q '^listening on ' "$log"; then
-            PID[$name]="$pid"
-            URL[$name]="$(sed -n 's/^listening on //p' "$log" | head -1)/"
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$pid" 2>/dev/null || true
-    FAILED[$name]="did not start: $(tail -c 300 "$log")"
-    log "$name FAILED to start (see $log)"
-    return 1
-}
 
 stop() {
     local name="$1" pid="${PID[$1]:-}"
@@ -292,7 +254,7 @@ MEMF="$OUT/memory.jsonl"
 : >"$RESULTS"
 : >"$MEMF"
 for n in "${NAMES[@]}"; do
-    if start "$n"; then log "$n on ${URL[$n]} (pid ${PID[$n]})"; fi
+    if start "$n" /; then log "$n on ${URL[$n]} (pid ${PID[$n]})"; fi
 done
 
 # run_load NAME ROUND: one load run against a running server.
@@ -341,7 +303,7 @@ for n in "${NAMES[@]}"; do stop "$n"; done
 log "memory: $MEM_CONNS connections, K in {$MEM_MSGS} messages each, then $MEM_IDLE s idle"
 for k in $MEM_MSGS; do
     for n in "${NAMES[@]}"; do
-        if [ -n "${FAILED[$n]:-}" ] || ! start "$n"; then
+        if [ -n "${FAILED[$n]:-}" ] || ! start "$n" /; then
             echo "{\"server\":\"$n\",\"k\":$k,\"failed\":\"server not started\"}" >>"$MEMF"
             continue
         fi
@@ -385,11 +347,5 @@ for k in $MEM_MSGS; do
 done
 
 # ---------------------------------------------------------------- report
-# failed.jsonl: one {"server", "failed"} line per FAILED server (JSON-quoted
-# by python, the reasons quote server logs).
-: >"$OUT/failed.jsonl"
-for n in "${!FAILED[@]}"; do
-    python3 -c 'import json, sys; print(json.dumps({"server": sys.argv[1], "failed": sys.argv[2]}))' \
-        "$n" "${FAILED[$n]}" >>"$OUT/failed.jsonl"
-done
+write_failed
 python3 "$ROOT/benches/side_by_side_report.py" "$OUT" | tee "$OUT/report.md"

@@ -165,8 +165,10 @@ for n in names:
     if not a or not b:
         print("| %s | %s | - | - | - |" % (n, r))
         continue
-    print("| %s | %s | %.2fx | %.2fx | %.2fx |" % (
-        n, r, a["cpu_us"] / b["cpu_us"], a["s2c"] / b["s2c"], a["c2s"] / b["c2s"]))
+    def ratio(k):
+        # A run too short for one clock tick has 0 µs: no ratio.
+        return "%.2fx" % (a[k] / b[k]) if b[k] else "-"
+    print("| %s | %s | %s | %s | %s |" % (n, r, ratio("cpu_us"), ratio("s2c"), ratio("c2s")))
 
 print()
 print("### Memory: %s connections, K round trips each, then %s s idle (fresh server per row)"
