@@ -6,10 +6,17 @@
 # rooms shared by two wsx processes through a redis-server (redis-fanout).
 # The python and chromium parts include subprotocol selection (`wsx serve
 # --protocol chat.v2 --protocol chat.v1` against clients offering protocols).
+# The drop-ins are held to programs written for what they replace:
+# tokio-tungstenite 0.30's own examples built on wsx-tokio-tungstenite by a
+# dependency rename (tt-dropin; Autobahn in both roles: tt-autobahn-server,
+# tt-autobahn-client) and, with Chromium, its echo server and axum's
+# documented handler on wsx::axum (dropin-chromium).
 #
 # Usage: scripts/conformance.sh [--mux] [--only PART]... [--install-only]
 #   PART: autobahn | autobahn-server | autobahn-client | python | node | chromium
-#         | deflate-frame | tt-dropin | redis-fanout | mux
+#         | deflate-frame | tt-dropin | tt-autobahn | tt-autobahn-server
+#         | tt-autobahn-client | dropin-chromium | redis-fanout | mux
+#   (autobahn = both autobahn-* parts, tt-autobahn = both tt-autobahn-* parts)
 #
 # Environment:
 #   WSX_PEERS_DIR  install cache for the peers   (default: <repo>/target/peers)
@@ -22,8 +29,9 @@
 #   WSX_AB_TIMEOUT time limit in seconds for each Autobahn run (default 2400)
 #   WSX_REDIS_PROFILE cargo profile of the redis_fanout example (default dev:
 #                  reuses what `cargo test` built)
+#   WSX_DROPIN_PROFILE cargo profile of the axum_dropin example (default dev)
 #
-# Both Autobahn runs cover every case (517 each). A part fails when a RESULT
+# Every Autobahn run covers every case (517 each). A part fails when a RESULT
 # line it must produce is missing or passed nothing: a peer run that ran no
 # case cannot pass.
 #
@@ -65,7 +73,9 @@ want() { # want PART: is PART selected?
         case "$o" in
             "$part") return 0 ;;
             autobahn) case "$part" in autobahn-server|autobahn-client) return 0 ;; esac ;;
-            autobahn-server|autobahn-client|python|node|chromium|deflate-frame|mux|tt-dropin|redis-fanout) ;;
+            tt-autobahn) case "$part" in tt-autobahn-server|tt-autobahn-client) return 0 ;; esac ;;
+            autobahn-server|autobahn-client|python|node|chromium|deflate-frame|mux|tt-dropin) ;;
+            tt-autobahn-server|tt-autobahn-client|dropin-chromium|redis-fanout) ;;
             *) echo "conformance: unknown part for --only: $o" >&2; exit 2 ;;
         esac
     done
@@ -101,9 +111,9 @@ trap 'exit 130' INT TERM
 
 # stop PID: end one background process we started.
 stop() {
-    local pid="$1" i
+    local pid="$1"
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
         sleep 0.1
     done
@@ -233,11 +243,11 @@ resolve_wsx() {
 
 # start_serve LOGFILE [wsx serve flags...]: sets SERVE_PID and SERVE_PORT.
 start_serve() {
-    local logf="$1" i port=""
+    local logf="$1" port=""
     shift
     "$WSX" serve --listen 127.0.0.1:0 "$@" >"$logf" 2>&1 &
     SERVE_PID=$!
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         port="$(sed -n 's#^listening on wss\{0,1\}://[^ ]*:\([0-9][0-9]*\)[[:space:]]*$#\1#p' "$logf" | head -n1)"
         [ -n "$port" ] && break
         kill -0 "$SERVE_PID" 2>/dev/null || break
@@ -297,6 +307,12 @@ expected_results() {
             $'node\ttokio-tungstenite echo-server (wsx-tokio-tungstenite) <- client\t1' \
             $'node\ttokio-tungstenite client (wsx-tokio-tungstenite) -> server\t1' \
             $'node\ttokio-tungstenite 0.30 example echo-server (renamed dependency) <- client\t1' ;;
+        tt-autobahn-server) printf 'autobahn\t%s\t%s\n' "$TT_AB_SERVER_ROLE" "$AB_CASES" ;;
+        tt-autobahn-client) printf 'autobahn\t%s\t%s\n' "$TT_AB_CLIENT_ROLE" "$AB_CASES" ;;
+        dropin-chromium) printf '%s\n' \
+            $'chromium\t'"$DROPIN_TT_ROLE"$'\t'"$CHROMIUM_TEST_PAGE_CHECKS" \
+            $'rust\taxum_dropin example build\t1' \
+            $'chromium\t'"$DROPIN_AXUM_ROLE"$'\t'"$CHROMIUM_TEST_PAGE_CHECKS" ;;
         redis-fanout) printf '%s\n' \
             $'redis\tredis_fanout example build\t1' \
             $'redis\t'"$REDIS_ROOM_LABEL"$'\t'"$(( 4 * (REDIS_N + 1) + 5 ))" \
@@ -441,6 +457,209 @@ part_tt_dropin() {
     install_node
     "$HERE/tt_dropin.sh" --peers "$P" --out "$OUT/tt-dropin" | tee "$OUT/tt-dropin.out" || true
     grep '^RESULT' "$OUT/tt-dropin.out" > "$OUT/tt-dropin.result"
+}
+
+# tt-autobahn-server, tt-autobahn-client: Autobahn TestSuite, every case
+# (12.x and 13.x included: wsx-tokio-tungstenite negotiates permessage-deflate
+# by default, as server and as client), against tokio-tungstenite 0.30's own
+# autobahn-server and autobahn-client examples, their sources unchanged,
+# built on wsx-tokio-tungstenite by the dependency rename (main builds them
+# once, with peers/tt_dropin.sh --build-only, before any part runs).
+# Cases pass as in autobahn-server / autobahn-client (peers/ab_check.py).
+# The examples' addresses are in their sources: the server listens on
+# 127.0.0.1:9002, the client looks for the fuzzingserver at localhost:9001
+# and reports as agent "Tungstenite". A port already taken fails the part.
+TT_AB_SERVER_ROLE='fuzzingclient -> tokio-tungstenite 0.30 example autobahn-server (renamed dependency)'
+TT_AB_CLIENT_ROLE='tokio-tungstenite 0.30 example autobahn-client (renamed dependency) -> fuzzingserver'
+TT_AB_SERVER_PORT=9002
+TT_AB_CLIENT_PORT=9001
+TT_BUILD_ROLE='tokio-tungstenite 0.30 examples build unchanged (renamed dependency)'
+TT_EX="${CARGO_TARGET_DIR:-$REPO/target}/release/examples"
+
+# build_tt_upstream: tokio-tungstenite 0.30's examples with the renamed
+# dependency, into $TT_EX/tt-upstream-NAME (the scratch crate is the
+# tt-dropin part's, which then finds them built).
+build_tt_upstream() {
+    log "build tokio-tungstenite 0.30's examples on wsx-tokio-tungstenite (peers/tt_dropin.sh --build-only)"
+    "$HERE/tt_dropin.sh" --peers "$P" --out "$OUT/tt-dropin" --build-only >"$OUT/tt-upstream-build.log" 2>&1 \
+        || grep -v '^PASS' "$OUT/tt-upstream-build.log" || true
+}
+
+# tt_example NAME: sets TT_BIN to tokio-tungstenite's example NAME as
+# build_tt_upstream built it in this run; else says why and returns 1.
+tt_example() {
+    TT_BIN="$TT_EX/tt-upstream-$1"
+    if grep -F "PASS rust | $TT_BUILD_ROLE | $1" "$OUT/tt-upstream-build.log" >/dev/null 2>&1 \
+            && [ -x "$TT_BIN" ]; then
+        return 0
+    fi
+    echo "FAIL tokio-tungstenite's example $1 did not build on wsx-tokio-tungstenite (see $OUT/tt-upstream-build.log)"
+    return 1
+}
+
+# port_taken PORT: does something accept connections on 127.0.0.1:PORT?
+port_taken() { wait_port "$1" 0.2; }
+
+part_tt_autobahn_server() {
+    install_autobahn
+    local d="$OUT/tt-autobahn-server" res="$OUT/tt-autobahn-server.result" port="$TT_AB_SERVER_PORT"
+    local pid rc=0 limit
+    rm -rf "$d" && mkdir -p "$d"
+    printf 'RESULT\tautobahn\t%s\t0\t1\n' "$TT_AB_SERVER_ROLE" >"$res" # until the checker replaces it
+    tt_example autobahn-server || return 0
+    if port_taken "$port"; then
+        echo "FAIL 127.0.0.1:$port (the address in the autobahn-server example's source) is taken by another program"
+        return 0
+    fi
+    RUST_LOG=info "$TT_BIN" >"$d/server.log" 2>&1 &
+    pid=$!
+    if ! wait_log "$d/server.log" "Listening on: 127.0.0.1:$port" 1 30 || ! kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL the autobahn-server example did not listen on 127.0.0.1:$port; its log:"
+        tail -n 20 "$d/server.log"
+        return 0
+    fi
+    cat >"$d/spec.json" <<EOF
+{ "options": {"failByDrop": false}, "outdir": "./reports",
+  "servers": [{"agent": "tokio-tungstenite-autobahn-server", "url": "ws://127.0.0.1:$port"}],
+  "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
+EOF
+    log "autobahn fuzzingclient -> tokio-tungstenite 0.30's autobahn-server example on port $port (all cases; 10-20 min)"
+    limit="${WSX_AB_TIMEOUT:-2400}"
+    (cd "$d" && timeout "$limit" "$P/venv-ab/bin/wstest" -m fuzzingclient -s spec.json) >"$d/wstest.log" 2>&1 || rc=$?
+    if [ $rc = 124 ]; then
+        echo "wstest fuzzingclient hit the time limit of $limit s (WSX_AB_TIMEOUT); it writes its reports only at the end, so every case counts as missing. Last case started: $(grep 'Running test case' "$d/wstest.log" | tail -n 1)"
+    elif [ $rc != 0 ]; then
+        echo "wstest exited $rc (see $d/wstest.log)"
+    fi
+    kill -0 "$pid" 2>/dev/null || echo "NOTE: the autobahn-server example is no longer running after the run (crashed?); see $d/server.log"
+    stop "$pid"
+    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$d/spec.json" tokio-tungstenite-autobahn-server autobahn \
+        "$TT_AB_SERVER_ROLE" | tee "$d/check.txt" || true
+    grep '^RESULT' "$d/check.txt" >"$res" || true
+}
+
+part_tt_autobahn_client() {
+    install_autobahn
+    local d="$OUT/tt-autobahn-client" res="$OUT/tt-autobahn-client.result" port="$TT_AB_CLIENT_PORT"
+    local pid rc=0 limit
+    rm -rf "$d" && mkdir -p "$d"
+    printf 'RESULT\tautobahn\t%s\t0\t1\n' "$TT_AB_CLIENT_ROLE" >"$res" # until the checker replaces it
+    tt_example autobahn-client || return 0
+    if port_taken "$port"; then
+        echo "FAIL 127.0.0.1:$port (the fuzzingserver address in the autobahn-client example's source) is taken by another program"
+        return 0
+    fi
+    cat >"$d/spec.json" <<EOF
+{ "options": {"failByDrop": false}, "outdir": "./reports",
+  "url": "ws://127.0.0.1:$port",
+  "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
+EOF
+    (cd "$d" && exec "$P/venv-ab/bin/wstest" -m fuzzingserver -s spec.json -u 0) >"$d/wstest.log" 2>&1 &
+    pid=$!
+    if ! wait_port "$port" 60 || ! kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL wstest fuzzingserver did not listen on $port:"
+        tail -n 20 "$d/wstest.log"
+        return 0
+    fi
+    log "autobahn fuzzingserver on port $port <- tokio-tungstenite 0.30's autobahn-client example (all cases; 15-25 min)"
+    limit="${WSX_AB_TIMEOUT:-2400}"
+    RUST_LOG=info timeout "$limit" "$TT_BIN" >"$d/client.log" 2>&1 || rc=$?
+    if [ $rc = 124 ]; then
+        echo "the autobahn-client example hit the time limit of $limit s (WSX_AB_TIMEOUT); last case started: $(grep 'Running test case' "$d/wstest.log" | tail -n 1)"
+    elif [ $rc != 0 ]; then
+        echo "the autobahn-client example exited $rc; last lines:"
+        tail -n 15 "$d/client.log"
+    fi
+    sleep 1
+    stop "$pid"
+    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$d/spec.json" Tungstenite autobahn "$TT_AB_CLIENT_ROLE" \
+        | tee "$d/check.txt" || true
+    grep '^RESULT' "$d/check.txt" >"$res" || true
+    [ $rc = 0 ] || printf 'RESULT\tautobahn\ttokio-tungstenite 0.30 example autobahn-client exit status\t0\t1\n' >>"$res"
+}
+
+# dropin-chromium: headless Chromium's test page (peers/chromium_test.js
+# --pages test: text and binary of 0 B..1 MiB echoed byte-exact,
+# permessage-deflate in ws.extensions and in the 101 seen on the network,
+# clean close 1000) against the drop-ins' plain echo servers:
+#  a. tokio-tungstenite 0.30's own echo-server example, unchanged, on
+#     wsx-tokio-tungstenite by the dependency rename;
+#  b. integration/examples/axum_dropin.rs: axum 0.8's documented echo
+#     handler with its `use` line moved to wsx::axum (dev profile with
+#     features axum,hyper, as CI's axum_compat test builds wsx;
+#     WSX_DROPIN_PROFILE=release for an optimised build).
+DROPIN_TT_ROLE='test page -> tokio-tungstenite 0.30 example echo-server (renamed dependency)'
+DROPIN_AXUM_ROLE='test page -> axum 0.8 documented echo handler on wsx::axum (example axum_dropin)'
+# The test page's checks: ws.extensions, the 101 on the network, 41
+# messages, the clean close.
+CHROMIUM_TEST_PAGE_CHECKS=44
+
+# chromium_test_page DIR PORT PATH ROLE RESULT_FILE
+chromium_test_page() {
+    NODE_PATH="$P/node/node_modules" node "$HERE/chromium_test.js" --chromium "$CHROMIUM" \
+        --ws-port "$2" --ws-path "$3" --pages test --group "$4" --out "$1" \
+        | tee "$1/result.txt" || true
+    grep '^RESULT' "$1/result.txt" >>"$5" || true
+}
+
+part_dropin_chromium() {
+    install_node
+    install_chromium
+    local d="$OUT/dropin-chromium" res="$OUT/dropin-chromium.result" pid port
+    local profile="${WSX_DROPIN_PROFILE:-dev}" dir=debug bin
+    rm -rf "$d" && mkdir -p "$d/tt" "$d/axum"
+    : >"$res"
+
+    # a. tokio-tungstenite's echo-server (its address is its first argument;
+    # it logs "Listening on: ADDR" once bound. Not wait_port: the example
+    # panics, in that connection's task, on a connection that is not a
+    # WebSocket handshake)
+    if tt_example echo-server; then
+        port="$(free_port)"
+        RUST_LOG=info "$TT_BIN" "127.0.0.1:$port" >"$d/tt/server.log" 2>&1 &
+        pid=$!
+        if wait_log "$d/tt/server.log" "Listening on: 127.0.0.1:$port" 1 30 && kill -0 "$pid" 2>/dev/null; then
+            log "chromium test page -> tokio-tungstenite's echo-server example on port $port"
+            chromium_test_page "$d/tt" "$port" / "$DROPIN_TT_ROLE" "$res"
+        else
+            echo "FAIL the echo-server example did not listen on 127.0.0.1:$port; its log:"
+            tail -n 20 "$d/tt/server.log"
+        fi
+        kill -0 "$pid" 2>/dev/null || echo "NOTE: the echo-server example is no longer running (crashed?); see $d/tt/server.log"
+        stop "$pid"
+    fi
+
+    # b. axum's documented handler on wsx::axum
+    [ "$profile" != release ] || dir=release
+    log "cargo build --profile $profile -p wsx --features axum,hyper --example axum_dropin"
+    if (cd "$REPO" && cargo build --profile "$profile" -p wsx --features axum,hyper --example axum_dropin) \
+            >"$d/axum/build.log" 2>&1; then
+        printf 'RESULT\trust\taxum_dropin example build\t1\t0\n' >>"$res"
+    else
+        echo "FAIL building the axum_dropin example:"
+        tail -n 25 "$d/axum/build.log"
+        printf 'RESULT\trust\taxum_dropin example build\t0\t1\n' >>"$res"
+        return 0
+    fi
+    bin="${CARGO_TARGET_DIR:-$REPO/target}/$dir/examples/axum_dropin"
+    "$bin" 0 >"$d/axum/server.out" 2>"$d/axum/server.err" &
+    pid=$!
+    port=""
+    for _ in $(seq 1 300); do
+        port="$(sed -n 's#^listening on ws://127\.0\.0\.1:\([0-9][0-9]*\)/ws$#\1#p' "$d/axum/server.out" | head -n1)"
+        [ -n "$port" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -n "$port" ]; then
+        log "chromium test page -> axum_dropin on port $port"
+        chromium_test_page "$d/axum" "$port" /ws "$DROPIN_AXUM_ROLE" "$res"
+    else
+        echo "FAIL axum_dropin did not print 'listening on ws://127.0.0.1:PORT/ws'; its output:"
+        tail -n 20 "$d/axum/server.out" "$d/axum/server.err"
+    fi
+    kill -0 "$pid" 2>/dev/null || echo "NOTE: axum_dropin is no longer running (crashed?); see $d/axum/server.err"
+    stop "$pid"
 }
 
 # start_modpyws DIR: mod_pywebsocket 0.7.9 standalone server with the example
@@ -723,7 +942,8 @@ main() {
     mkdir -p "$OUT"
     OUT="$(cd "$OUT" && pwd)"
     PARTS=()
-    for part in autobahn-server autobahn-client python node chromium deflate-frame tt-dropin redis-fanout mux; do
+    for part in autobahn-server autobahn-client tt-autobahn-server tt-autobahn-client python node chromium \
+            dropin-chromium deflate-frame tt-dropin redis-fanout mux; do
         if want "$part"; then PARTS+=("$part"); fi
     done
     [ ${#PARTS[@]} -gt 0 ] || die "nothing selected"
@@ -731,10 +951,10 @@ main() {
     # Installs first, in the foreground, so that an install failure is loud.
     for part in "${PARTS[@]}"; do
         case "$part" in
-            autobahn-*) install_autobahn ;;
+            autobahn-*|tt-autobahn-*) install_autobahn ;;
             python) install_pyws ;;
             node) install_pyws; install_node ;;
-            chromium) install_node; install_chromium ;;
+            chromium|dropin-chromium) install_node; install_chromium ;;
             deflate-frame) install_modpyws ;;
             tt-dropin) install_pyws; install_node ;;
             redis-fanout) install_pyws; install_redis ;;
@@ -743,30 +963,41 @@ main() {
     done
     if [ "$INSTALL_ONLY" = 1 ]; then log "peers installed under $P"; exit 0; fi
 
-    # (redis-fanout runs an example of the library, not the `wsx` command)
-    local need_wsx=0
+    # (redis-fanout, tt-dropin, tt-autobahn-* and dropin-chromium run
+    # examples, not the `wsx` command)
+    local need_wsx=0 need_tt=0
     for part in "${PARTS[@]}"; do
-        [ "$part" = redis-fanout ] || need_wsx=1
+        case "$part" in
+            redis-fanout|tt-dropin) ;;
+            tt-autobahn-*|dropin-chromium) need_tt=1 ;;
+            *) need_wsx=1 ;;
+        esac
     done
     [ "$need_wsx" = 0 ] || resolve_wsx
     T0=$(date +%s)
     log "reports and logs: $OUT"
+    [ "$need_tt" = 0 ] || build_tt_upstream
 
-    # The two Autobahn runs are single-threaded Python (wstest) and slow: run them
-    # side by side in the background (2 cores), the interop parts meanwhile.
+    # The Autobahn runs are single-threaded Python (wstest) and slow: run them
+    # in the background in two lanes (2 cores), one after the other in each
+    # lane, the interop parts meanwhile. Each lane has a server role and a
+    # client role (their durations vary from run to run, 9 to 21 min each on
+    # a loaded 2-core machine).
     BG=()
-    for part in "${PARTS[@]}"; do
-        case "$part" in
-            autobahn-*)
-                log "start $part (background; log $OUT/$part.log)"
-                run_part "$part" &
-                BG+=($!)
-                ;;
-        esac
+    local lane lane_parts p
+    for lane in "autobahn-server tt-autobahn-client" "autobahn-client tt-autobahn-server"; do
+        lane_parts=()
+        for part in $lane; do
+            for p in "${PARTS[@]}"; do [ "$p" != "$part" ] || lane_parts+=("$part"); done
+        done
+        [ ${#lane_parts[@]} -gt 0 ] || continue
+        log "start ${lane_parts[*]} (background, in turn; logs $OUT/PART.log)"
+        (for part in "${lane_parts[@]}"; do run_part "$part"; done) &
+        BG+=($!)
     done
     for part in "${PARTS[@]}"; do
         case "$part" in
-            autobahn-*) ;;
+            autobahn-*|tt-autobahn-*) ;;
             *)
                 log "run $part"
                 run_part "$part"
@@ -781,7 +1012,7 @@ main() {
     done
     for part in "${PARTS[@]}"; do
         case "$part" in
-            autobahn-*) show_log "$OUT/$part.log" ;;
+            autobahn-*|tt-autobahn-*) show_log "$OUT/$part.log" ;;
         esac
     done
 

@@ -2,11 +2,14 @@
 // (with the `ws` package; no puppeteer, no downloaded browser).
 //
 //   node chromium_test.js --chromium /usr/bin/chromium --ws-port N --out DIR
+//        [--ws-path /echo] [--pages test,demo] [--group 'test page -> wsx serve']
 //
 // 1. A test page served by a small HTTP server here opens
-//    ws://127.0.0.1:N/echo, sends text and binary messages of 0 B .. 1 MiB,
-//    checks every echo and that ws.extensions has permessage-deflate, then
-//    closes cleanly. We poll the page until it marks itself done.
+//    ws://127.0.0.1:N/echo (--ws-path), sends text and binary messages of
+//    0 B .. 1 MiB, checks every echo and that ws.extensions has
+//    permessage-deflate (and the 101's Sec-WebSocket-Extensions, seen on the
+//    network), then closes cleanly. We poll the page until it marks itself
+//    done. --group names its RESULT line.
 // 2. The demo page that wsx serve serves at GET /: it must open a WebSocket
 //    back to the server (handshake seen on the network with permessage-deflate),
 //    and what we type must be sent, echoed and shown on the page together with
@@ -18,6 +21,9 @@
 //    network wsx's 101 (no Sec-WebSocket-Protocol when none match: Chromium
 //    then fails the connection, as WHATWG Fetch requires of browsers); the
 //    demo page opened with ?protocols=... shows the negotiated one.
+// --pages picks the pages (default: all of them); `--pages test` runs only
+// the test page, for any echo server (conformance.sh's dropin-chromium part:
+// the drop-ins' example servers).
 // Prints PASS/FAIL lines and RESULT lines for conformance.sh.
 'use strict';
 const fs = require('fs');
@@ -33,6 +39,9 @@ const WS_PORT = Number(args['ws-port']);
 const OUT = args.out || os.tmpdir();
 const CHROMIUM = args.chromium || '/usr/bin/chromium';
 const SERVER_PROTOCOLS = args.protocols ? args.protocols.split(',').filter(Boolean) : null;
+const WS_PATH = args['ws-path'] || '/echo';
+const PAGES = (args.pages || 'test,demo,proto').split(',');
+const G_TEST = args.group || 'test page -> wsx serve';
 const G_PROTO = 'subprotocols -> wsx serve --protocol';
 // What the server must answer to an offer: its most preferred offered protocol.
 const expectedProtocol = (offer) => SERVER_PROTOCOLS.find((p) => offer.includes(p)) || '';
@@ -74,7 +83,7 @@ window.__done = false; window.__result = null;
   }
   msgs.push(['text-repeat-a', text(30000, 5)]); msgs.push(['text-repeat-b', text(30000, 5)]);
   try {
-    const ws = new WebSocket('ws://127.0.0.1:${WS_PORT}/echo');
+    const ws = new WebSocket('ws://127.0.0.1:${WS_PORT}${WS_PATH}');
     ws.binaryType = 'arraybuffer';
     let waiter = null;
     const inbox = [];
@@ -196,7 +205,7 @@ async function evaluate(s, expr) {
 
 // ---------------------------------------------------------------- tests
 async function testPage(cdp, httpPort) {
-  const G = 'test page -> wsx serve';
+  const G = G_TEST;
   const { s, events } = await newPage(cdp);
   await s('Page.navigate', { url: `http://127.0.0.1:${httpPort}/test.html` });
   let res = null;
@@ -214,6 +223,11 @@ async function testPage(cdp, httpPort) {
     const ext = Object.keys(h).filter((k) => k.toLowerCase() === 'sec-websocket-extensions').map((k) => h[k]).join(', ');
     console.log(`  handshake: status ${hs.params.response.status}; Sec-WebSocket-Extensions: ${ext}`);
   }
+  const hsExt = hs ? Object.entries(hs.params.response.headers || {})
+    .filter(([k]) => k.toLowerCase() === 'sec-websocket-extensions').map(([, v]) => v).join(', ') : '';
+  record(G, 'handshake 101 with permessage-deflate (network)',
+    !!hs && hs.params.response.status === 101 && /^permessage-deflate/.test(hsExt),
+    hs ? `status ${hs.params.response.status}, Sec-WebSocket-Extensions "${hsExt}"` : 'no handshake response seen');
   for (const e of events.filter((x) => x.method === 'Runtime.exceptionThrown')) {
     record(G, 'no page exceptions', false, JSON.stringify(e.params.exceptionDetails).slice(0, 300));
   }
@@ -365,15 +379,19 @@ async function main() {
     await cdp.open();
     const v = await cdp.send('Browser.getVersion');
     console.log(`  ${v.product}`);
-    try { await testPage(cdp, httpPort); } catch (e) { record('test page -> wsx serve', 'run', false, String(e.stack || e)); }
-    try { await demoPage(cdp); } catch (e) { record('demo page (GET /)', 'run', false, String(e.stack || e)); }
-    if (SERVER_PROTOCOLS) {
+    if (PAGES.includes('test')) {
+      try { await testPage(cdp, httpPort); } catch (e) { record(G_TEST, 'run', false, String(e.stack || e)); }
+    }
+    if (PAGES.includes('demo')) {
+      try { await demoPage(cdp); } catch (e) { record('demo page (GET /)', 'run', false, String(e.stack || e)); }
+    }
+    if (SERVER_PROTOCOLS && PAGES.includes('proto')) {
       try { await protocolPage(cdp, httpPort); } catch (e) { record(G_PROTO, 'run', false, String(e.stack || e)); }
       try { await demoPageProtocols(cdp); } catch (e) { record(G_PROTO, 'demo page run', false, String(e.stack || e)); }
     }
     try { await cdp.send('Browser.close'); } catch (e) { /* exiting */ }
   } catch (e) {
-    record('test page -> wsx serve', 'chromium', false, String(e.stack || e));
+    record(G_TEST, 'chromium', false, String(e.stack || e));
   } finally {
     server.close();
     if (browser) {
@@ -382,7 +400,11 @@ async function main() {
       fs.rmSync(browser.dir, { recursive: true, force: true });
     }
   }
-  for (const g of ['test page -> wsx serve', 'demo page (GET /)'].concat(SERVER_PROTOCOLS ? [G_PROTO] : [])) {
+  const groups = [];
+  if (PAGES.includes('test')) groups.push(G_TEST);
+  if (PAGES.includes('demo')) groups.push('demo page (GET /)');
+  if (SERVER_PROTOCOLS && PAGES.includes('proto')) groups.push(G_PROTO);
+  for (const g of groups) {
     const [p, f] = results[g] || [0, 1];
     if (!results[g]) console.log(`FAIL [chromium ${g}] never ran`);
     console.log(`RESULT\tchromium\t${g}\t${p}\t${f}`);

@@ -2,11 +2,14 @@
 # wsx-tokio-tungstenite, the drop-in for tokio-tungstenite, against real
 # peers (Python websockets, Node ws), for conformance.sh.
 #
-#   scripts/peers/tt_dropin.sh [--peers DIR] [--out DIR]
+#   scripts/peers/tt_dropin.sh [--peers DIR] [--out DIR] [--build-only]
 #
-#   --peers DIR  where conformance.sh installed the peers (venv-ws, node);
-#                default <repo>/target/peers
-#   --out DIR    work directory; default <repo>/target/conformance/tt-dropin
+#   --peers DIR   where conformance.sh installed the peers (venv-ws, node);
+#                 default <repo>/target/peers
+#   --out DIR     work directory; default <repo>/target/conformance/tt-dropin
+#   --build-only  steps 1 and 2 only (conformance.sh builds the examples once
+#                 this way before the parts that run them: tt-autobahn-server,
+#                 tt-autobahn-client, dropin-chromium)
 #
 # 1. Builds the crate's examples (echo-server, client: tokio-tungstenite
 #    programs).
@@ -14,7 +17,10 @@
 #    registry into a scratch crate whose Cargo.toml has only
 #    `tokio-tungstenite = { package = "wsx-tokio-tungstenite", path = ... }`
 #    (plus what the examples themselves use) and builds each: one RESULT
-#    line counts those that compile.
+#    line counts those that compile. The binaries are
+#    $CARGO_TARGET_DIR/release/examples/tt-upstream-NAME. The scratch crate
+#    is rewritten only where it changed (the sources keep the registry's
+#    mtimes), so a second run with the same --out builds nothing.
 # 3. Runs peers/tt_dropin.py for python and node: both roles with the
 #    crate's examples, and tokio-tungstenite's echo-server and chat server.
 #
@@ -27,11 +33,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 P="$REPO/target/peers"
 OUT="$REPO/target/conformance/tt-dropin"
+BUILD_ONLY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --peers) P="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
-        *) echo "usage: $0 [--peers DIR] [--out DIR]" >&2; exit 2 ;;
+        --build-only) BUILD_ONLY=1; shift ;;
+        *) echo "usage: $0 [--peers DIR] [--out DIR] [--build-only]" >&2; exit 2 ;;
     esac
 done
 mkdir -p "$OUT"
@@ -68,9 +76,12 @@ if [ -z "$UPSRC" ]; then
     echo "FAIL tokio-tungstenite 0.30's sources are not in the cargo registry"
     result rust "$UP_ROLE" 0 1
 else
-    rm -rf "$UP" && mkdir -p "$UP/examples" "$UP/src"
-    cp "$UPSRC"/*.rs "$UP/examples/"
-    : >"$UP/src/lib.rs"
+    # (cp -p: the registry's mtimes, so that cargo sees nothing new when
+    # the files are the same as last time)
+    mkdir -p "$UP/examples" "$UP/src"
+    rm -f "$UP"/examples/*.rs
+    cp -p "$UPSRC"/*.rs "$UP/examples/"
+    [ -f "$UP/src/lib.rs" ] || : >"$UP/src/lib.rs"
     cp "$REPO/Cargo.lock" "$UP/Cargo.lock"
     {
         cat <<TOML
@@ -100,7 +111,8 @@ TOML
             n="$(basename "$f" .rs)"
             printf '\n[[example]]\nname = "tt-upstream-%s"\npath = "examples/%s.rs"\n' "$n" "$n"
         done
-    } >"$UP/Cargo.toml"
+    } >"$UP/Cargo.toml.new"
+    if cmp -s "$UP/Cargo.toml.new" "$UP/Cargo.toml"; then rm -f "$UP/Cargo.toml.new"; else mv "$UP/Cargo.toml.new" "$UP/Cargo.toml"; fi
     pass=0 fail=0
     for f in "$UP"/examples/*.rs; do
         n="$(basename "$f" .rs)"
@@ -115,6 +127,8 @@ TOML
     done
     result rust "$UP_ROLE" $pass $fail
 fi
+
+[ "$BUILD_ONLY" = 0 ] || exit $rc
 
 # 3. Real peers.
 PY="$P/venv-ws/bin/python"
