@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/load-fault.sh and scripts/soak.sh. build_wsx_and_driver: build the `wsx`
 # binary and the load_fault driver with cargo profile $1 (release or dev),
 # then set BIN and DRIVER to their paths.
@@ -10,6 +11,7 @@ build_wsx_and_driver() {
     cargo build --profile "$profile" -p wsx --example load_fault
     td="${CARGO_TARGET_DIR:-target}"
     BIN="$td/$dir/wsx"
+    # shellcheck disable=SC2034 # read by the sourcing script
     DRIVER="$td/$dir/examples/load_fault"
 }
 
