@@ -102,9 +102,11 @@ pub struct DeflateConfig {
     /// per direction to restore on the first message after it. No effect with the miniz_oxide backend
     /// (no set-dictionary) or where no context is kept. On by default.
     pub hibernate: bool,
-    /// How many idle compressors and decompressors a factory keeps for reuse
-    /// by connections whose agreement resets a direction per message. 0
-    /// disables pooling (state is then freed after every message).
+    /// How many idle compressors and decompressors are kept for reuse by
+    /// connections whose agreement resets a direction per message, and by
+    /// hibernating ones. The pool is process-wide, one per capacity
+    /// ([`crate::DeflatePool::shared`]), unless a factory is given its own.
+    /// 0 disables pooling (state is then freed when it goes idle).
     pub pool_capacity: usize,
 }
 

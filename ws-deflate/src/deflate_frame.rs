@@ -302,11 +302,12 @@ impl DeflateFrameServer {
     /// A server with this policy, or why the policy is invalid.
     pub fn try_new(cfg: DeflateConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
-        let pool = DeflatePool::new(cfg.pool_capacity);
+        let pool = DeflatePool::shared(cfg.pool_capacity);
         Ok(Self { cfg, pool })
     }
 
-    /// Share a pool with other factories.
+    /// Use this pool instead of the process-wide one
+    /// ([`DeflatePool::shared`]).
     pub fn with_pool(mut self, pool: DeflatePool) -> Self {
         self.pool = pool;
         self
@@ -388,7 +389,7 @@ impl DeflateFrameClient {
         if let Err(e) = cfg.validate() {
             panic!("invalid deflate-frame configuration: {e}");
         }
-        let pool = DeflatePool::new(cfg.pool_capacity);
+        let pool = DeflatePool::shared(cfg.pool_capacity);
         Self {
             name: DEFLATE_FRAME,
             cfg,

@@ -175,11 +175,12 @@ impl PerMessageDeflateServer {
     /// A server with this policy, or why the policy is invalid.
     pub fn try_new(cfg: DeflateConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
-        let pool = DeflatePool::new(cfg.pool_capacity);
+        let pool = DeflatePool::shared(cfg.pool_capacity);
         Ok(Self { cfg, pool })
     }
 
-    /// Share a pool with other factories.
+    /// Use this pool instead of the process-wide one
+    /// ([`DeflatePool::shared`]).
     pub fn with_pool(mut self, pool: DeflatePool) -> Self {
         self.pool = pool;
         self
@@ -270,7 +271,7 @@ impl PerMessageDeflateClient {
     /// A client with this policy, or why the policy is invalid.
     pub fn try_new(cfg: DeflateConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
-        let pool = DeflatePool::new(cfg.pool_capacity);
+        let pool = DeflatePool::shared(cfg.pool_capacity);
         Ok(Self {
             offers: cfg.client_offers(),
             cfg,
@@ -278,7 +279,8 @@ impl PerMessageDeflateClient {
         })
     }
 
-    /// Share a pool with other factories.
+    /// Use this pool instead of the process-wide one
+    /// ([`DeflatePool::shared`]).
     pub fn with_pool(mut self, pool: DeflatePool) -> Self {
         self.pool = pool;
         self

@@ -40,6 +40,25 @@ impl DeflatePool {
         }
     }
 
+    /// The process-wide pool with this capacity. Factories built with
+    /// `new` / `try_new` use it, so the idle state of every connection in
+    /// the process is shared whichever factory (or configuration value)
+    /// accepted it: a program that builds its configuration per connection
+    /// (`wsx::accept` does) still gets its quiet connections' state back.
+    /// States are matched by their settings when taken, so factories with
+    /// different policies can share one pool. Give a factory its own with
+    /// `with_pool(DeflatePool::new(n))`.
+    pub fn shared(capacity: usize) -> Self {
+        static SHARED: Mutex<Vec<DeflatePool>> = Mutex::new(Vec::new());
+        let mut pools = lock(&SHARED);
+        if let Some(p) = pools.iter().find(|p| p.inner.capacity == capacity) {
+            return p.clone();
+        }
+        let p = DeflatePool::new(capacity);
+        pools.push(p.clone());
+        p
+    }
+
     /// How many idle (compressors, decompressors) the pool holds.
     pub fn idle(&self) -> (usize, usize) {
         (

@@ -91,3 +91,46 @@ fn pool_is_shared_and_bounded() {
     }
     assert_eq!(pool.idle().0, 3, "bounded by pool_capacity");
 }
+
+/// Factories built separately (as `wsx::accept` builds one per connection)
+/// share the process-wide pool of their capacity: state a connection gives
+/// back is there for the next connection of another factory, not kept by
+/// its own factory for nobody.
+#[test]
+fn separately_built_factories_share_the_process_pool() {
+    // A capacity no other test here uses: the pool is this test's alone.
+    let cfg = DeflateConfig::default()
+        .with_server_no_context_takeover(true)
+        .with_client_no_context_takeover(true)
+        .with_pool_capacity(5);
+    let a = PerMessageDeflateServer::new(cfg.clone());
+    let b = PerMessageDeflateServer::new(cfg.clone());
+    let pool = a.pool().clone();
+    let client = ClientNegotiator::new().with(PerMessageDeflateClient::new(cfg.clone()));
+    let offer = client.offer_header().unwrap();
+    let before = pool.idle();
+    // A connection accepted by `a` sends a message: its compressor goes to
+    // the pool...
+    let s = ServerNegotiator::new()
+        .with(a)
+        .negotiate([offer.as_bytes()])
+        .unwrap();
+    let (mut stx, _) = s.split();
+    stx.encode(Frame::new(true, OpCode::Text, text(1, 2000, 8)))
+        .unwrap();
+    assert_eq!(pool.idle().0, before.0 + 1);
+    // ...which is `b`'s pool too: its connection takes that compressor.
+    assert_eq!(b.pool().idle(), pool.idle());
+    let s = ServerNegotiator::new()
+        .with(b)
+        .negotiate([offer.as_bytes()])
+        .unwrap();
+    let (mut stx, _) = s.split();
+    stx.encode(Frame::new(false, OpCode::Text, text(2, 2000, 8)))
+        .unwrap();
+    assert_eq!(pool.idle().0, before.0, "taken from the shared pool");
+    // A factory given its own pool keeps to it.
+    let own = ws_deflate::DeflatePool::new(5);
+    let c = PerMessageDeflateServer::new(cfg).with_pool(own.clone());
+    assert_eq!(c.pool().idle(), (0, 0));
+}
