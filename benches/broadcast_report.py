@@ -11,28 +11,16 @@ time, and the ratios of every server to wsx-broadcast. Warm-up runs (round
 mismatches, missing deliveries, timeout), 0 otherwise.
 """
 
-import json
-import os
 import statistics
 import sys
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "target", "broadcast")
+import report_io
+
+OUT = report_io.out_dir("broadcast")
 REF = "wsx-broadcast"
-
-
-def jsonl(name):
-    path = os.path.join(OUT, name)
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-with open(os.path.join(OUT, "meta.json")) as f:
-    meta = json.load(f)
-runs = jsonl("runs.jsonl")
-failed_servers = {r["server"]: r["failed"] for r in jsonl("failed.jsonl")}
+meta = report_io.meta(OUT)
+runs = report_io.jsonl(OUT, "runs.jsonl")
+failed_servers = report_io.failed_servers(OUT)
 names = [s["name"] for s in meta["servers"]]
 
 CONFIG = {

@@ -12,28 +12,16 @@ if any server failed or any run failed (errors, mismatches, timeout, fewer
 echoes than sent), 0 otherwise.
 """
 
-import json
-import os
 import statistics
 import sys
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "target", "side-by-side")
+import report_io
 
-
-def jsonl(name):
-    path = os.path.join(OUT, name)
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-with open(os.path.join(OUT, "meta.json")) as f:
-    meta = json.load(f)
-runs = jsonl("runs.jsonl")
-mem = jsonl("memory.jsonl")
-failed_servers = {r["server"]: r["failed"] for r in jsonl("failed.jsonl")}
+OUT = report_io.out_dir("side-by-side")
+meta = report_io.meta(OUT)
+runs = report_io.jsonl(OUT, "runs.jsonl")
+mem = report_io.jsonl(OUT, "memory.jsonl")
+failed_servers = report_io.failed_servers(OUT)
 servers = meta["servers"]
 names = [s["name"] for s in servers]
 ref = {s["name"]: s["ref"] for s in servers}
