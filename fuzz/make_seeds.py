@@ -135,6 +135,21 @@ add("mux_driver", "client_answers", b"\x01" + m(b"\x00" + flow(1, 1024) + b"\x80
 add("mux_driver", "client_deflate_close", b"\xd1" + m(b"\x00" + flow(1, 1024) + b"\x80\x04\x7e\x01\x00") + PAUSE
     + m(b"\x00" + add_resp(2)) + m(b"\x01\xc1" + HELLO_PMD) + m(b"\x00" + flow(2, 70000)) + PAUSE)
 
+def msgs(*parts):
+    out = b""
+    for op, m in parts:
+        m = m + b" " * (-len(m) % 8)
+        out += bytes([op, len(m) // 8]) + m
+    return out
+CHAT = [b'{"type":"message","user":"ana","text":"hello there, how are you?"}',
+        b'{"type":"message","user":"bob","text":"fine thanks, and you?"}',
+        b'{"type":"typing","user":"ana"}',
+        b'{"type":"message","user":"ana","text":"hello there, how are you?"}']
+add("deflate_roundtrip", "chat_l1_w15", b"\x01\x06" + msgs(*[(0, m) for m in CHAT]))
+add("deflate_roundtrip", "chat_l6_w9_reset", b"\x06\x00" + msgs((0, CHAT[0]), (1, CHAT[1]), (0, CHAT[0] * 3)))
+add("deflate_roundtrip", "chat_l9_hibernate", b"\x09\x05" + msgs((0, CHAT[0]), (2, CHAT[1]), (2, CHAT[0]), (0, bytes(255) * 8)))
+add("deflate_roundtrip", "zlib_l1", b"\x81\x06" + msgs(*[(0, m) for m in CHAT]))
+
 for target, items in seeds.items():
     d = os.path.join(HERE, "seeds", target)
     os.makedirs(d, exist_ok=True)

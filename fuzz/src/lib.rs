@@ -843,3 +843,74 @@ mod tests {
         }
     }
 }
+
+/// The compressors against the decompressor: input bytes drive a stream of
+/// messages (first byte: level 0..=9 and compressor; second: window bits
+/// 9..=15), each split off the rest as `[op, len, bytes...]` (op bit 0:
+/// reset the compressor before it; bit 1: move the history to a fresh
+/// compressor and decompressor through set-dictionary, as hibernation
+/// does). Every message must inflate to exactly what was compressed, and
+/// no match may reach past the agreed window (checked by a decompressor
+/// primed with only that much history).
+pub fn deflate_roundtrip(data: &[u8]) {
+    use ws_deflate::backend::{Compressor, Deflater, DeflaterParams, Inflater, SYNC_TRAILER};
+    let [cfg, bits, ref rest @ ..] = *data else {
+        return;
+    };
+    let compressor = if cfg & 0x80 != 0 {
+        Compressor::Zlib
+    } else {
+        Compressor::Native
+    };
+    let params = DeflaterParams {
+        level: u32::from(cfg & 0x0f) % 10,
+        window_bits: 9 + bits % 7,
+        mem_level: 8,
+        compressor,
+    };
+    let mut d = Deflater::new(params);
+    let mut inf = Inflater::new();
+    // The bytes the peer has seen since the last reset.
+    let mut history: Vec<u8> = Vec::new();
+    let mut r = rest;
+    while r.len() >= 2 {
+        let (op, len) = (r[0], usize::from(r[1]) * 8);
+        let msg = &r[2..(2 + len).min(r.len())];
+        r = &r[(2 + len).min(r.len())..];
+        if op & 1 != 0 {
+            d.reset();
+            inf.reset();
+            history.clear();
+        }
+        if op & 2 != 0 && compressor == Compressor::Native {
+            let window = d.dictionary();
+            assert!(history.ends_with(&window), "dictionary is the stream's tail");
+            d = Deflater::new(params);
+            d.set_dictionary(&window).expect("native set_dictionary");
+            inf = Inflater::new();
+            inf.set_dictionary(&window).expect("inflate set_dictionary");
+        }
+        let z = d.compress_sync(msg).expect("compress").to_vec();
+        if z.is_empty() {
+            assert!(msg.is_empty(), "output for a non-empty message");
+            continue;
+        }
+        assert!(z.ends_with(&SYNC_TRAILER), "sync flush trailer");
+        let mut out = Vec::new();
+        inf.inflate(&z, &mut out, 1 << 24).expect("our own output inflates");
+        assert_eq!(out, msg, "round trip");
+        // A decompressor that knows only the agreed window decodes it too.
+        let reach = 1usize << params.window_bits;
+        let mut narrow = Inflater::new();
+        let tail = &history[history.len().saturating_sub(reach)..];
+        if !tail.is_empty() {
+            narrow.set_dictionary(tail).expect("set_dictionary");
+        }
+        let mut again = Vec::new();
+        narrow
+            .inflate(&z, &mut again, 1 << 24)
+            .expect("inflates with the agreed window only");
+        assert_eq!(again, msg, "round trip within the agreed window");
+        history.extend_from_slice(msg);
+    }
+}

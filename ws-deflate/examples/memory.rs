@@ -182,6 +182,7 @@ fn main() {
             level: 6,
             window_bits: cfg.0,
             mem_level: cfg.1,
+            compressor: ws_deflate::backend::Compressor::Zlib,
         });
         let n = CURRENT.load(Ordering::Relaxed) - before;
         drop(d);

@@ -14,7 +14,9 @@
 //! had never left: the bytes it emits or accepts reference exactly the
 //! window the peer holds.
 
-use crate::backend::{BackendError, Deflater, DeflaterParams, InflateEnd, Inflater, SYNC_TRAILER};
+use crate::backend::{
+    BackendError, Compressor, Deflater, DeflaterParams, InflateEnd, Inflater, SYNC_TRAILER,
+};
 use crate::pool::DeflatePool;
 
 /// The settings of the compressor that packs windows, whatever the
@@ -25,6 +27,7 @@ const ARCHIVE_PARAMS: DeflaterParams = DeflaterParams {
     level: 6,
     window_bits: 15,
     mem_level: 8,
+    compressor: Compressor::Native,
 };
 
 /// A hibernated window: raw DEFLATE of its bytes, or the bytes themselves

@@ -1,6 +1,7 @@
 //! The policy a server or client applies: compression level, window limits,
 //! context takeover, the size threshold, memory knobs, fallback offers.
 
+use crate::backend::Compressor;
 use crate::params::{ClientMaxWindowBits, OfferParams};
 
 /// The smallest window-bits value RFC 7692 allows.
@@ -102,6 +103,11 @@ pub struct DeflateConfig {
     /// per direction to restore on the first message after it. No effect with the miniz_oxide backend
     /// (no set-dictionary) or where no context is kept. On by default.
     pub hibernate: bool,
+    /// Which compressor: the crate's own ([`Compressor::Native`], the
+    /// default) or the zlib-family backend compiled in
+    /// ([`Compressor::Zlib`], where levels mean what they mean to zlib).
+    /// Either way the output is raw DEFLATE any peer inflates.
+    pub compressor: Compressor,
     /// How many idle compressors and decompressors are kept for reuse by
     /// connections whose agreement resets a direction per message, and by
     /// hibernating ones. The pool is process-wide, one per capacity
@@ -122,6 +128,7 @@ ws_ext_core::config_setters!(DeflateConfig {
     with_fallback_offers => fallback_offers: Vec<OfferParams>,
     with_hibernate => hibernate: bool,
     with_pool_capacity => pool_capacity: usize,
+    with_compressor => compressor: Compressor,
 });
 
 impl Default for DeflateConfig {
@@ -150,6 +157,7 @@ impl DeflateConfig {
             fallback_offers: Vec::new(),
             pool_capacity: 8,
             hibernate: true,
+            compressor: Compressor::Native,
         }
     }
 

@@ -140,6 +140,7 @@ impl DeflateFrame {
             level: self.cfg.level,
             window_bits: bits,
             mem_level: self.cfg.mem_level,
+            compressor: self.cfg.compressor,
         };
         let enc = DeflateFrameEncoder {
             name: self.name,

@@ -83,6 +83,7 @@ impl PerMessageDeflate {
             level: self.cfg.level,
             window_bits: a.send_window_bits,
             mem_level: self.cfg.mem_level,
+            compressor: self.cfg.compressor,
         };
         let enc = PmdEncoder::new(
             PERMESSAGE_DEFLATE,

@@ -339,6 +339,7 @@ mod tests {
             level: 6,
             window_bits: 15,
             mem_level: 8,
+            compressor: crate::backend::Compressor::Native,
         });
         let mut slot = DecompressorSlot::new(false, DeflatePool::new(0), true, 15);
         let mut held = Vec::new();
@@ -366,6 +367,7 @@ mod tests {
             level: 6,
             window_bits: 15,
             mem_level: 8,
+            compressor: crate::backend::Compressor::Native,
         });
         let mut slot = DecompressorSlot::new(false, DeflatePool::new(0), true, 15);
         let m = vec![b'a'; 50_000];

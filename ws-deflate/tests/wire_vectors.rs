@@ -3,16 +3,19 @@
 mod common;
 
 use common::*;
+use ws_deflate::backend::Compressor;
 use ws_deflate::{ClientMaxWindowBits, DeflateConfig, OfferParams, ResponseParams};
 use ws_ext_core::{close_code, Decoder, Encoder, ExtensionError, Frame, OpCode};
 
-/// The RFC's example bytes are zlib's at its default level (6); our
-/// default level 1 encodes the second "Hello" differently (and decodably:
-/// `default_level_second_hello_decodes`).
+/// The RFC's example bytes are zlib's at its default level (6); the
+/// default (native) compressor encodes the second "Hello" differently, one
+/// byte shorter and decodably (`default_level_second_hello_decodes`,
+/// `native_second_hello_is_no_longer_than_rfc`).
 fn no_skip() -> DeflateConfig {
     DeflateConfig::default()
         .with_skip_if_not_smaller(false)
         .with_level(6)
+        .with_compressor(Compressor::Zlib)
 }
 
 fn codec() -> (ws_deflate::PmdEncoder, ws_deflate::PmdDecoder) {
@@ -47,6 +50,29 @@ fn second_hello_with_shared_window_encodes_to_rfc_bytes() {
     enc.encode(Frame::new(true, OpCode::Text, "Hello")).unwrap();
     let f = enc.encode(Frame::new(true, OpCode::Text, "Hello")).unwrap();
     assert_eq!(wire_of(&f), [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+}
+
+#[test]
+fn native_second_hello_is_no_longer_than_rfc() {
+    let cfg = DeflateConfig::default().with_skip_if_not_smaller(false);
+    for level in [1, 6, 9] {
+        let (mut enc, mut dec) = codec_for(
+            OfferParams::default(),
+            ResponseParams::default(),
+            cfg.clone().with_level(level),
+        );
+        let first = enc.encode(Frame::new(true, OpCode::Text, "Hello")).unwrap();
+        // The first "Hello" has nothing to refer to: the RFC's fixed block.
+        assert_eq!(
+            wire_of(&first),
+            [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+        let second = enc.encode(Frame::new(true, OpCode::Text, "Hello")).unwrap();
+        let wire = wire_of(&second);
+        assert!(wire.len() <= 7, "level {level}: {wire:02x?}");
+        let both = decode_wire(&mut dec, &[&wire_of(&first), &wire]).unwrap();
+        assert_eq!(&both[..], b"HelloHello");
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use ws_deflate::backend::Compressor;
 
 use crate::ratio::input::Size;
 
@@ -74,6 +75,11 @@ pub struct DeflateArgs {
     /// saves memory while busy, at some cost in ratio).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
     pub mem_level: Option<u8>,
+    /// The DEFLATE compressor: `native` (the default: made for messages,
+    /// about zlib level 6's bytes at about level 1's CPU) or `zlib` (the
+    /// zlib-family backend compiled in; levels as zlib's).
+    #[arg(long, value_name = "NAME", value_parser = parse_compressor)]
+    pub compressor: Option<Compressor>,
     /// Idle compressors and decompressors kept for reuse, shared by all
     /// connections (state of hibernated or no-context-takeover
     /// connections; 0: none).
@@ -250,6 +256,11 @@ pub fn parse_protocol(s: &str) -> Result<String, String> {
              the letters, digits and !#$%&'*+-.^_`|~; no spaces, commas or quotes)"
         ))
     }
+}
+
+/// `--compressor`: `native` or `zlib`.
+pub fn parse_compressor(s: &str) -> Result<Compressor, String> {
+    Compressor::parse(s).ok_or_else(|| format!("{s:?}: expected `native` or `zlib`"))
 }
 
 /// `wsx load` options.

@@ -28,6 +28,7 @@ fn policy(args: &DeflateArgs) -> DeflateConfig {
         .with_compress_threshold(args.compress_threshold.unwrap_or(d.compress_threshold))
         .with_mem_level(args.mem_level.unwrap_or(d.mem_level))
         .with_pool_capacity(args.deflate_pool.unwrap_or(d.pool_capacity))
+        .with_compressor(args.compressor.unwrap_or(d.compressor))
 }
 
 /// The server's extensions for these flags: permessage-deflate (unless

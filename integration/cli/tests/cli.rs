@@ -298,7 +298,7 @@ async fn serve_mux_over_wss() {
 }
 
 /// Every setting `wsx ratio` compares by default, in report order.
-const RATIO_SETTINGS: [&str; 27] = [
+const RATIO_SETTINGS: [&str; 31] = [
     "off",
     "default",
     "balanced",
@@ -326,6 +326,10 @@ const RATIO_SETTINGS: [&str; 27] = [
     "no-ctx",
     "no-ctx-l1",
     "broadcast",
+    "zlib1",
+    "zlib3",
+    "zlib6",
+    "zlib9",
 ];
 
 /// `wsx ratio` with quick timing; returns stdout.

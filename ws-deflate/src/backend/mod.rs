@@ -28,6 +28,7 @@ use std::mem::MaybeUninit;
 
 #[cfg(not(feature = "zlib-rs"))]
 mod miniz;
+mod native;
 #[cfg(feature = "zlib-rs")]
 mod zlib;
 #[cfg(feature = "zlib-rs")]
@@ -113,6 +114,45 @@ pub enum BackendError {
     TooBig(usize),
 }
 
+/// Which DEFLATE compressor a [`Deflater`] runs. Both write plain raw
+/// DEFLATE that any inflater reads; they differ in cost and ratio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Compressor {
+    /// The crate's own compressor for WebSocket messages (the default):
+    /// small hash tables (~100 KiB busy state at 15-bit windows), lazy
+    /// matching against the stream's history, and per message the smallest
+    /// of dynamic-Huffman, fixed-Huffman and stored blocks. On chat-like
+    /// JSON it writes about what zlib level 6 writes at about zlib level
+    /// 1's CPU (see the crate docs of `ws_deflate::backend` and
+    /// `benches/RESULTS.md`). Pure Rust, no unsafe code.
+    #[default]
+    Native,
+    /// The zlib-family compressor compiled in ([`BACKEND`]): zlib-rs by
+    /// default, C zlib with feature `zlib-c`, miniz_oxide with `miniz`
+    /// alone. Levels mean what they mean to zlib.
+    Zlib,
+}
+
+impl Compressor {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compressor::Native => "native",
+            Compressor::Zlib => "zlib",
+        }
+    }
+
+    /// Parse a name given by [`Compressor::name`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "native" => Some(Compressor::Native),
+            "zlib" => Some(Compressor::Zlib),
+            _ => None,
+        }
+    }
+}
+
 /// The settings a compressor is created with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeflaterParams {
@@ -122,6 +162,14 @@ pub struct DeflaterParams {
     pub window_bits: u8,
     /// memLevel 1..=9 (zlib-rs only).
     pub mem_level: u8,
+    /// Which compressor.
+    pub compressor: Compressor,
+}
+
+/// The compressor behind a [`Deflater`].
+enum Engine {
+    Native(Box<native::NativeDeflate>),
+    Zlib(RawDeflate),
 }
 
 /// Output beyond this much capacity is released after each message.
@@ -129,7 +177,7 @@ const SCRATCH_KEEP: usize = 16 * 1024;
 
 /// A raw-DEFLATE compressor with a reusable output buffer.
 pub struct Deflater {
-    z: RawDeflate,
+    z: Engine,
     params: DeflaterParams,
     scratch: Vec<u8>,
 }
@@ -148,8 +196,14 @@ impl Deflater {
     pub fn new(params: DeflaterParams) -> Self {
         let level = params.level.min(9);
         let bits = compressor_window_bits(params.window_bits.min(MAX_WINDOW_BITS));
+        let z = match params.compressor {
+            Compressor::Native => Engine::Native(Box::new(native::NativeDeflate::new(level, bits))),
+            Compressor::Zlib => {
+                Engine::Zlib(RawDeflate::new(level, bits, params.mem_level.clamp(1, 9)))
+            }
+        };
         Self {
-            z: RawDeflate::new(level, bits, params.mem_level.clamp(1, 9)),
+            z,
             params,
             scratch: Vec::new(),
         }
@@ -162,29 +216,45 @@ impl Deflater {
 
     /// Forget the LZ77 window: the next output starts a fresh stream.
     pub fn reset(&mut self) {
-        self.z.reset();
+        match &mut self.z {
+            Engine::Native(n) => n.reset(),
+            Engine::Zlib(z) => z.reset(),
+        }
         if self.scratch.capacity() > SCRATCH_KEEP {
             self.scratch = Vec::new();
         }
     }
 
     /// zlib's `deflateTune`: the match search of the current level,
-    /// replaced (zlib-rs only; miniz_oxide has no such knob).
+    /// replaced (zlib-rs and the native compressor; miniz_oxide has no
+    /// such knob).
     pub fn tune(&mut self, good: u16, lazy: u16, nice: u16, chain: u16) {
-        self.z.tune(good, lazy, nice, chain);
+        match &mut self.z {
+            Engine::Native(n) => n.tune(good, lazy, nice, chain),
+            Engine::Zlib(z) => z.tune(good, lazy, nice, chain),
+        }
     }
 
     /// Prime a fresh (or just reset) compressor with `window`: the last
     /// bytes of the stream the peer has seen, which matches may then refer
     /// to. Only where [`CAN_HIBERNATE`].
     pub fn set_dictionary(&mut self, window: &[u8]) -> Result<(), BackendError> {
-        self.z.set_dictionary(window)
+        match &mut self.z {
+            Engine::Native(n) => {
+                n.set_dictionary(window);
+                Ok(())
+            }
+            Engine::Zlib(z) => z.set_dictionary(window),
+        }
     }
 
     /// The LZ77 window between messages: the last bytes compressed (at most
     /// the window size; empty where not [`CAN_HIBERNATE`]).
     pub fn dictionary(&self) -> Vec<u8> {
-        self.z.dictionary()
+        match &self.z {
+            Engine::Native(n) => n.dictionary(),
+            Engine::Zlib(z) => z.dictionary(),
+        }
     }
 
     /// Compress `input` and sync-flush, returning the output (which ends
@@ -195,6 +265,13 @@ impl Deflater {
         if self.scratch.capacity() > SCRATCH_KEEP && input.len() < SCRATCH_KEEP / 2 {
             self.scratch.shrink_to(SCRATCH_KEEP);
         }
+        let z = match &mut self.z {
+            Engine::Native(n) => {
+                n.compress_sync(input, &mut self.scratch);
+                return Ok(&self.scratch);
+            }
+            Engine::Zlib(z) => z,
+        };
         let mut pos = 0;
         loop {
             let want = (input.len() - pos) / 2 + 64;
@@ -204,7 +281,7 @@ impl Deflater {
             let len = self.scratch.len();
             let spare = self.scratch.spare_capacity_mut();
             let room = spare.len();
-            let (consumed, produced) = self.z.step(&input[pos..], spare)?;
+            let (consumed, produced) = z.step(&input[pos..], spare)?;
             if produced > room {
                 return Err(BackendError::Compress(
                     "compressor reported more output than it was given room for".to_owned(),

@@ -1,6 +1,7 @@
 //! The permessage-deflate policies `wsx ratio` compares, by name, with the
 //! `wsx serve` flags that produce each.
 
+use ws_deflate::backend::Compressor;
 use ws_deflate::DeflateConfig;
 
 /// A named policy (`cfg: None`: permessage-deflate off).
@@ -35,8 +36,12 @@ impl Setting {
         if cfg.client_no_context_takeover {
             v.push("--client-no-context-takeover".to_owned());
         }
+        if cfg.compressor != d.compressor {
+            v.push(format!("--compressor {}", cfg.compressor.name()));
+        }
         if v.is_empty() && cfg.mem_level == d.mem_level {
-            return "(defaults: level 1, 15-bit windows, context takeover)".to_owned();
+            return "(defaults: native compressor level 1, 15-bit windows, context takeover)"
+                .to_owned();
         }
         if cfg.mem_level != d.mem_level {
             v.push(format!("--mem-level {}", cfg.mem_level));
@@ -63,12 +68,18 @@ fn window(bits: u8, level: u32) -> DeflateConfig {
 pub fn all() -> Vec<Setting> {
     let d = DeflateConfig::default;
     let level = |level| d().with_level(level);
-    let mem = |mem_level| level(6).with_mem_level(mem_level);
+    // memLevel is a zlib knob: these settings use the zlib-family backend.
+    let mem = |mem_level| {
+        level(6)
+            .with_mem_level(mem_level)
+            .with_compressor(Compressor::Zlib)
+    };
     let nct = |level| {
         d().with_level(level)
             .with_server_no_context_takeover(true)
             .with_client_no_context_takeover(true)
     };
+    let zlib = |level| d().with_level(level).with_compressor(Compressor::Zlib);
     vec![
         Setting {
             name: "off",
@@ -86,7 +97,12 @@ pub fn all() -> Vec<Setting> {
         with("level8", level(8)),
         with("mem6", mem(6)),
         with("mem4", mem(4)),
-        with("lean", (window(10, 6)).with_mem_level(2)),
+        with(
+            "lean",
+            window(10, 6)
+                .with_mem_level(2)
+                .with_compressor(Compressor::Zlib),
+        ),
         with("window14", window(14, 6)),
         with("window13", window(13, 6)),
         with("window12", window(12, 6)),
@@ -103,6 +119,12 @@ pub fn all() -> Vec<Setting> {
         // every recipient, so its CPU is paid once per message, its bytes
         // once per recipient.
         with("broadcast", DeflateConfig::broadcast()),
+        // The zlib-family backend compiled in, for comparison (`zlib1` was
+        // the default before the native compressor).
+        with("zlib1", zlib(1)),
+        with("zlib3", zlib(3)),
+        with("zlib6", zlib(6)),
+        with("zlib9", zlib(9)),
     ]
 }
 

@@ -1,0 +1,327 @@
+//! LZ77 match finding over the stream's recent bytes: hash chains on four
+//! bytes, lazy evaluation of one position, and symbols out.
+//!
+//! The window buffer holds the history the peer has (at most the agreed
+//! window) followed by the bytes being compressed. The tables hold stream
+//! positions modulo 2^16: `head`, the newest position of each hash, and
+//! `prev`, per position the distance back to the previous one with the
+//! same hash. Sliding the buffer rewrites nothing, and a stale or colliding
+//! entry is harmless: every candidate is checked to lie inside the window
+//! and the buffer, and against the bytes themselves, before it is used.
+//!
+//! (A bucketed table, the four newest positions per hash in one cache line
+//! with 16-bit tags, was measured as well: no faster on chat JSON, and its
+//! fixed depth cost ~10% in bytes at the higher levels.)
+
+use super::symbols::Symbols;
+
+/// Matches shorter than this are not searched for (DEFLATE allows 3; a
+/// 3-byte match rarely pays for its distance).
+pub(super) const MIN_MATCH: usize = 4;
+/// The longest DEFLATE match.
+pub(super) const MAX_MATCH: usize = 258;
+/// log2 of the hash table size.
+const HASH_BITS: u32 = 14;
+/// Hash table entries.
+const HASH_SIZE: usize = 1 << HASH_BITS;
+/// `prev` entries: one per position of the largest window.
+const PREV_SIZE: usize = 1 << 15;
+/// A 4-byte match farther than this costs more than four literals.
+const FAR_4: u32 = 8192;
+
+/// How hard the search works (the compression level picks one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Search {
+    /// Candidates examined per position.
+    pub chain: u16,
+    /// A match this long ends the search.
+    pub nice: u16,
+    /// A match this long is taken without trying the next position
+    /// (at most [`MIN_MATCH`]: greedy).
+    pub lazy: u16,
+    /// With a match this long pending, the next position's search is cut
+    /// to a quarter of the chain.
+    pub good: u16,
+    /// Positions inside a match longer than this are not entered in the
+    /// hash (they are rarely the best start of a later match).
+    pub insert_limit: u16,
+}
+
+/// Hash chains over a window buffer.
+pub(super) struct Matcher {
+    /// History, then the input being compressed.
+    buf: Vec<u8>,
+    /// The stream position of `buf[0]`, modulo 2^32.
+    base: u32,
+    /// Per hash, the newest position (modulo 2^16).
+    head: Box<[u16; HASH_SIZE]>,
+    /// Per position (modulo 2^15): the distance back to the previous
+    /// position with the same hash (0: none).
+    prev: Box<[u16; PREV_SIZE]>,
+    /// The first buffer index not yet entered in the hash.
+    ins: usize,
+    /// The farthest a match may reach back.
+    max_dist: u32,
+    /// Bytes of history kept when the buffer slides.
+    keep: usize,
+    search: Search,
+}
+
+#[inline]
+fn load32(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+#[inline]
+fn load64(b: &[u8], i: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// The hash of four bytes.
+#[inline]
+fn hash(v: u32) -> usize {
+    (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize & (HASH_SIZE - 1)
+}
+
+/// How many bytes at `a` and `b` (`a < b`) agree, up to `limit`, with
+/// `b + limit <= buf.len()`.
+#[inline]
+fn common(buf: &[u8], a: usize, b: usize, limit: usize) -> usize {
+    let mut n = 0;
+    while n + 8 <= limit {
+        let x = load64(buf, a + n) ^ load64(buf, b + n);
+        if x != 0 {
+            return n + (x.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    while n < limit && buf[a + n] == buf[b + n] {
+        n += 1;
+    }
+    n
+}
+
+impl Matcher {
+    /// A matcher whose matches reach back at most `max_dist` bytes (at most
+    /// 32 768), taking at most `chunk` new bytes at a time.
+    pub(super) fn new(max_dist: u32, chunk: usize, search: Search) -> Self {
+        let wsize = (max_dist as usize).next_power_of_two().max(256);
+        Self {
+            buf: Vec::with_capacity(wsize + chunk),
+            base: 0,
+            head: Box::new([0u16; HASH_SIZE]),
+            prev: Box::new([0u16; PREV_SIZE]),
+            ins: 0,
+            max_dist,
+            keep: max_dist as usize,
+            search,
+        }
+    }
+
+    /// Replace the search parameters.
+    pub(super) fn set_search(&mut self, search: Search) {
+        self.search = search;
+    }
+
+    /// The bytes from `from` to the end of the buffer.
+    pub(super) fn bytes(&self, from: usize) -> &[u8] {
+        &self.buf[from..]
+    }
+
+    /// The history a peer's decoder holds: the last bytes of the stream, at
+    /// most `max_dist` of them.
+    pub(super) fn window(&self) -> &[u8] {
+        &self.buf[self.buf.len().saturating_sub(self.keep)..]
+    }
+
+    /// Forget the stream: no match refers to anything before this.
+    pub(super) fn reset(&mut self) {
+        // Entries left in the table point before the buffer's start or at
+        // bytes they do not match; the search rejects both.
+        self.base = self.base.wrapping_add(self.buf.len() as u32);
+        self.buf.clear();
+        self.ins = 0;
+    }
+
+    /// Append `data` (at most the `chunk` given at creation), sliding out
+    /// history beyond the window first; returns the index where it starts.
+    pub(super) fn append(&mut self, data: &[u8]) -> usize {
+        if self.buf.len() + data.len() > self.buf.capacity() && self.buf.len() > self.keep {
+            let drop = self.buf.len() - self.keep;
+            self.buf.drain(..drop);
+            self.base = self.base.wrapping_add(drop as u32);
+            self.ins = self.ins.saturating_sub(drop);
+        }
+        let from = self.buf.len();
+        self.buf.extend_from_slice(data);
+        from
+    }
+
+    /// Enter buffer indexes from `self.ins` up to (not including) `upto`
+    /// in the hash, as far as four bytes before `end` allow.
+    #[inline]
+    fn insert_upto(&mut self, upto: usize, end: usize) {
+        let last = upto.min(end.saturating_sub(MIN_MATCH - 1));
+        if self.ins >= last {
+            return;
+        }
+        let mut pos = self.base.wrapping_add(self.ins as u32);
+        for k in self.ins..last {
+            self.enter(hash(load32(&self.buf, k)), pos);
+            pos = pos.wrapping_add(1);
+        }
+        self.ins = last;
+    }
+
+    /// Make stream position `pos` the newest of hash `h`; returns the one
+    /// it replaces.
+    #[inline]
+    fn enter(&mut self, h: usize, pos: u32) -> u16 {
+        let old = self.head[h];
+        self.prev[pos as usize & (PREV_SIZE - 1)] = (pos as u16).wrapping_sub(old);
+        self.head[h] = pos as u16;
+        old
+    }
+
+    /// Look up index `i` (the next to enter: `i == self.ins`, with four
+    /// bytes known before `end`), enter it, and return the longest match
+    /// among its candidates longer than `better_than` (length 0: none).
+    /// `search` false only enters it.
+    #[inline]
+    fn probe(&mut self, i: usize, end: usize, better_than: usize, search: bool) -> (usize, u32) {
+        debug_assert!(i == self.ins && i + MIN_MATCH <= end);
+        let first = load32(&self.buf, i);
+        let pos = self.base.wrapping_add(i as u32);
+        let newest = self.enter(hash(first), pos);
+        self.ins = i + 1;
+
+        let max_len = (end - i).min(MAX_MATCH);
+        let mut best = better_than.max(MIN_MATCH - 1);
+        if !search || best >= max_len {
+            return (0, 0);
+        }
+        // A candidate lies within the window and within the buffer.
+        let reach = self.max_dist.min(i as u32);
+        let mut chain = self.search.chain;
+        if better_than >= usize::from(self.search.good) {
+            chain = (chain / 4).max(1);
+        }
+        let nice = usize::from(self.search.nice).min(max_len);
+        let mut found = (0, 0);
+        let mut dist = u32::from((pos as u16).wrapping_sub(newest));
+        while chain > 0 && dist != 0 && dist <= reach {
+            let c = i - dist as usize;
+            if self.buf[c + best] == self.buf[i + best] && load32(&self.buf, c) == first {
+                let len = MIN_MATCH
+                    + common(&self.buf, c + MIN_MATCH, i + MIN_MATCH, max_len - MIN_MATCH);
+                if len > best && (len > MIN_MATCH || dist <= FAR_4) {
+                    best = len;
+                    found = (len, dist);
+                    if len >= nice {
+                        break;
+                    }
+                }
+            }
+            // The next older position with this hash.
+            let step = self.prev[(pos.wrapping_sub(dist)) as usize & (PREV_SIZE - 1)];
+            if step == 0 {
+                break;
+            }
+            dist += u32::from(step);
+            chain -= 1;
+        }
+        found
+    }
+
+    /// After a match of `len` from `i` (entered): enter the indexes it
+    /// covers if it is short, or skip them.
+    #[inline]
+    fn cover(&mut self, i: usize, len: usize, end: usize) {
+        let stop = i + len;
+        if len <= usize::from(self.search.insert_limit) {
+            self.insert_upto(stop, end);
+        } else {
+            self.ins = self.ins.max(stop);
+        }
+    }
+
+    /// Parse buffer indexes `from..end` (the newest input) into symbols.
+    pub(super) fn parse(&mut self, from: usize, end: usize, out: &mut Symbols) {
+        // Indexes left unhashed at the end of the last input.
+        self.insert_upto(from, end);
+        self.ins = self.ins.max(from);
+        // Only indexes with four bytes after them are looked up.
+        let last = end.saturating_sub(MIN_MATCH - 1).max(from);
+        if usize::from(self.search.lazy) <= MIN_MATCH {
+            self.parse_greedy(from, last, end, out);
+        } else {
+            self.parse_lazy(from, last, end, out);
+        }
+        for &b in &self.buf[self.ins.max(last)..end] {
+            out.literal(b);
+        }
+        self.ins = self.ins.min(last);
+    }
+
+    /// Take every match found at once.
+    fn parse_greedy(&mut self, from: usize, last: usize, end: usize, out: &mut Symbols) {
+        let mut i = from;
+        while i < last {
+            let (len, dist) = self.probe(i, end, 0, true);
+            if len >= MIN_MATCH {
+                out.matched(len, dist);
+                self.cover(i, len, end);
+                i += len;
+            } else {
+                out.literal(self.buf[i]);
+                i += 1;
+            }
+        }
+        self.ins = i;
+    }
+
+    /// Lazy evaluation: a match is emitted only if the next index has no
+    /// longer one (unless it is already `lazy` long).
+    fn parse_lazy(&mut self, from: usize, last: usize, end: usize, out: &mut Symbols) {
+        let lazy = usize::from(self.search.lazy);
+        let mut i = from;
+        // The best match at i - 1, not yet emitted (length 0: a literal).
+        let mut pending: Option<(usize, u32)> = None;
+        while i < last {
+            let plen = pending.map_or(0, |p| p.0);
+            let search = plen < lazy;
+            let (len, dist) = self.probe(i, end, plen, search);
+            match pending {
+                Some((pl, pd)) if pl >= MIN_MATCH && len <= pl => {
+                    out.matched(pl, pd);
+                    self.cover(i - 1, pl, end);
+                    i = i - 1 + pl;
+                    pending = None;
+                    continue;
+                }
+                Some(_) => out.literal(self.buf[i - 1]),
+                None => {}
+            }
+            pending = Some((len, dist));
+            i += 1;
+        }
+        if let Some((pl, pd)) = pending {
+            if pl >= MIN_MATCH {
+                out.matched(pl, pd);
+                i = i - 1 + pl;
+            } else {
+                out.literal(self.buf[i - 1]);
+            }
+        }
+        self.ins = i;
+    }
+
+    /// Prime with `window` (after a reset): the history matches may use.
+    pub(super) fn prime(&mut self, window: &[u8]) {
+        let tail = &window[window.len().saturating_sub(self.keep)..];
+        let from = self.append(tail);
+        self.insert_upto(from + tail.len(), from + tail.len());
+    }
+}
