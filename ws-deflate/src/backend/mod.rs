@@ -2,13 +2,18 @@
 //! compressor that sync-flushes ([`Deflater`]) and a raw-DEFLATE
 //! decompressor that stops at an output limit ([`Inflater`]).
 //!
+//! A [`Deflater`] runs one of two compressors ([`Compressor`]): the
+//! crate's own (module `native`, the default; safe Rust, no feature
+//! needed) or the zlib-family one of the feature compiled in:
+//!
 //! - Feature `zlib-rs` (default): zlib-rs through its zlib C API
 //!   (`libz-rs-sys`, module `zlib`), for what flate2 cannot do: memLevel,
 //!   `deflateTune`, and getting and setting the LZ77 window of both
 //!   directions (context hibernation). Window bits 9..=15 honoured.
 //! - Feature `miniz` alone: flate2 with miniz_oxide. Its compressor always
 //!   uses a 32 KiB window, so [`LIMITS_COMPRESSOR_WINDOW`] is false and the
-//!   codec never compresses where a smaller window was agreed.
+//!   codec never compresses where a smaller window was agreed (even with
+//!   the native compressor, which could: this build stays conservative).
 //!
 //! Decompressors always use a 15-bit window: an inflater may use a larger
 //! window than the sender's (RFC 7692 §7.1.2), so this is always safe.

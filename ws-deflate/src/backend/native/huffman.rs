@@ -21,10 +21,9 @@ pub(super) fn code_lengths(freqs: &[u32], limit: u8, lens: &mut [u8]) {
     let mut keys = [0u32; 288];
     let mut used = 0;
     for (sym, &f) in freqs.iter().enumerate() {
-        if f > 0 {
-            keys[used] = f.min((1 << 23) - 1) << 9 | sym as u32;
-            used += 1;
-        }
+        // Branch-free: written always, kept only when used.
+        keys[used] = f.min((1 << 23) - 1) << 9 | sym as u32;
+        used += usize::from(f > 0);
     }
     if used < 2 {
         let first = if used == 1 {

@@ -5,13 +5,18 @@
 //! Why not zlib's algorithms: measured on chat-like JSON (200 B–4 KB), zlib
 //! level 1 (zlib-rs' `deflate_quick`) writes only fixed Huffman codes, 30%
 //! larger than level 6, and levels 2–9 cost 3–7x level 1's CPU; on a busy
-//! server most of either is cache misses in per-connection tables of
-//! 256+ KiB. This compressor keeps one hash table of 16 Ki entries and a
-//! chain of 16-bit distances per window position, searches lazily, and
-//! writes each message as the smallest of a dynamic-Huffman, fixed-Huffman
-//! or stored block, so small messages get fitted codes at level-1 speed.
+//! server much of either is cache misses in per-connection tables of
+//! 256+ KiB. This compressor keeps a hash table of 16 Ki 16-bit positions
+//! (32 KiB) and a chain of 16-bit distances per window position (64 KiB),
+//! is greedy at level 1 and lazy above, and writes each message as the
+//! smallest of a dynamic-Huffman, fixed-Huffman or stored block, so small
+//! messages get codes fitted to them at about zlib level 1's server CPU.
+//! At the higher levels its chain walks cost what zlib's do for the same
+//! bytes (no gain there; `benches/RESULTS.md`).
 //!
 //! The output is plain raw DEFLATE (RFC 1951): every inflater reads it.
+
+#![deny(unsafe_code)]
 
 mod bits;
 mod block;
