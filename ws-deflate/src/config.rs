@@ -19,17 +19,18 @@ pub const MAX_WINDOW_BITS: u8 = 15;
 /// | `server_no_context_takeover` | always reset the compressor per message (and say so) | ask the server to reset per message |
 /// | `client_no_context_takeover` | tell the client to reset per message | reset per message (and hint so in the offer) |
 ///
-/// The default ([`DeflateConfig::fastest`]): level 1, no window limits,
-/// context takeover both ways with hibernation, no threshold, memLevel 8.
-/// It was chosen from the measured CPU / bytes frontier of a busy server
-/// (`benches/side-by-side.sh`, see `benches/RESULTS.md`): zlib-rs level 1
-/// costs ~40% less server CPU per message than level 6 for ~30% more
-/// server-to-client bytes, and is the only setting measured that costs less
-/// server CPU than ratchet and wtx (by 12–33% in four runs; in a fifth,
-/// loaded run 6% less than ratchet) while sending 30% fewer bytes than they
-/// do. [`DeflateConfig::balanced`] and
-/// [`DeflateConfig::smallest`] are the other points of the frontier worth
-/// naming.
+/// The default ([`DeflateConfig::fastest`]): the native compressor at
+/// level 1, no window limits, context takeover both ways with hibernation,
+/// no threshold. It was chosen from the measured CPU / bytes / memory
+/// frontier of a busy server (`benches/side-by-side.sh`, see
+/// `benches/RESULTS.md`): against zlib-rs level 1 (the default before) it
+/// sends 18% fewer server-to-client bytes and holds 59% less memory per
+/// busy connection for 9–14% more server CPU, and it beats Python
+/// websockets, ratchet and wtx on CPU, bytes and memory at once (CPU
+/// 12–16% below ratchet's in two runs). The level-6 servers (sockudo-ws,
+/// yawc, Node ws) still send 6–9% fewer bytes, at 1.6–3.9x its CPU.
+/// [`DeflateConfig::balanced`] and [`DeflateConfig::smallest`] are the
+/// other points of the frontier worth naming.
 ///
 /// Built from a preset and the `with_*` setters (the struct is
 /// `#[non_exhaustive]`: a new field is not a breaking change); the fields
@@ -47,21 +48,18 @@ pub const MAX_WINDOW_BITS: u8 = 15;
 pub struct DeflateConfig {
     /// Compression level 0..=9 (0 stores, 1 fastest, 9 smallest).
     ///
-    /// Cost note (zlib-rs, measured on this project's shared 2-core
-    /// machine, `cargo run --release -p ws-deflate --example compress_1k`,
-    /// `LEVEL=N`): for 1 KiB chat-like JSON messages with context takeover,
-    /// level 6 costs ~17–28 µs per message with a 15-bit window and
-    /// ~14–18 µs with 12 bits (227 vs 253 bytes on the wire); level 3
-    /// ~12–15 µs (247 bytes); level 1 ~2.3–3.2 µs (310 bytes). Almost all of
-    /// it is zlib-rs' match search (`longest_match` + `deflate_medium` are
-    /// ~60% of the profile at level 6); the encoder's own per-message work
-    /// (output copy, `Bytes`, slot) is under 3% at level 1 and under 1% at
-    /// level 6. On a busy server the per-message cost is 2–4x these
-    /// single-connection figures (every connection's tables compete for the
-    /// cache), which is why the default is level 1: see
-    /// [`DeflateConfig::fastest`]. (With zlib-rs' fixed 64 Ki-entry hash,
-    /// small windows make level 1 *slower* on one connection: the hash is
-    /// slid every window's worth of input.)
+    /// With the native compressor (the default): level 1 takes each match
+    /// as found (4 candidates per position); from level 2 matches are
+    /// evaluated lazily and the search deepens (8 candidates at level 2,
+    /// 48 at level 6, 1024 at level 9). Measured with `wsx ratio` on chat
+    /// JSON of 200 B–4 KiB with context takeover, 20 connections
+    /// interleaved (shared 2-core machine): level 1 ~16–21 µs per message
+    /// and 409 B, level 2 ~24–30 µs / 389 B, level 5 ~61 µs / 363 B (zlib-rs
+    /// level 1: ~12–18 µs / 522 B; level 6: ~58 µs / 365 B). On a busy
+    /// server much of the cost is cache misses in every connection's
+    /// tables, which is why the default is level 1: see
+    /// [`DeflateConfig::fastest`]. With [`crate::backend::Compressor::Zlib`]
+    /// levels mean what they mean to zlib.
     pub level: u32,
     /// Server: the largest window the server compresses with, announced in
     /// every response. Client: the value offered. 8..=15.
@@ -79,12 +77,14 @@ pub struct DeflateConfig {
     /// zlib memLevel 1..=9: the size of the compressor's literal buffer
     /// (`4 << (memLevel + 6)` bytes of pending output plus `3 << (memLevel + 6)`
     /// of symbols). Lower saves memory at some cost in ratio. Honoured by the
-    /// zlib-rs backend; miniz_oxide has no such knob and ignores it.
+    /// zlib-rs and C zlib compressors ([`crate::backend::Compressor::Zlib`]);
+    /// the native compressor and miniz_oxide have no such knob and ignore it.
     pub mem_level: u8,
     /// Send a message uncompressed when compressing it would not make it
     /// smaller. Applies to messages sent in one frame; with context takeover
     /// the compressor is reset after such a message so it never references
-    /// bytes the peer did not see (a reset costs ~4 µs with zlib-rs and
+    /// bytes the peer did not see (a reset is free with the native
+    /// compressor, ~4 µs with zlib-rs, and
     /// loses the history, so a `compress_threshold` for tiny messages helps
     /// workloads of many very small messages).
     pub skip_if_not_smaller: bool,
@@ -138,12 +138,14 @@ impl Default for DeflateConfig {
 }
 
 impl DeflateConfig {
-    /// The default: least CPU per message. Level 1 (zlib-rs' `deflate_quick`:
-    /// static Huffman codes, one hash probe), 15-bit windows, context
-    /// takeover with hibernation. Measured on a busy echo server (20
-    /// connections, JSON chat messages of 200 B–4 KB, Node ws client):
-    /// ~25–29 µs of server CPU per message and 266 B per echoed 658 B
-    /// message (level 6: ~47 µs, 205 B). `wsx serve` with no deflate flag.
+    /// The default: least CPU per message. The native compressor at level 1
+    /// (greedy matching, per-message Huffman codes), 15-bit windows,
+    /// context takeover with hibernation. Measured on a busy echo server
+    /// (20 connections, JSON chat messages of 200 B–4 KB, Node ws client,
+    /// two runs): ~31 µs of server CPU per message and 219 B per echoed
+    /// 658 B message, 148 KiB per busy connection and 22 KiB once quiet
+    /// (zlib-rs level 1, the default before: ~28 µs, 266 B, 359 KiB; level
+    /// 2: ~36 µs, 208 B). `wsx serve` with no deflate flag.
     pub fn fastest() -> Self {
         Self {
             level: 1,
@@ -161,23 +163,24 @@ impl DeflateConfig {
         }
     }
 
-    /// The middle of the frontier: level 6 with a 14-bit compressor window
-    /// (the peer's window is left as it offers). Same measurement as
-    /// [`DeflateConfig::fastest`]: ~37 µs per message, 214 B. `wsx serve
-    /// --deflate-level 6 --server-max-window-bits 14`.
+    /// The middle of the frontier: the native compressor at level 2 (lazy
+    /// matching, 8 candidates). Same measurement as
+    /// [`DeflateConfig::fastest`]: ~36 µs per message, 208 B (5% fewer bytes
+    /// for ~16% more CPU). `wsx serve --deflate-level 2`. (Before the native
+    /// compressor this preset was zlib-rs level 6 with a 14-bit window:
+    /// ~37 µs, 214 B.)
     pub fn balanced() -> Self {
         Self {
-            level: 6,
-            server_max_window_bits: Some(14),
+            level: 2,
             ..Self::fastest()
         }
     }
 
     /// Fewest bytes, for thin links where CPU is cheap (a mobile client, a
     /// server with few connections): level 9, 15-bit windows. On chat JSON
-    /// ~2% fewer bytes than level 6 for ~15–20% more CPU (`wsx ratio`);
-    /// level 6 with 15-bit windows (the default before hibernation made
-    /// memory cheap) sits just above it. `wsx serve --deflate-level 9`.
+    /// (`wsx ratio`, native compressor) ~3% fewer bytes than zlib-rs level 6
+    /// for ~1.7x its CPU; native level 5 writes zlib-rs level 6's bytes at
+    /// about its CPU. `wsx serve --deflate-level 9`.
     pub fn smallest() -> Self {
         Self {
             level: 9,
@@ -197,7 +200,8 @@ impl DeflateConfig {
     /// recipient, so the level that saves bytes wins as soon as a message
     /// has more than one recipient. Measured with `wsx ratio --settings
     /// no-ctx,no-ctx-l1,default,level6 --sizes mixed,4096 --contexts 4`
-    /// (zlib-rs, shared 2-core machine), chat JSON of 200 B–4 KiB: without
+    /// (with the zlib-rs compressor, before the native one became the
+    /// default; shared 2-core machine), chat JSON of 200 B–4 KiB: without
     /// context takeover, level 6 sends 562 B per message for ~24 µs of
     /// compression, level 1 740 B for ~9 µs; 4 KiB messages 1116 B / 41 µs
     /// against 1495 B / 15 µs. To 100 recipients level 6 saves ~18 KB per

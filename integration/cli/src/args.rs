@@ -53,7 +53,8 @@ pub struct DeflateArgs {
     /// Do not offer or accept permessage-deflate.
     #[arg(long)]
     pub no_deflate: bool,
-    /// Compression level 0-9.
+    /// Compression level 0-9 (0 stores, 1 fastest, 9 smallest; the levels
+    /// of the compressor chosen by --compressor).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
     pub deflate_level: Option<u32>,
     /// Server compresses with at most N window bits (8-15).

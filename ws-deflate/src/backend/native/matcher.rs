@@ -26,6 +26,9 @@ const HASH_BITS: u32 = 14;
 const HASH_SIZE: usize = 1 << HASH_BITS;
 /// `prev` entries: one per position of the largest window.
 const PREV_SIZE: usize = 1 << 15;
+/// Level 1 looks up only every second position after this many literals in
+/// a row, every third after twice as many, and so on.
+const SKIP_AFTER: usize = 64;
 /// A 4-byte match farther than this costs more than four literals.
 const FAR_4: u32 = 8192;
 
@@ -268,15 +271,25 @@ impl Matcher {
     /// Take every match found at once.
     fn parse_greedy(&mut self, from: usize, last: usize, end: usize, out: &mut Symbols) {
         let mut i = from;
+        // Literals since the last match: in long runs of them (data that
+        // barely compresses) only every `1 + misses / SKIP_AFTER`-th
+        // position is looked up and entered.
+        let mut misses = 0usize;
         while i < last {
             let (len, dist) = self.probe(i, end, 0, true);
             if len >= MIN_MATCH {
                 out.matched(len, dist);
                 self.cover(i, len, end);
                 i += len;
+                misses = 0;
             } else {
-                out.literal(self.buf[i]);
-                i += 1;
+                let step = (1 + misses / SKIP_AFTER).min(last - i);
+                for &b in &self.buf[i..i + step] {
+                    out.literal(b);
+                }
+                i += step;
+                self.ins = i;
+                misses += 1;
             }
         }
         self.ins = i;

@@ -40,8 +40,9 @@ fn search(level: u32) -> Search {
     // 16 bytes are not hashed. From level 2 on, matches are evaluated
     // lazily and the search deepens. Measured on chat JSON of 200 B–4 KiB
     // with context takeover (`wsx ratio`, 20 interleaved connections):
-    // level 1 writes ~22% fewer bytes than zlib-rs level 1 at about the
-    // same CPU, level 5 about zlib-rs level 6's bytes at ~20% less CPU.
+    // level 1 writes ~22% fewer bytes than zlib-rs level 1 for 10–40% more
+    // compression CPU (9–14% more server CPU in `benches/side-by-side.sh`),
+    // level 5 zlib-rs level 6's bytes at about its CPU.
     let (chain, nice, lazy, good, insert_limit) = match level {
         1 => (4, 32, 4, 8, 16),
         2 => (8, 64, 16, 8, 32),
