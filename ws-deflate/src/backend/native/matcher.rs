@@ -82,6 +82,14 @@ fn load64(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(x)
 }
 
+/// A zeroed table on the heap (not built on the stack first).
+fn zeroed<const N: usize>() -> Box<[u16; N]> {
+    match vec![0u16; N].into_boxed_slice().try_into() {
+        Ok(table) => table,
+        Err(_) => unreachable!("a boxed slice of N elements converts to [u16; N]"),
+    }
+}
+
 /// The hash of four bytes.
 #[inline]
 fn hash(v: u32) -> usize {
@@ -114,8 +122,8 @@ impl Matcher {
         Self {
             buf: Vec::with_capacity(wsize + chunk),
             base: 0,
-            head: Box::new([0u16; HASH_SIZE]),
-            prev: Box::new([0u16; PREV_SIZE]),
+            head: zeroed(),
+            prev: zeroed(),
             ins: 0,
             max_dist,
             keep: max_dist as usize,
