@@ -67,6 +67,8 @@ pub(super) struct Matcher {
     max_dist: u32,
     /// Bytes of history kept when the buffer slides.
     keep: usize,
+    /// The most the buffer holds: `keep` plus one chunk of input.
+    limit: usize,
     search: Search,
 }
 
@@ -118,15 +120,17 @@ impl Matcher {
     /// A matcher whose matches reach back at most `max_dist` bytes (at most
     /// 32 768), taking at most `chunk` new bytes at a time.
     pub(super) fn new(max_dist: u32, chunk: usize, search: Search) -> Self {
-        let wsize = (max_dist as usize).next_power_of_two().max(256);
         Self {
-            buf: Vec::with_capacity(wsize + chunk),
+            // Grown with the stream (a connection that sends a few small
+            // messages holds a few KiB), up to `limit`.
+            buf: Vec::new(),
             base: 0,
             head: zeroed(),
             prev: zeroed(),
             ins: 0,
             max_dist,
             keep: max_dist as usize,
+            limit: max_dist as usize + chunk,
             search,
         }
     }
@@ -159,11 +163,18 @@ impl Matcher {
     /// Append `data` (at most the `chunk` given at creation), sliding out
     /// history beyond the window first; returns the index where it starts.
     pub(super) fn append(&mut self, data: &[u8]) -> usize {
-        if self.buf.len() + data.len() > self.buf.capacity() && self.buf.len() > self.keep {
+        if self.buf.len() + data.len() > self.limit && self.buf.len() > self.keep {
             let drop = self.buf.len() - self.keep;
             self.buf.drain(..drop);
             self.base = self.base.wrapping_add(drop as u32);
             self.ins = self.ins.saturating_sub(drop);
+        }
+        let need = self.buf.len() + data.len();
+        if need > self.buf.capacity() {
+            // Double, but never past the limit (the buffer stops growing
+            // once it holds a window and a chunk).
+            let want = need.max(self.buf.capacity() * 2).min(self.limit.max(need));
+            self.buf.reserve_exact(want - self.buf.len());
         }
         let from = self.buf.len();
         self.buf.extend_from_slice(data);
