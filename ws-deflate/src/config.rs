@@ -27,7 +27,7 @@ pub const MAX_WINDOW_BITS: u8 = 15;
 /// sends 18% fewer server-to-client bytes and holds 59% less memory per
 /// busy connection for 9–14% more server CPU, and it beats Python
 /// websockets, ratchet and wtx on CPU, bytes and memory at once (CPU
-/// 12–16% below ratchet's in two runs). The level-6 servers (sockudo-ws,
+/// 8–16% below ratchet's in three runs). The level-6 servers (sockudo-ws,
 /// yawc, Node ws) still send 6–9% fewer bytes, at 1.6–3.9x its CPU.
 /// [`DeflateConfig::balanced`] and [`DeflateConfig::smallest`] are the
 /// other points of the frontier worth naming.
