@@ -76,9 +76,9 @@ pub struct DeflateArgs {
     /// saves memory while busy, at some cost in ratio).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
     pub mem_level: Option<u8>,
-    /// The DEFLATE compressor: `native` (the default: made for messages,
-    /// about zlib level 6's bytes at about level 1's CPU) or `zlib` (the
-    /// zlib-family backend compiled in; levels as zlib's).
+    /// The DEFLATE compressor: `native` (the default, made for messages: on
+    /// chat JSON ~20% fewer bytes than zlib's level 1 for ~10% more CPU) or
+    /// `zlib` (the zlib-family backend compiled in; levels as zlib's).
     #[arg(long, value_name = "NAME", value_parser = parse_compressor)]
     pub compressor: Option<Compressor>,
     /// Idle compressors and decompressors kept for reuse, shared by all
