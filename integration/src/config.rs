@@ -66,7 +66,8 @@ pub struct WebSocketConfig {
     /// the state they can rebuild ([`ws_ext_core::Encoder::hibernate`]). A
     /// permessage-deflate connection with context takeover then keeps only
     /// its packed LZ77 windows (a few KiB) instead of a compressor and a
-    /// decompressor (~420 KiB with zlib-rs), and restores them on the next
+    /// decompressor (~150 KiB busy with the native compressor, ~420 KiB with
+    /// zlib-rs), and restores them on the next
     /// message (~30 µs per direction, once per quiet spell). `None`: never. The
     /// blocking adapter does not hibernate on its own: call `hibernate()` on
     /// it yourself.
