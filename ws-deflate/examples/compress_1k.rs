@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use wsx_corpus as corpus;
 
+use ws_deflate::backend::Compressor;
 use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{ClientNegotiator, Frame, OpCode, SendStack, ServerNegotiator};
 
@@ -31,7 +32,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// A server-side send stack negotiated with `bits` windows both ways.
 fn stack(bits: u8, level: u32) -> SendStack {
+    // The same compressor as the raw side (zlib-rs): this measures the
+    // encoder's own overhead, not the native compressor.
     let cfg = DeflateConfig::default()
+        .with_compressor(Compressor::Zlib)
         .with_level(level)
         .with_server_max_window_bits(Some(bits))
         .with_client_max_window_bits(Some(bits));
