@@ -188,6 +188,30 @@ fn main() {
         drop(d);
         println!("{label}: {n} bytes ({:.1} KiB)", n as f64 / 1024.0);
     }
+    // The native compressor's window buffer grows with the stream: measured
+    // after one 4 KiB message and after 64 KiB of messages.
+    for (label, bits, msgs) in [
+        ("native compressor 15 bits, after 4 KiB", 15u8, 1usize),
+        ("native compressor 15 bits, after 64 KiB", 15, 16),
+        ("native compressor 9 bits, after 64 KiB", 9, 16),
+    ] {
+        let before = CURRENT.load(Ordering::Relaxed);
+        let mut d = ws_deflate::backend::Deflater::new(ws_deflate::backend::DeflaterParams {
+            level: 1,
+            window_bits: bits,
+            mem_level: 8,
+            compressor: ws_deflate::backend::Compressor::Native,
+        });
+        for m in wsx_corpus::messages(wsx_corpus::Kind::Chat, 4096, msgs, 1) {
+            if let Err(e) = d.compress_sync(&m) {
+                eprintln!("compress: {e}");
+                return;
+            }
+        }
+        let n = CURRENT.load(Ordering::Relaxed) - before;
+        drop(d);
+        println!("{label}: {n} bytes ({:.1} KiB)", n as f64 / 1024.0);
+    }
     let before = CURRENT.load(Ordering::Relaxed);
     let i = ws_deflate::backend::Inflater::new();
     let n = CURRENT.load(Ordering::Relaxed) - before;

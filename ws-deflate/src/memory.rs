@@ -2,18 +2,20 @@
 //!
 //! Figures from `cargo run --release -p ws-deflate --example memory`
 //! (counting global allocator; 200 server-side connections, each received
-//! and sent one 4 KiB message, then measured idle; x86-64, Rust 1.95).
+//! and sent one 4 KiB message, then measured idle; x86-64, Rust 1.95; the
+//! native compressor's column re-measured 2026-12-07, the others measured
+//! with zlib-rs as the compressor).
 //! "Pool" is the factory's [`crate::DeflatePool`], shared by all
 //! connections; its share per connection shrinks as connections grow.
 //!
 //! ## One state alone
 //!
-//! | state | zlib-rs (default) | miniz_oxide |
-//! |---|---|---|
-//! | compressor, 15-bit window, memLevel 8 | 371 KiB | 312 KiB |
-//! | compressor, 15-bit window, memLevel 1 | 260 KiB | 312 KiB (no memLevel) |
-//! | compressor, 9-bit window, memLevel 1 | 134 KiB | — (cannot limit its window: sends uncompressed) |
-//! | decompressor (always a 15-bit window) | 46 KiB | 42 KiB |
+//! | state | native compressor (default) | zlib-rs | miniz_oxide |
+//! |---|---|---|---|
+//! | compressor, 15-bit window, memLevel 8 | 107 KiB after one 4 KiB message, 151 KiB after 64 KiB (its window buffer grows with the stream) | 371 KiB | 312 KiB |
+//! | compressor, 15-bit window, memLevel 1 | the same (no memLevel) | 260 KiB | 312 KiB (no memLevel) |
+//! | compressor, 9-bit window, memLevel 1 | 132 KiB after 64 KiB (its tables do not shrink with the window) | 134 KiB | — (cannot limit its window: sends uncompressed) |
+//! | decompressor (always a 15-bit window) | — (zlib-rs') | 46 KiB | 42 KiB |
 //!
 //! Why the decompressor is not sized to the agreed window: it would save
 //! nothing with these backends. zlib-rs 0.6 allocates a 32 KiB + 64 window
@@ -34,15 +36,15 @@
 //!
 //! ## Per idle connection
 //!
-//! | mode | zlib-rs | miniz_oxide |
-//! |---|---|---|
-//! | context takeover both ways (default policy) | 420 KiB | 356 KiB |
-//! | context takeover, memLevel 1 | 309 KiB | 356 KiB |
-//! | context takeover, server window 9 bits, memLevel 1 | 183 KiB | 42 KiB (not compressing) |
-//! | `server_no_context_takeover` (compressor pooled) | 48.5 KiB | 44 KiB |
-//! | `client_no_context_takeover` (decompressor pooled) | 374 KiB | 314 KiB |
-//! | no context takeover both ways (both pooled) | **0.2 KiB** + pool (2 states ≈ 417 KiB shared: 2.3 KiB/conn at 200 conns) | 0.2 KiB + pool |
-//! | no context takeover both ways, pool disabled | 0.2 KiB | 0.2 KiB |
+//! | mode | native compressor (default) | zlib-rs | miniz_oxide |
+//! |---|---|---|---|
+//! | context takeover both ways (default policy) | 150 KiB | 420 KiB | 356 KiB |
+//! | context takeover, memLevel 1 | 149 KiB | 309 KiB | 356 KiB |
+//! | context takeover, server window 9 bits, memLevel 1 | 151 KiB | 183 KiB | 42 KiB (not compressing) |
+//! | `server_no_context_takeover` (compressor pooled) | 44.6 KiB | 48.5 KiB | 44 KiB |
+//! | `client_no_context_takeover` (decompressor pooled) | 100 KiB | 374 KiB | 314 KiB |
+//! | no context takeover both ways (both pooled) | 0.0 KiB + pool | **0.2 KiB** + pool (2 states ≈ 417 KiB shared: 2.3 KiB/conn at 200 conns) | 0.2 KiB + pool |
+//! | no context takeover both ways, pool disabled | 0.0 KiB | 0.2 KiB | 0.2 KiB |
 //!
 //! ## Context hibernation (default)
 //!
