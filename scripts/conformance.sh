@@ -326,59 +326,82 @@ expected_results() {
     esac
 }
 
-part_autobahn_server() {
-    install_autobahn
-    local d="$OUT/autobahn-server"
-    rm -rf "$d" && mkdir -p "$d"
-    # shellcheck disable=SC2086
-    start_serve "$d/wsx-serve.log" ${WSX_AB_SERVE_FLAGS:-}
+# ab_fuzzingclient DIR AGENT URL: wstest's fuzzingclient, every case,
+# against the server AGENT at URL (spec and logs in DIR), within
+# WSX_AB_TIMEOUT; says so when it times out or fails.
+ab_fuzzingclient() {
+    local d="$1" rc=0 limit="${WSX_AB_TIMEOUT:-2400}"
     cat >"$d/spec.json" <<EOF
 { "options": {"failByDrop": false}, "outdir": "./reports",
-  "servers": [{"agent": "wsx", "url": "ws://127.0.0.1:$SERVE_PORT"}],
+  "servers": [{"agent": "$2", "url": "$3"}],
   "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
 EOF
-    log "autobahn fuzzingclient -> wsx serve ${WSX_AB_SERVE_FLAGS:-}on port $SERVE_PORT (all cases; 10-20 min)"
-    local rc=0 limit
-    limit="${WSX_AB_TIMEOUT:-2400}"
     (cd "$d" && timeout "$limit" "$P/venv-ab/bin/wstest" -m fuzzingclient -s spec.json) >"$d/wstest.log" 2>&1 || rc=$?
     if [ $rc = 124 ]; then
         echo "wstest fuzzingclient hit the time limit of $limit s (WSX_AB_TIMEOUT); it writes its reports only at the end, so every case counts as missing. Last case started: $(grep 'Running test case' "$d/wstest.log" | tail -n 1)"
     elif [ $rc != 0 ]; then
         echo "wstest exited $rc (see $d/wstest.log)"
     fi
+}
+
+# ab_fuzzingserver DIR PORT: wstest's fuzzingserver, every case, on
+# 127.0.0.1:PORT in the background (its pid in AB_PID; spec and log in
+# DIR); returns 1 if it does not listen within 60 s.
+ab_fuzzingserver() {
+    local d="$1"
+    cat >"$d/spec.json" <<EOF
+{ "options": {"failByDrop": false}, "outdir": "./reports",
+  "url": "ws://127.0.0.1:$2",
+  "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
+EOF
+    (cd "$d" && exec "$P/venv-ab/bin/wstest" -m fuzzingserver -s spec.json -u 0) >"$d/wstest.log" 2>&1 &
+    AB_PID=$!
+    wait_port "$2" 60 && kill -0 "$AB_PID" 2>/dev/null
+}
+
+# ab_client_exit NAME RC CLIENT_LOG DIR: says why the Autobahn client NAME
+# failed (exit status RC of its run under WSX_AB_TIMEOUT).
+ab_client_exit() {
+    if [ "$2" = 124 ]; then
+        echo "$1 hit the time limit of ${WSX_AB_TIMEOUT:-2400} s (WSX_AB_TIMEOUT); last case started: $(grep 'Running test case' "$4/wstest.log" | tail -n 1)"
+    elif [ "$2" != 0 ]; then
+        echo "$1 exited $2; last lines:"
+        tail -n 15 "$3"
+    fi
+}
+
+# ab_results DIR AGENT ROLE RESULT_FILE: checks the reports of DIR's run for
+# AGENT (peers/ab_check.py) and writes its RESULT lines to RESULT_FILE.
+ab_results() {
+    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$1/spec.json" "$2" autobahn "$3" | tee "$1/check.txt" || true
+    grep '^RESULT' "$1/check.txt" >"$4"
+}
+
+part_autobahn_server() {
+    install_autobahn
+    local d="$OUT/autobahn-server"
+    rm -rf "$d" && mkdir -p "$d"
+    # shellcheck disable=SC2086
+    start_serve "$d/wsx-serve.log" ${WSX_AB_SERVE_FLAGS:-}
+    log "autobahn fuzzingclient -> wsx serve ${WSX_AB_SERVE_FLAGS:-}on port $SERVE_PORT (all cases; 10-20 min)"
+    ab_fuzzingclient "$d" wsx "ws://127.0.0.1:$SERVE_PORT"
     kill -0 "$SERVE_PID" 2>/dev/null || echo "NOTE: wsx serve is no longer running after the run (crashed?); see $d/wsx-serve.log"
     stop "$SERVE_PID"
-    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$d/spec.json" wsx autobahn "fuzzingclient -> wsx serve" \
-        | tee "$d/check.txt" || true
-    grep '^RESULT' "$d/check.txt" > "$OUT/autobahn-server.result"
+    ab_results "$d" wsx "fuzzingclient -> wsx serve" "$OUT/autobahn-server.result"
 }
 
 part_autobahn_client() {
     install_autobahn
-    local d="$OUT/autobahn-client" port pid rc=0 limit
+    local d="$OUT/autobahn-client" port rc=0
     rm -rf "$d" && mkdir -p "$d"
     port="$(free_port)"
-    cat >"$d/spec.json" <<EOF
-{ "options": {"failByDrop": false}, "outdir": "./reports",
-  "url": "ws://127.0.0.1:$port",
-  "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
-EOF
-    (cd "$d" && exec "$P/venv-ab/bin/wstest" -m fuzzingserver -s spec.json -u 0) >"$d/wstest.log" 2>&1 &
-    pid=$!
-    wait_port "$port" 60 || { tail "$d/wstest.log"; die "wstest fuzzingserver did not listen on $port"; }
+    ab_fuzzingserver "$d" "$port" || { tail "$d/wstest.log"; die "wstest fuzzingserver did not listen on $port"; }
     log "autobahn fuzzingserver on port $port <- wsx autobahn-client (all cases; 10-20 min)"
-    limit="${WSX_AB_TIMEOUT:-2400}"
-    timeout "$limit" "$WSX" autobahn-client --url "ws://127.0.0.1:$port" --agent wsx >"$d/wsx-client.log" 2>&1 || rc=$?
-    if [ $rc = 124 ]; then
-        echo "wsx autobahn-client hit the time limit of $limit s (WSX_AB_TIMEOUT); last case started: $(grep 'Running test case' "$d/wstest.log" | tail -n 1)"
-    elif [ $rc != 0 ]; then
-        echo "wsx autobahn-client exited $rc; last lines:"; tail -n 15 "$d/wsx-client.log"
-    fi
+    timeout "${WSX_AB_TIMEOUT:-2400}" "$WSX" autobahn-client --url "ws://127.0.0.1:$port" --agent wsx >"$d/wsx-client.log" 2>&1 || rc=$?
+    ab_client_exit "wsx autobahn-client" $rc "$d/wsx-client.log" "$d"
     sleep 1
-    stop "$pid"
-    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$d/spec.json" wsx autobahn "wsx autobahn-client -> fuzzingserver" \
-        | tee "$d/check.txt" || true
-    grep '^RESULT' "$d/check.txt" > "$OUT/autobahn-client.result"
+    stop "$AB_PID"
+    ab_results "$d" wsx "wsx autobahn-client -> fuzzingserver" "$OUT/autobahn-client.result"
     [ $rc = 0 ] || printf 'RESULT\tautobahn\twsx autobahn-client exit status\t0\t1\n' >> "$OUT/autobahn-client.result"
 }
 
@@ -500,17 +523,26 @@ tt_example() {
 # port_taken PORT: does something accept connections on 127.0.0.1:PORT?
 port_taken() { wait_port "$1" 0.2; }
 
+# tt_ab_start DIR RESULT_FILE ROLE EXAMPLE PORT WHOSE: the start of both
+# tt-autobahn parts: a fresh DIR, a failing RESULT for ROLE until the
+# checker replaces it, tokio-tungstenite's EXAMPLE built (TT_BIN) and its
+# fixed PORT (WHOSE address it is) free; else says why and returns 1.
+tt_ab_start() {
+    rm -rf "$1" && mkdir -p "$1"
+    printf 'RESULT\tautobahn\t%s\t0\t1\n' "$3" >"$2"
+    tt_example "$4" || return 1
+    if port_taken "$5"; then
+        echo "FAIL 127.0.0.1:$5 ($6) is taken by another program"
+        return 1
+    fi
+}
+
 part_tt_autobahn_server() {
     install_autobahn
     local d="$OUT/tt-autobahn-server" res="$OUT/tt-autobahn-server.result" port="$TT_AB_SERVER_PORT"
-    local pid rc=0 limit
-    rm -rf "$d" && mkdir -p "$d"
-    printf 'RESULT\tautobahn\t%s\t0\t1\n' "$TT_AB_SERVER_ROLE" >"$res" # until the checker replaces it
-    tt_example autobahn-server || return 0
-    if port_taken "$port"; then
-        echo "FAIL 127.0.0.1:$port (the address in the autobahn-server example's source) is taken by another program"
-        return 0
-    fi
+    local pid
+    tt_ab_start "$d" "$res" "$TT_AB_SERVER_ROLE" autobahn-server "$port" \
+        "the address in the autobahn-server example's source" || return 0
     RUST_LOG=info "$TT_BIN" >"$d/server.log" 2>&1 &
     pid=$!
     if ! wait_log "$d/server.log" "Listening on: 127.0.0.1:$port" 1 30 || ! kill -0 "$pid" 2>/dev/null; then
@@ -518,63 +550,30 @@ part_tt_autobahn_server() {
         tail -n 20 "$d/server.log"
         return 0
     fi
-    cat >"$d/spec.json" <<EOF
-{ "options": {"failByDrop": false}, "outdir": "./reports",
-  "servers": [{"agent": "tokio-tungstenite-autobahn-server", "url": "ws://127.0.0.1:$port"}],
-  "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
-EOF
     log "autobahn fuzzingclient -> tokio-tungstenite 0.30's autobahn-server example on port $port (all cases; 10-20 min)"
-    limit="${WSX_AB_TIMEOUT:-2400}"
-    (cd "$d" && timeout "$limit" "$P/venv-ab/bin/wstest" -m fuzzingclient -s spec.json) >"$d/wstest.log" 2>&1 || rc=$?
-    if [ $rc = 124 ]; then
-        echo "wstest fuzzingclient hit the time limit of $limit s (WSX_AB_TIMEOUT); it writes its reports only at the end, so every case counts as missing. Last case started: $(grep 'Running test case' "$d/wstest.log" | tail -n 1)"
-    elif [ $rc != 0 ]; then
-        echo "wstest exited $rc (see $d/wstest.log)"
-    fi
+    ab_fuzzingclient "$d" tokio-tungstenite-autobahn-server "ws://127.0.0.1:$port"
     kill -0 "$pid" 2>/dev/null || echo "NOTE: the autobahn-server example is no longer running after the run (crashed?); see $d/server.log"
     stop "$pid"
-    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$d/spec.json" tokio-tungstenite-autobahn-server autobahn \
-        "$TT_AB_SERVER_ROLE" | tee "$d/check.txt" || true
-    grep '^RESULT' "$d/check.txt" >"$res" || true
+    ab_results "$d" tokio-tungstenite-autobahn-server "$TT_AB_SERVER_ROLE" "$res" || true
 }
 
 part_tt_autobahn_client() {
     install_autobahn
     local d="$OUT/tt-autobahn-client" res="$OUT/tt-autobahn-client.result" port="$TT_AB_CLIENT_PORT"
-    local pid rc=0 limit
-    rm -rf "$d" && mkdir -p "$d"
-    printf 'RESULT\tautobahn\t%s\t0\t1\n' "$TT_AB_CLIENT_ROLE" >"$res" # until the checker replaces it
-    tt_example autobahn-client || return 0
-    if port_taken "$port"; then
-        echo "FAIL 127.0.0.1:$port (the fuzzingserver address in the autobahn-client example's source) is taken by another program"
-        return 0
-    fi
-    cat >"$d/spec.json" <<EOF
-{ "options": {"failByDrop": false}, "outdir": "./reports",
-  "url": "ws://127.0.0.1:$port",
-  "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {} }
-EOF
-    (cd "$d" && exec "$P/venv-ab/bin/wstest" -m fuzzingserver -s spec.json -u 0) >"$d/wstest.log" 2>&1 &
-    pid=$!
-    if ! wait_port "$port" 60 || ! kill -0 "$pid" 2>/dev/null; then
+    local rc=0
+    tt_ab_start "$d" "$res" "$TT_AB_CLIENT_ROLE" autobahn-client "$port" \
+        "the fuzzingserver address in the autobahn-client example's source" || return 0
+    if ! ab_fuzzingserver "$d" "$port"; then
         echo "FAIL wstest fuzzingserver did not listen on $port:"
         tail -n 20 "$d/wstest.log"
         return 0
     fi
     log "autobahn fuzzingserver on port $port <- tokio-tungstenite 0.30's autobahn-client example (all cases; 15-25 min)"
-    limit="${WSX_AB_TIMEOUT:-2400}"
-    RUST_LOG=info timeout "$limit" "$TT_BIN" >"$d/client.log" 2>&1 || rc=$?
-    if [ $rc = 124 ]; then
-        echo "the autobahn-client example hit the time limit of $limit s (WSX_AB_TIMEOUT); last case started: $(grep 'Running test case' "$d/wstest.log" | tail -n 1)"
-    elif [ $rc != 0 ]; then
-        echo "the autobahn-client example exited $rc; last lines:"
-        tail -n 15 "$d/client.log"
-    fi
+    RUST_LOG=info timeout "${WSX_AB_TIMEOUT:-2400}" "$TT_BIN" >"$d/client.log" 2>&1 || rc=$?
+    ab_client_exit "the autobahn-client example" $rc "$d/client.log" "$d"
     sleep 1
-    stop "$pid"
-    "$P/venv-ab/bin/python" "$HERE/ab_check.py" "$d/spec.json" Tungstenite autobahn "$TT_AB_CLIENT_ROLE" \
-        | tee "$d/check.txt" || true
-    grep '^RESULT' "$d/check.txt" >"$res" || true
+    stop "$AB_PID"
+    ab_results "$d" Tungstenite "$TT_AB_CLIENT_ROLE" "$res" || true
     [ $rc = 0 ] || printf 'RESULT\tautobahn\ttokio-tungstenite 0.30 example autobahn-client exit status\t0\t1\n' >>"$res"
 }
 

@@ -46,12 +46,18 @@ fn kept_context_holds_state_no_context_returns_it() {
     assert!(!dec.holds_state(), "decompressor back in the pool");
 }
 
-#[test]
-fn pool_is_shared_and_bounded() {
-    let cfg = DeflateConfig::default()
+/// No context takeover either way (every state goes back to the pool after
+/// each message), with a pool of `capacity`.
+fn no_context_both_ways(capacity: usize) -> DeflateConfig {
+    DeflateConfig::default()
         .with_server_no_context_takeover(true)
         .with_client_no_context_takeover(true)
-        .with_pool_capacity(3);
+        .with_pool_capacity(capacity)
+}
+
+#[test]
+fn pool_is_shared_and_bounded() {
+    let cfg = no_context_both_ways(3);
     let factory = PerMessageDeflateServer::new(cfg.clone());
     let pool = factory.pool().clone();
     let server = ServerNegotiator::new().with(factory);
@@ -99,10 +105,7 @@ fn pool_is_shared_and_bounded() {
 #[test]
 fn separately_built_factories_share_the_process_pool() {
     // A capacity no other test here uses: the pool is this test's alone.
-    let cfg = DeflateConfig::default()
-        .with_server_no_context_takeover(true)
-        .with_client_no_context_takeover(true)
-        .with_pool_capacity(5);
+    let cfg = no_context_both_ways(5);
     let a = PerMessageDeflateServer::new(cfg.clone());
     let b = PerMessageDeflateServer::new(cfg.clone());
     let pool = a.pool().clone();

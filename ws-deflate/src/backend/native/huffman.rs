@@ -159,8 +159,8 @@ pub(super) const LENGTH_CODE: [u8; 256] = {
         }
         code += 1;
     }
-    // 258 has a code of its own (285), not 284's last extra value.
-    t[255] = 28;
+    // 258 gets code 28 (symbol 285), not 284's last extra value: code 28
+    // comes last in the loop and overwrites it.
     t
 };
 
