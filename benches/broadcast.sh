@@ -176,6 +176,8 @@ declare -A CMD
 add() { NAMES+=("$1"); CMD[$1]="$2"; }
 add wsx-broadcast "$WSX serve --broadcast --listen 127.0.0.1:0 --server-no-context-takeover --deflate-level 6"
 add wsx "$WSX serve --broadcast --listen 127.0.0.1:0"
+add wsx-l6 "$WSX serve --broadcast --listen 127.0.0.1:0 --deflate-level 6"
+add wsx-l9 "$WSX serve --broadcast --listen 127.0.0.1:0 --deflate-level 9"
 add node-ws "node $ROOT/benches/peers/broadcast_ws.js 0"
 add node-ws-nct "node $ROOT/benches/peers/broadcast_ws.js 0 --server-no-context-takeover"
 add python-websockets "$PEERS/venv-ws/bin/python $ROOT/benches/peers/broadcast_websockets.py 0"

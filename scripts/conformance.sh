@@ -282,7 +282,9 @@ expected_results() {
         node) printf '%s\n' \
             $'node\tclient -> wsx serve\t1' \
             $'node\twsx client -> server\t1' \
-            $'node\thibernation: client -> wsx serve\t1' ;;
+            $'node\thibernation: client -> wsx serve\t1' \
+            $'node\t'"$BCAST_LABEL"$'\t28' \
+            $'node\t'"$BCAST_LABEL --deflate-level 6 --broadcast-cohorts 2"$'\t28' ;;
         chromium) printf '%s\n' \
             $'chromium\ttest page -> wsx serve\t1' \
             $'chromium\tdemo page (GET /)\t1' \
@@ -420,6 +422,16 @@ part_node() {
         | tee "$OUT/node.out" || true
     NODE_PATH="$P/node/node_modules" "$P/venv-ws/bin/python" "$HERE/hibernate_check.py" --wsx "$WSX" --peer node \
         | tee -a "$OUT/node.out" || true
+    # Broadcast cohorts: websockets and ws members joining a room in waves
+    # (peers/broadcast_check.py), at the default policy and at level 6 with
+    # at most 2 cohorts (so that the third wave merges two).
+    local flags
+    for flags in "" "--deflate-level 6 --broadcast-cohorts 2"; do
+        # shellcheck disable=SC2086
+        NODE_PATH="$P/node/node_modules" timeout 300 "$P/venv-ws/bin/python" "$HERE/broadcast_check.py" \
+            --wsx "$WSX" --flags "$flags" --label "$BCAST_LABEL${flags:+ $flags}" \
+            | tee -a "$OUT/node.out" || true
+    done
     grep '^RESULT' "$OUT/node.out" > "$OUT/node.result"
 }
 
@@ -800,6 +812,8 @@ part_deflate_frame() {
 # (the room check counts 4 × (REDIS_N + 1) + 5: negotiation on every client
 # and the two second-room ones, the messages of every client, one order,
 # the second room on each process)
+BCAST_LABEL='broadcast cohorts: websockets + Node ws members -> wsx serve --broadcast'
+
 REDIS_N=3    # receivers per process (besides the sender)
 REDIS_M=150  # messages per sender
 REDIS_ROOM_LABEL='websockets clients -> 2 redis_fanout processes + redis-server: one room'

@@ -106,6 +106,15 @@ pub struct WebSocket<S> {
 }
 
 impl<S> WebSocket<S> {
+    /// What a broadcast group needs to serve this connection from a
+    /// cohort ([`crate::broadcast::Subscription::attach`]).
+    pub(crate) fn cohort_ticket(
+        &mut self,
+        seat: std::sync::Arc<crate::proto::cohort::Seat>,
+    ) -> Option<(ws_ext_core::EncodingKey, ws_ext_core::SendStack)> {
+        self.conn.send.cohort_ticket(seat)
+    }
+
     /// Wrap a connection whose opening handshake is already done. Bytes
     /// read past the end of the handshake go in `leftover`.
     pub fn from_parts(

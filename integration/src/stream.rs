@@ -94,6 +94,15 @@ pub struct WebSocketStream<S> {
 }
 
 impl<S> WebSocketStream<S> {
+    /// What a broadcast group needs to serve this connection from a
+    /// cohort ([`crate::broadcast::Subscription::attach`]).
+    pub(crate) fn cohort_ticket(
+        &mut self,
+        seat: std::sync::Arc<crate::proto::cohort::Seat>,
+    ) -> Option<(ws_ext_core::EncodingKey, ws_ext_core::SendStack)> {
+        self.conn.send.cohort_ticket(seat)
+    }
+
     /// Wrap a connection whose opening handshake is already done (by us, or
     /// by hyper/axum: pass the negotiated extensions and subprotocol). Bytes
     /// that were read past the end of the handshake go in `leftover`.

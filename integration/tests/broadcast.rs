@@ -198,10 +198,11 @@ async fn mixed_recipients_all_get_every_message_in_order() {
     for (i, p) in prepared.iter().enumerate() {
         assert_eq!(p.encodings(), 2, "message {i}: plain + one compressed");
         assert_eq!(
-            p.fallback_encodings(),
+            p.cohort_encodings(),
             1,
-            "message {i}: the context-takeover one"
+            "message {i}: the context-takeover one, by its cohort"
         );
+        assert_eq!(p.fallback_encodings(), 0, "message {i}");
     }
 }
 

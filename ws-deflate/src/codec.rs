@@ -21,7 +21,7 @@ use bytes::Bytes;
 use tracing::trace;
 use ws_ext_core::{Decoder, Encoder, EncodingKey, ExtensionError, Frame, OpCode, RsvBits};
 
-use crate::backend::{BackendError, BACKEND, SYNC_TRAILER};
+use crate::backend::{BackendError, Compressor, BACKEND, SYNC_TRAILER};
 use crate::state::{CompressorSlot, DecompressorSlot};
 
 /// Strip the sync-flush trailer of a final frame's output. Nothing at all
@@ -163,25 +163,57 @@ impl Encoder for PmdEncoder {
     /// `client_no_context_takeover`) every message is compressed from an
     /// empty window by a compressor that goes back to the pool after it:
     /// the output depends on the message and the settings only. The key
-    /// names them all: the backend, level, window bits, memLevel,
+    /// names them all: the compressor, level, window bits, memLevel,
     /// threshold, `skip_if_not_smaller`, and whether compression is on at
     /// all. With context takeover: `None`.
     fn shared_key(&self) -> Option<EncodingKey> {
-        if !self.slot.is_per_message() {
-            return None;
-        }
-        let p = self.slot.params();
-        Some(EncodingKey::new(format!(
-            "{};nct;backend={};l={};w={};m={};t={};s={};on={}",
+        self.slot.is_per_message().then(|| self.key("nct"))
+    }
+
+    /// With context takeover for our direction: the same settings as
+    /// [`Encoder::shared_key`] names. A compressor that starts from an
+    /// empty window refers only to what it compressed since, so its
+    /// frames are valid for every peer that received exactly them.
+    fn cohort_key(&self) -> Option<EncodingKey> {
+        (!self.slot.is_per_message()).then(|| self.key("ctx"))
+    }
+
+    fn fresh(&self) -> Option<Box<dyn Encoder>> {
+        Some(Box::new(PmdEncoder::new(
             self.name,
-            BACKEND,
+            self.slot.fresh(),
+            self.policy,
+        )))
+    }
+
+    /// The compressor goes back to the pool, with its window: the next
+    /// message starts from an empty one (what a peer that keeps its window
+    /// can always decode).
+    fn reset(&mut self) {
+        if self.message.is_none() {
+            self.slot.forget();
+        }
+    }
+}
+
+impl PmdEncoder {
+    /// The canonical text of our settings, for the sharing keys.
+    fn key(&self, mode: &str) -> EncodingKey {
+        let p = self.slot.params();
+        let compressor = match p.compressor {
+            Compressor::Native => "native",
+            Compressor::Zlib => BACKEND,
+        };
+        EncodingKey::new(format!(
+            "{};{mode};backend={compressor};l={};w={};m={};t={};s={};on={}",
+            self.name,
             p.level,
             p.window_bits,
             p.mem_level,
             self.policy.threshold,
             u8::from(self.policy.skip_if_not_smaller),
             u8::from(self.policy.enabled),
-        )))
+        ))
     }
 }
 

@@ -209,11 +209,9 @@ impl DeflateConfig {
     /// takeover at level 1 (the default: 522 B, ~5–8 µs *per recipient*,
     /// ~420 KiB of compressor per busy connection, 14 KiB hibernated), the
     /// preset sends ~8% more bytes for 1/30th of the CPU at 100
-    /// recipients. `wsx ratio --fanout 100` prints this view: for one chat
-    /// message (200 B–4 KiB) to 100 recipients, this preset costs ~20 µs
-    /// of compression, 55 KiB sent and 4.6 MiB of server heap for the 100
-    /// busy connections; context takeover at level 1 ~590 µs, 51 KiB,
-    /// 41 MiB; at level 6 ~3100 µs, 36 KiB, 41 MiB. (The 46 KiB per busy
+    /// recipients, if each recipient compressed for itself (`wsx::broadcast`
+    /// now serves context-takeover members from cohorts instead, see
+    /// [`DeflateConfig::broadcast_cohorts`]). (The 46 KiB per busy
     /// connection left here is the decompressor of the client's direction,
     /// which keeps its context; hibernation packs it. Add
     /// `client_no_context_takeover` to drop it too, at some cost in
@@ -221,15 +219,48 @@ impl DeflateConfig {
     ///
     /// The cost of resetting: each message is compressed without the
     /// history of the earlier ones, so small similar messages (chat JSON)
-    /// compress worse than with context takeover; on the other hand the
-    /// server keeps no compressor per connection (state is pooled between
-    /// messages). `wsx serve --broadcast --server-no-context-takeover
+    /// compress worse than with context takeover: on `benches/broadcast.sh`
+    /// (1000 receivers, chat JSON) 540 B per delivery against 350 B for
+    /// [`DeflateConfig::broadcast_cohorts`] at the same CPU. What it buys:
+    /// sharing that nothing can break (every recipient with the same
+    /// settings shares every frame, whatever it was sent before, in any
+    /// number of groups), and no compressor per connection at all.
+    /// `wsx serve --broadcast --server-no-context-takeover
     /// --deflate-level 6`.
     pub fn broadcast() -> Self {
         Self {
             level: 6,
             server_no_context_takeover: true,
             ..Self::fastest()
+        }
+    }
+
+    /// For servers whose sends are mostly broadcasts (`wsx::broadcast`):
+    /// level 6 with context takeover. A broadcast group serves members
+    /// with context takeover from *cohorts* (members that were sent the
+    /// same messages share one compressor, run once per message for all
+    /// of them), so the level's cost is paid once per message per cohort
+    /// while its bytes, and context takeover's, are saved once per
+    /// recipient. A member in a cohort holds no compressor of its own.
+    ///
+    /// Measured with `benches/broadcast.sh` (1000 receivers, a tenth
+    /// joining half-way, chat JSON of 200 B–4 KiB; `benches/RESULTS.md`,
+    /// "Broadcast", run 7): 4.5 µs of server CPU and 350 B per delivery,
+    /// against 4.1 µs / 540 B for [`DeflateConfig::broadcast`], 4.4 µs /
+    /// 395 B for the default (level 1, also served by cohorts), Python
+    /// websockets' `broadcast()` 44.6 µs / 387 B and Node ws' `send`
+    /// loop 134 µs / 353 B.
+    ///
+    /// When not to use it: a member that leaves its cohort (it missed a
+    /// message under `DropOldest`, or was sent a message of its own)
+    /// compresses for itself at level 6 until the next cohort starts;
+    /// connections in several groups, or that get many direct messages,
+    /// do better with [`DeflateConfig::broadcast`]. `wsx serve
+    /// --broadcast --deflate-level 6`.
+    pub fn broadcast_cohorts() -> Self {
+        Self {
+            level: 6,
+            ..Self::default()
         }
     }
 }

@@ -83,6 +83,29 @@ impl CompressorSlot {
         }
     }
 
+    /// Forget the history and hold nothing: the compressor (if any) goes
+    /// back to the pool and a hibernated window is dropped. The next
+    /// message starts from an empty window, which any receiver can decode.
+    pub(crate) fn forget(&mut self) {
+        self.archive = None;
+        if let Some(d) = self.state.take() {
+            self.pool.put_deflater(d);
+        }
+    }
+
+    /// A slot with the same settings, pool and hibernation, holding
+    /// nothing.
+    pub(crate) fn fresh(&self) -> Self {
+        Self {
+            state: None,
+            params: self.params,
+            per_message: self.per_message,
+            pool: self.pool.clone(),
+            hibernates: self.hibernates,
+            archive: None,
+        }
+    }
+
     /// Between messages, on a quiet connection: pack the window and give
     /// the compressor back to the pool. The next [`CompressorSlot::get`]
     /// primes a pooled compressor with the window again. Does nothing

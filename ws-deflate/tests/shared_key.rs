@@ -1,5 +1,7 @@
 //! `Encoder::shared_key` / `SendStack::encode_detached`: which negotiated
-//! permessage-deflate send halves may share their encoded messages.
+//! permessage-deflate send halves may share their encoded messages; and
+//! `Encoder::cohort_key` / `fresh` / `reset`: which may be served by one
+//! context-takeover compressor (a broadcast cohort).
 
 use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
 use ws_ext_core::{
@@ -63,6 +65,8 @@ fn settings_that_change_the_bytes_change_the_key() {
         base.clone().with_mem_level(4),
         base.clone().with_compress_threshold(64),
         base.clone().with_skip_if_not_smaller(false),
+        base.clone()
+            .with_compressor(ws_deflate::backend::Compressor::Zlib),
     ] {
         let o = key(other.clone()).unwrap();
         assert_ne!(o, k, "{other:?}");
@@ -103,4 +107,68 @@ fn empty_stack_is_plain_and_only_whole_messages_are_detached() {
     assert!(plain.encode_detached(partial).is_err());
     let ping = Frame::new(true, OpCode::Ping, "p");
     assert!(plain.encode_detached(ping).is_err());
+}
+
+#[test]
+fn context_takeover_servers_have_a_cohort_key_and_no_shared_key() {
+    let (ctx, _, c_tx) = pair(DeflateConfig::default(), DeflateConfig::default());
+    let key = ctx.cohort_key().expect("context takeover: cohorts");
+    assert!(key.as_str().starts_with("permessage-deflate;ctx;"), "{key}");
+    let (ctx2, _, _) = pair(DeflateConfig::default(), DeflateConfig::default());
+    assert_eq!(ctx2.cohort_key(), Some(key.clone()));
+    // Per-message compressors share whole frames instead.
+    let (nct, _, _) = pair(DeflateConfig::broadcast(), DeflateConfig::default());
+    assert_eq!(nct.cohort_key(), None);
+    // Another window is another key.
+    let (w12, _, _) = pair(
+        DeflateConfig::default().with_server_max_window_bits(Some(12)),
+        DeflateConfig::default(),
+    );
+    assert_ne!(w12.cohort_key(), Some(key));
+    assert!(SendStack::default().cohort_key().is_none());
+    // (A client's key exists too: the integration layer keeps clients out.)
+    assert!(c_tx.cohort_key().is_some());
+}
+
+/// One fresh stack's frames, written in order, are valid for every peer
+/// with the same key whatever it received before: here a peer whose own
+/// connection already carried other compressed messages.
+#[test]
+fn a_fresh_stacks_frames_decode_at_any_peer_that_gets_all_of_them() {
+    let (mut own, mut rx, _) = pair(DeflateConfig::default(), DeflateConfig::default());
+    // The peer's window fills with this connection's own messages.
+    for i in 100..110 {
+        let f = own.encode(chat(i)).unwrap();
+        assert_eq!(rx.decode(f, 1 << 20).unwrap().payload, chat(i).payload);
+    }
+    let mut cohort = own.fresh().expect("a fresh stack");
+    let mut sizes = Vec::new();
+    for i in 0..10 {
+        let f = cohort.encode(chat(i)).unwrap();
+        sizes.push(f.payload.len());
+        assert_eq!(
+            rx.decode(f, 1 << 20).unwrap().payload,
+            chat(i).payload,
+            "{i}"
+        );
+    }
+    // It keeps its own context: later messages refer to earlier ones.
+    assert!(sizes[9] * 2 < sizes[0], "{sizes:?}");
+    // The connection's own stack, reset, is valid again after them.
+    own.reset();
+    let f = own.encode(chat(200)).unwrap();
+    assert_eq!(rx.decode(f, 1 << 20).unwrap().payload, chat(200).payload);
+}
+
+#[test]
+fn reset_forgets_the_history() {
+    let (mut a, _, _) = pair(DeflateConfig::default(), DeflateConfig::default());
+    let first = a.encode(chat(1)).unwrap();
+    let again = a.encode(chat(1)).unwrap();
+    assert!(
+        again.payload.len() < first.payload.len() / 2,
+        "context kept"
+    );
+    a.reset();
+    assert_eq!(a.encode(chat(1)).unwrap(), first, "as from a fresh stack");
 }

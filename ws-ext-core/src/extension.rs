@@ -72,6 +72,42 @@ pub trait Encoder: Send {
     fn shared_key(&self) -> Option<EncodingKey> {
         None
     }
+
+    /// Whether connections with equal keys can be served by **one**
+    /// encoder of this kind that keeps history (a *cohort*: members of a
+    /// broadcast group that were sent the same messages), and under which
+    /// key.
+    ///
+    /// `Some(key)` promises:
+    /// - [`Encoder::fresh`] gives an encoder with these settings and no
+    ///   history;
+    /// - an encoder with no history (fresh, or just [`Encoder::reset`])
+    ///   writes output the peer can decode whatever it received before;
+    /// - so the frames that one encoder with `key` wrote for a run of whole
+    ///   messages, starting with no history, can be written by any
+    ///   connection with an equal key, in that order, as long as its peer
+    ///   receives no other data frame in between: the peer's state then
+    ///   follows that one encoder's.
+    ///
+    /// The key must name every setting that changes what the peer must be
+    /// able to decode (and, as for [`Encoder::shared_key`], what changes
+    /// the bytes). `None` (the default): no cohorts.
+    fn cohort_key(&self) -> Option<EncodingKey> {
+        None
+    }
+
+    /// A new encoder with the same settings and no history (for a cohort,
+    /// [`Encoder::cohort_key`]). `None` (the default): cannot.
+    fn fresh(&self) -> Option<Box<dyn Encoder>> {
+        None
+    }
+
+    /// Forget the history: the next message is encoded as by a
+    /// [`fresh`](Encoder::fresh) encoder, so that it is valid for the peer
+    /// whatever the peer received before (a connection leaving or joining
+    /// a cohort). Releases what state it can. Called only between
+    /// messages. Does nothing by default.
+    fn reset(&mut self) {}
 }
 
 /// What makes two encoders' output for a message identical: an opaque,

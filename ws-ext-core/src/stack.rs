@@ -125,6 +125,42 @@ impl SendStack {
         Some(EncodingKey::new(parts.join(", ")))
     }
 
+    /// The key under which this stack can be served by one shared stack
+    /// that keeps history, a cohort ([`Encoder::cohort_key`]): the keys of
+    /// its encoders in order, joined by `", "`; `None` for an empty stack
+    /// (nothing to keep: use [`SendStack::encoding_key`]) or if any encoder
+    /// cannot.
+    pub fn cohort_key(&self) -> Option<EncodingKey> {
+        if self.encoders.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::with_capacity(self.encoders.len());
+        for e in &self.encoders {
+            parts.push(e.cohort_key()?.as_str().to_owned());
+        }
+        Some(EncodingKey::new(parts.join(", ")))
+    }
+
+    /// A stack of [fresh](Encoder::fresh) encoders with the same settings
+    /// and no history, or `None` if any encoder cannot make one.
+    pub fn fresh(&self) -> Option<SendStack> {
+        let encoders = self
+            .encoders
+            .iter()
+            .map(|e| e.fresh())
+            .collect::<Option<Vec<_>>>()?;
+        Some(SendStack { encoders })
+    }
+
+    /// Let every encoder forget its history ([`Encoder::reset`]): the
+    /// next message is valid for the peer whatever it received before.
+    /// Call only between messages.
+    pub fn reset(&mut self) {
+        for e in &mut self.encoders {
+            e.reset();
+        }
+    }
+
     /// Encode a whole message sent in one frame (text or binary, `fin`
     /// set) for sharing: the result may be written as-is by every
     /// connection whose stack has the same [`SendStack::encoding_key`], and

@@ -193,6 +193,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "POLICY", default_value = "drop-oldest",
           value_parser = ["drop-oldest", "close-1008", "close-1013"])]
     pub broadcast_overflow: String,
+    /// With --broadcast: the most cohorts per room and setting. Connections
+    /// with context takeover that were sent the same messages share one
+    /// compressor (a cohort), run once per message; late joiners, and
+    /// connections that missed a message, start new cohorts, and beyond N
+    /// the smallest are merged (their members start afresh). 0: no
+    /// cohorts (each such connection compresses every message itself).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(0..=1024))]
+    pub broadcast_cohorts: u32,
 }
 
 #[derive(Debug, Args)]
@@ -374,9 +383,10 @@ pub struct RatioArgs {
     pub conns: u32,
     /// Also print the fan-out view (table only): one message to N
     /// recipients (`wsx serve --broadcast`), per setting: server compress
-    /// CPU per message (paid once when the setting shares its output,
-    /// i.e. with --server-no-context-takeover; N times with context
-    /// takeover), bytes sent and server heap for the N connections.
+    /// CPU per message (paid once: with --server-no-context-takeover one
+    /// frame serves everyone; with context takeover one compressor serves
+    /// each cohort of recipients that were sent the same messages), bytes
+    /// sent and server heap for the N connections.
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
     pub fanout: Option<u32>,

@@ -2,7 +2,8 @@
 //! binary message received on a path is sent, unchanged, to every
 //! connection open on that path, the sender included; each connection
 //! drains its own bounded queue ([`wsx::broadcast::serve_member`]), so a slow reader never
-//! delays the room.
+//! delays the room. Connections with context takeover are served from
+//! the room's cohorts (`--broadcast-cohorts`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -42,7 +43,9 @@ impl Rooms {
         };
         let config = BroadcastConfig::default()
             .with_queue_capacity(args.broadcast_queue as usize)
-            .with_overflow(overflow);
+            .with_overflow(overflow)
+            .with_cohorts(args.broadcast_cohorts > 0)
+            .with_max_cohorts(args.broadcast_cohorts as usize);
         Ok(Some(Rooms {
             config,
             rooms: Mutex::new(HashMap::new()),

@@ -856,8 +856,8 @@ async fn serve_broadcast_member_gets_messages_sent_right_after_it_opened() {
     }
 }
 
-/// `ratio --fanout N`: the fan-out view marks which settings share one
-/// compression among the recipients.
+/// `ratio --fanout N`: the fan-out view marks how one compression serves
+/// the recipients of each setting.
 #[test]
 fn ratio_fanout_shows_what_is_shared() {
     let out = ratio(&[
@@ -880,7 +880,13 @@ fn ratio_fanout_shows_what_is_shared() {
             .map(|l| l.split_whitespace().nth(2).unwrap_or("").to_owned())
             .collect()
     };
-    for (setting, want) in [("broadcast", "yes"), ("off", "yes"), ("default", "no")] {
+    // One frame for all (no context, or no compression); context
+    // takeover: one compressor per cohort.
+    for (setting, want) in [
+        ("broadcast", "frame"),
+        ("off", "frame"),
+        ("default", "cohort"),
+    ] {
         let got = shared(setting);
         assert!(!got.is_empty(), "{setting} missing:\n{view}");
         assert!(got.iter().all(|s| s == want), "{setting}: {got:?}\n{view}");

@@ -98,6 +98,7 @@
 //! ```
 
 pub mod close;
+pub(crate) mod cohort;
 pub(crate) mod connection;
 pub mod frame;
 pub mod handshake;

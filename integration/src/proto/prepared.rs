@@ -12,6 +12,7 @@ use tungstenite::Message;
 use ws_ext_core::{EncodingKey, Frame, OpCode, SendStack};
 
 use crate::error::Error;
+use crate::proto::cohort::{self, CohortFrame, CohortPos};
 use crate::proto::frame::encode_raw;
 
 /// A text or binary message prepared for sending to many connections.
@@ -42,7 +43,10 @@ pub struct PreparedMessage {
     payload: Bytes,
     /// Whole frames (header and payload), per key.
     frames: Mutex<Vec<(EncodingKey, Bytes)>>,
+    /// Whole frames written by broadcast cohorts' compressors.
+    cohort_frames: Mutex<Vec<CohortFrame>>,
     encodings: AtomicUsize,
+    cohort_encodings: AtomicUsize,
     fallbacks: AtomicUsize,
 }
 
@@ -70,7 +74,9 @@ impl PreparedMessage {
             opcode,
             payload,
             frames: Mutex::new(Vec::new()),
+            cohort_frames: Mutex::new(Vec::new()),
             encodings: AtomicUsize::new(0),
+            cohort_encodings: AtomicUsize::new(0),
             fallbacks: AtomicUsize::new(0),
         })
     }
@@ -86,8 +92,17 @@ impl PreparedMessage {
         self.encodings.load(Ordering::Relaxed)
     }
 
+    /// How many times a [`Broadcast`](crate::broadcast::Broadcast)
+    /// cohort's compressor encoded it: once per cohort of context-takeover
+    /// members it was sent to (see the [`broadcast`](crate::broadcast)
+    /// module).
+    pub fn cohort_encodings(&self) -> usize {
+        self.cohort_encodings.load(Ordering::Relaxed)
+    }
+
     /// How many connections encoded it on their own (their send stack
-    /// cannot share: context takeover, or the client role).
+    /// can share neither a frame nor a cohort's: the client role, a
+    /// connection outside a cohort, extensions that cannot share).
     pub fn fallback_encodings(&self) -> usize {
         self.fallbacks.load(Ordering::Relaxed)
     }
@@ -110,7 +125,7 @@ impl PreparedMessage {
         if let Some((_, b)) = frames.iter().find(|(k, _)| k == key) {
             return Ok(b.clone());
         }
-        let frame = Frame::new(true, self.opcode, self.payload.clone());
+        let frame = self.whole_frame();
         let frame = if stack.is_empty() {
             frame
         } else {
@@ -121,6 +136,32 @@ impl PreparedMessage {
         self.encodings.fetch_add(1, Ordering::Relaxed);
         frames.push((key.clone(), wire.clone()));
         Ok(wire)
+    }
+
+    /// The payload as one whole frame of its kind (text or binary).
+    pub(crate) fn whole_frame(&self) -> Frame {
+        Frame::new(true, self.opcode, self.payload.clone())
+    }
+
+    /// Hang frames written by cohorts' compressors on the message.
+    pub(crate) fn add_cohort_frames(&self, frames: Vec<CohortFrame>) {
+        if frames.is_empty() {
+            return;
+        }
+        self.cohort_encodings
+            .fetch_add(frames.len(), Ordering::Relaxed);
+        lock(&self.cohort_frames).extend(frames);
+    }
+
+    /// The cohort frame a connection with `key` at `pos` may write
+    /// ([`cohort::pick`]): its cohort, sequence number and bytes.
+    pub(crate) fn cohort_frame(
+        &self,
+        key: &EncodingKey,
+        pos: Option<CohortPos>,
+    ) -> Option<(u64, u64, Bytes)> {
+        let frames = lock(&self.cohort_frames);
+        cohort::pick(&frames, key, pos).map(|f| (f.cohort, f.seq, f.wire.clone()))
     }
 
     /// A connection encoded it on its own.

@@ -1,12 +1,15 @@
 //! The send side of the engine: messages to frames, through the extension
 //! stack, into an [`OutBuf`].
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tracing::trace;
 use tungstenite::Message;
 use ws_ext_core::{EncodingKey, Frame, OpCode, SendStack};
 
 use crate::error::Error;
+use crate::proto::cohort::{CohortPos, Seat};
 pub use crate::proto::frame::encode_raw;
 use crate::proto::frame::{FrameHeader, MAX_HEADER_LEN};
 use crate::proto::mask::apply_mask;
@@ -24,6 +27,20 @@ pub struct Sender {
     /// the first one (`None` until then, so connections that never send
     /// one hold nothing for it); the inner `None`: cannot share.
     shared_key: Option<Option<EncodingKey>>,
+    /// Broadcast cohorts ([`crate::proto::cohort`]).
+    cohort: CohortState,
+}
+
+/// A sender's place in broadcast cohorts.
+#[derive(Debug, Default)]
+struct CohortState {
+    /// Our cohort key, worked out on the first prepared message; the
+    /// inner `None`: cannot be in a cohort.
+    key: Option<Option<EncodingKey>>,
+    /// The cohort whose frames we write, and the next one's number.
+    pos: Option<CohortPos>,
+    /// Our group's view of our cohort, told when we join or leave.
+    seat: Option<Arc<Seat>>,
 }
 
 impl Sender {
@@ -33,6 +50,7 @@ impl Sender {
             role,
             stack,
             shared_key: None,
+            cohort: CohortState::default(),
         }
     }
 
@@ -55,9 +73,10 @@ impl Sender {
     }
 
     /// Queue a prepared message: its shared frame for our key (encoded
-    /// now if no connection with that key encoded it yet), or, when we
-    /// cannot share, the message encoded the ordinary way. `true` when
-    /// the shared frame was used.
+    /// now if no connection with that key encoded it yet), or the frame a
+    /// broadcast cohort we may follow wrote for it
+    /// ([`crate::proto::cohort`]), or else the message encoded the
+    /// ordinary way. `true` when a shared or cohort frame was used.
     pub fn encode_prepared(
         &mut self,
         msg: &PreparedMessage,
@@ -66,12 +85,16 @@ impl Sender {
         if self.shared_key.is_none() {
             self.shared_key = Some(self.compute_key());
         }
-        let Some(Some(key)) = &self.shared_key else {
+        let wire = match &self.shared_key {
+            Some(Some(key)) => Some(msg.shared_frame(key, &mut self.stack)?),
+            _ => self.cohort_frame(msg),
+        };
+        let Some(wire) = wire else {
             msg.note_fallback();
+            // Leaves our cohort, if any (`encode_frame`).
             self.encode_message(msg.message().clone(), out)?;
             return Ok(false);
         };
-        let wire = msg.shared_frame(key, &mut self.stack)?;
         trace!(len = wire.len(), "shared frame out");
         if out.by_reference(wire.len()) {
             out.push_bytes(wire);
@@ -80,6 +103,70 @@ impl Sender {
             out.commit(wire.len());
         }
         Ok(true)
+    }
+
+    /// What a broadcast group needs to serve this connection from a
+    /// cohort: our cohort key and a fresh send stack like ours (`None`:
+    /// we cannot be in one: a client, a stack that shares whole frames
+    /// instead, or extensions without cohorts). Remembers `seat`, the
+    /// group's view of our cohort, to keep it up to date.
+    pub(crate) fn cohort_ticket(&mut self, seat: Arc<Seat>) -> Option<(EncodingKey, SendStack)> {
+        if self.role != Role::Server || self.shared_key().is_some() {
+            return None;
+        }
+        let key = self.stack.cohort_key()?;
+        let fresh = self.stack.fresh()?;
+        if let Some(pos) = self.cohort.pos {
+            seat.set(pos.cohort);
+        }
+        self.cohort.seat = Some(seat);
+        Some((key, fresh))
+    }
+
+    /// The cohort frame of `msg` we may write, if any; joins or follows
+    /// its cohort.
+    fn cohort_frame(&mut self, msg: &PreparedMessage) -> Option<Bytes> {
+        if self.cohort.key.is_none() {
+            self.cohort.key = Some(match self.role {
+                Role::Server => self.stack.cohort_key(),
+                Role::Client => None,
+            });
+        }
+        let Some(Some(key)) = &self.cohort.key else {
+            return None;
+        };
+        let (cohort, seq, wire) = msg.cohort_frame(key, self.cohort.pos)?;
+        let follows = self
+            .cohort
+            .pos
+            .is_some_and(|p| p.cohort == cohort && p.next == seq);
+        if !follows {
+            // Joining at a cohort's first frame: our own encoder's history
+            // is no longer the peer's, and it is not used while we follow.
+            self.stack.reset();
+            trace!(cohort, "joined a broadcast cohort");
+        }
+        self.cohort.pos = Some(CohortPos {
+            cohort,
+            next: seq + 1,
+        });
+        if let Some(seat) = &self.cohort.seat {
+            if seat.get() != cohort {
+                seat.set(cohort);
+            }
+        }
+        Some(wire)
+    }
+
+    /// Stop following a cohort: the peer gets a data frame of ours. Our
+    /// encoder has had no history since we joined, so its output is valid.
+    fn leave_cohort(&mut self) {
+        if let Some(pos) = self.cohort.pos.take() {
+            trace!(cohort = pos.cohort, "left the broadcast cohort");
+            if let Some(seat) = &self.cohort.seat {
+                seat.leave(pos.cohort);
+            }
+        }
     }
 
     /// Let the extensions release rebuildable state (the connection is
@@ -126,6 +213,9 @@ impl Sender {
 
     /// Pass a frame through the extensions and queue it.
     pub fn encode_frame(&mut self, frame: Frame, out: &mut OutBuf) -> Result<(), Error> {
+        if frame.opcode.is_data() {
+            self.leave_cohort();
+        }
         let frame = if self.stack.is_empty() {
             frame
         } else {

@@ -59,6 +59,9 @@ pub struct Memory {
     pub busy: f64,
     /// After `hibernate()` on both halves.
     pub hibernated: f64,
+    /// What the busy send half (the compressor) holds: what a broadcast
+    /// member served by a cohort does not hold (its send half is reset).
+    pub send_busy: f64,
 }
 
 /// One (input, setting) measurement.
@@ -445,17 +448,28 @@ fn memory(cfg: &DeflateConfig, frames: &[Frame], conns: usize) -> Result<Option<
         held.push((tx, rx));
     }
     let busy = heap::in_use();
-    for (tx, rx) in &mut held {
-        tx.hibernate();
+    // The receive halves first, then the send halves: the difference is
+    // what a busy send half holds beyond its hibernated self.
+    for (_, rx) in &mut held {
         rx.hibernate();
     }
+    let rx_hibernated = heap::in_use();
+    for (tx, _) in &mut held {
+        tx.hibernate();
+    }
     let hibernated = heap::in_use();
+    // And then nothing at all in the send halves (a cohort member's).
+    for (tx, _) in &mut held {
+        tx.reset();
+    }
+    let tx_none = heap::in_use();
     drop(held);
     let per_conn = |after: usize, before: usize| after.saturating_sub(before) as f64 / conns as f64;
-    Ok(match (before, busy, hibernated) {
-        (Some(b), Some(u), Some(h)) => Some(Memory {
+    Ok(match (before, busy, rx_hibernated, hibernated, tx_none) {
+        (Some(b), Some(u), Some(r), Some(h), Some(n)) => Some(Memory {
             busy: per_conn(u, b),
             hibernated: per_conn(h, b),
+            send_busy: per_conn(r, n),
         }),
         _ => None,
     })

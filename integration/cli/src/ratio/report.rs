@@ -97,8 +97,9 @@ the cache pressure of a busy server (for messages up to a few KiB typically 2-3x
 /// The fan-out view (`--fanout N`): one message to `n` recipients. A
 /// setting whose server direction resets per message
 /// (`server_no_context_takeover`) is compressed once and shared
-/// (`wsx::broadcast`); one with context takeover once per recipient. CPU
-/// uses the many-connection figure when measured.
+/// (`wsx::broadcast`); one with context takeover once per cohort (the
+/// recipients that were sent the same messages: one here), whose members
+/// hold no compressor. CPU uses the many-connection figure when measured.
 pub fn fanout(rows: &[Row], settings: &[Setting], n: usize) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -116,27 +117,36 @@ pub fn fanout(rows: &[Row], settings: &[Setting], n: usize) -> String {
             .iter()
             .find(|st| st.name == r.setting)
             .and_then(|st| st.cfg.as_ref());
-        // No compression shares the plain frame; no context shares too.
+        // No compression shares the plain frame; no context shares too;
+        // context takeover is compressed once per cohort.
         let shared = cfg.is_none_or(|c| c.server_no_context_takeover);
         let once = r.ctx.map_or(r.hot.compress, |c| c.compress);
-        let comp = if shared { once } else { once * n as f64 };
+        // A cohort's members hold no compressor: one busy one for all.
+        let heap = r.mem.map(|m| {
+            let each = if shared { m.busy } else { m.busy - m.send_busy };
+            let cohort = if shared { 0.0 } else { m.send_busy };
+            (each * n as f64 + cohort) / (1 << 20) as f64
+        });
         let _ = writeln!(
             s,
             "{:<18} {:<10} {:>7} {:>12.1} {:>12.1} {:>12}",
             r.input,
             r.setting,
-            if shared { "yes" } else { "no" },
-            comp,
+            if shared { "frame" } else { "cohort" },
+            once,
             r.wire_per_msg() * n as f64 / 1024.0,
-            opt(r.mem.map(|m| m.busy * n as f64 / (1 << 20) as f64), 1),
+            opt(heap, 1),
         );
     }
     let _ = writeln!(
         s,
-        "\nshared = compressed once for every recipient with the same settings (server_no_context_takeover, or no \
-compression); otherwise once per recipient.\n\
-comp µs = server compression CPU for one message to all {n}; KiB sent = wire bytes to all {n}; heap MiB = server heap \
-of {n} busy connections (busy KiB x {n}; hibernation brings context takeover down to hib KiB x {n})."
+        "\nshared = how one compression serves every recipient: frame = the same frame for every recipient with the \
+same settings (server_no_context_takeover, or no compression); cohort = context takeover, one compressor for every \
+recipient that was sent the same messages (wsx::broadcast cohorts: everyone who joined before the first message, say; \
+late joiners, members that missed a message or were sent one of their own start new cohorts).\n\
+comp µs = server compression CPU for one message to all {n} (one cohort); KiB sent = wire bytes to all {n}; heap MiB \
+= server heap of {n} busy connections (a cohort member holds its decompressor but no compressor: (busy - send) KiB \
+x {n}, plus the cohort's one compressor)."
     );
     s
 }

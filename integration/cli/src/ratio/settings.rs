@@ -117,7 +117,8 @@ pub fn all() -> Vec<Setting> {
         with("no-ctx-l1", nct(1)),
         // Fan-out (`wsx::broadcast`): the server's output is shared by
         // every recipient, so its CPU is paid once per message, its bytes
-        // once per recipient.
+        // once per recipient. (`level6` is `DeflateConfig::broadcast_cohorts`:
+        // context takeover, served by cohorts.)
         with("broadcast", DeflateConfig::broadcast()),
         // The zlib-family backend compiled in, for comparison (`zlib1` was
         // the default before the native compressor).

@@ -50,6 +50,8 @@
 //! # }
 //! ```
 
+mod cohorts;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -66,6 +68,7 @@ use tungstenite::Message;
 use crate::error::Error;
 pub use crate::proto::prepared::PreparedMessage;
 use crate::stream::WebSocketStream;
+use cohorts::{Cohorts, MemberCohort};
 
 /// What a full member queue does with the next message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +115,20 @@ pub struct BroadcastConfig {
     /// Default 30 s (gorilla/websocket's chat example gives a whole write
     /// 10 s).
     pub stall_timeout: Option<Duration>,
+    /// Serve members whose compressor keeps history (context takeover)
+    /// from cohorts: one compressor per group of members that were sent
+    /// the same messages, run once per message by [`Broadcast::send`]
+    /// (see the module docs). Members must be
+    /// [attached](Subscription::attach) ([`serve_member`] does it).
+    /// Default `true`; `false`: each such member compresses every message
+    /// itself.
+    pub cohorts: bool,
+    /// The most cohorts per key (at least 1). Members in none (new
+    /// members, members that missed a message or sent one of their own)
+    /// start a new cohort at the next send; beyond this many, the smallest
+    /// cohorts are merged into the new one, whose members start afresh
+    /// (the next message loses their history's ratio). Default 4.
+    pub max_cohorts: usize,
 }
 
 impl Default for BroadcastConfig {
@@ -120,6 +137,8 @@ impl Default for BroadcastConfig {
             queue_capacity: 64,
             overflow: Overflow::DropOldest,
             stall_timeout: Some(Duration::from_secs(30)),
+            cohorts: true,
+            max_cohorts: 4,
         }
     }
 }
@@ -143,6 +162,20 @@ impl BroadcastConfig {
     #[must_use]
     pub fn with_stall_timeout(mut self, stall_timeout: Option<Duration>) -> Self {
         self.stall_timeout = stall_timeout;
+        self
+    }
+
+    /// Sets [`cohorts`](Self::cohorts).
+    #[must_use]
+    pub fn with_cohorts(mut self, cohorts: bool) -> Self {
+        self.cohorts = cohorts;
+        self
+    }
+
+    /// Sets [`max_cohorts`](Self::max_cohorts) (0 counts as 1).
+    #[must_use]
+    pub fn with_max_cohorts(mut self, max_cohorts: usize) -> Self {
+        self.max_cohorts = max_cohorts.max(1);
         self
     }
 }
@@ -173,6 +206,7 @@ struct Queue {
     id: u64,
     state: Mutex<QueueState>,
     notify: Notify,
+    cohort: MemberCohort,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -183,15 +217,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 struct Group {
     config: BroadcastConfig,
-    members: Mutex<Vec<Arc<Queue>>>,
+    members: Mutex<Members>,
     next_id: AtomicU64,
+}
+
+/// The members' queues and the cohorts serving them.
+#[derive(Debug, Default)]
+struct Members {
+    queues: Vec<Arc<Queue>>,
+    cohorts: Cohorts,
 }
 
 impl Drop for Group {
     /// The last handle is gone: wake every member so it sees
     /// [`Delivery::Ended`] once its queue is empty.
     fn drop(&mut self) {
-        for q in lock(&self.members).iter() {
+        for q in lock(&self.members).queues.iter() {
             q.notify.notify_one();
         }
     }
@@ -207,11 +248,14 @@ pub struct Broadcast {
 impl Broadcast {
     /// An empty group.
     pub fn new(config: BroadcastConfig) -> Self {
-        let config = config.clone().with_queue_capacity(config.queue_capacity);
+        let config = config
+            .clone()
+            .with_queue_capacity(config.queue_capacity)
+            .with_max_cohorts(config.max_cohorts);
         Broadcast {
             group: Arc::new(Group {
                 config,
-                members: Mutex::new(Vec::new()),
+                members: Mutex::new(Members::default()),
                 next_id: AtomicU64::new(0),
             }),
         }
@@ -229,8 +273,9 @@ impl Broadcast {
             id: self.group.next_id.fetch_add(1, Ordering::Relaxed),
             state: Mutex::new(QueueState::default()),
             notify: Notify::new(),
+            cohort: MemberCohort::default(),
         });
-        lock(&self.group.members).push(queue.clone());
+        lock(&self.group.members).queues.push(queue.clone());
         Subscription {
             queue,
             group: Arc::downgrade(&self.group),
@@ -240,7 +285,14 @@ impl Broadcast {
 
     /// Members now.
     pub fn len(&self) -> usize {
-        lock(&self.group.members).len()
+        lock(&self.group.members).queues.len()
+    }
+
+    /// Cohorts now (see [`BroadcastConfig::cohorts`]): how many times a
+    /// message sent now would be compressed for the members that keep
+    /// context.
+    pub fn cohorts(&self) -> usize {
+        lock(&self.group.members).cohorts.len()
     }
 
     /// No member.
@@ -257,7 +309,12 @@ impl Broadcast {
         let cap = self.group.config.queue_capacity;
         let mut report = SendReport::default();
         let mut members = lock(&self.group.members);
-        members.retain(|q| {
+        let Members { queues, cohorts } = &mut *members;
+        if self.group.config.cohorts {
+            let seats = queues.iter().map(|q| &q.cohort);
+            cohorts.prepare(seats, self.group.config.max_cohorts, &msg);
+        }
+        queues.retain(|q| {
             let mut st = lock(&q.state);
             if st.closed.is_some() {
                 return false;
@@ -266,6 +323,8 @@ impl Broadcast {
                 match self.group.config.overflow {
                     Overflow::DropOldest => {
                         st.items.pop_front();
+                        // It misses a message: out of its cohort.
+                        q.cohort.seat.set(0);
                         st.dropped += 1;
                         report.dropped_oldest += 1;
                     }
@@ -382,12 +441,32 @@ impl Subscription {
     pub fn closed(&self) -> Option<CloseCode> {
         lock(&self.queue.state).closed
     }
+
+    /// Tell the group which connection drains this subscription, so that
+    /// it can serve it from a cohort if its compressor keeps history
+    /// ([`BroadcastConfig::cohorts`]). `true`: it can (a server connection
+    /// with permessage-deflate and context takeover). Call once, before
+    /// writing what [`Subscription::recv`] gives to `ws`
+    /// ([`serve_member`] does); without it, such a connection compresses
+    /// every message itself. Attaching one connection to several groups
+    /// gives cohorts to the last one only.
+    pub fn attach<S>(&self, ws: &mut WebSocketStream<S>) -> bool {
+        ws.cohort_ticket(self.queue.cohort.seat.clone())
+            .is_some_and(|(key, template)| self.queue.cohort.attach(key, template))
+    }
+
+    /// [`Subscription::attach`] for a [`blocking`](crate::blocking)
+    /// connection.
+    pub fn attach_blocking<S>(&self, ws: &mut crate::blocking::WebSocket<S>) -> bool {
+        ws.cohort_ticket(self.queue.cohort.seat.clone())
+            .is_some_and(|(key, template)| self.queue.cohort.attach(key, template))
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(g) = self.group.upgrade() {
-            lock(&g.members).retain(|q| q.id != self.queue.id);
+            lock(&g.members).queues.retain(|q| q.id != self.queue.id);
         }
     }
 }
@@ -455,6 +534,7 @@ where
     F: FnMut(Message),
     D: FnMut(&PreparedMessage, bool),
 {
+    member.attach(ws);
     let limit = ws_write_limit(ws);
     // How much was still to write when the stall clock last (re)started.
     let mut stalled_at: Option<usize> = None;
