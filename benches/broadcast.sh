@@ -23,11 +23,17 @@
 # (broadcast_load.rs has the details).
 #
 # Servers (each a separate process, started once, kept across the runs):
+#   wsx-cohorts        `wsx serve --broadcast --deflate-level 6`:
+#                      DeflateConfig::broadcast_cohorts(), context takeover,
+#                      each message compressed once per cohort (members that
+#                      were sent the same messages: here the early members
+#                      and the late joiners)
 #   wsx-broadcast      `wsx serve --broadcast --server-no-context-takeover
 #                      --deflate-level 6`: DeflateConfig::broadcast(), each
-#                      message compressed once for all members
+#                      message compressed once for all members, without
+#                      context
 #   wsx                `wsx serve --broadcast` at its default deflate policy
-#                      (level 1, context takeover: one compression per member)
+#                      (level 1, context takeover: served by cohorts too)
 #   node-ws            benches/peers/broadcast_ws.js: ws 8, a loop of
 #                      `client.send(data, { binary })`, `perMessageDeflate:
 #                      true` (ws's defaults: level 6, 15-bit windows, context
@@ -42,7 +48,7 @@
 #                      windows, memLevel 5, level 6, context takeover)
 # Runs are interleaved A B C ... A B C over ROUNDS rounds (after WARMUP
 # warm-up rounds, left out of the medians). Ratios are "server /
-# wsx-broadcast" (> 1: the server costs more, or sends more, than wsx).
+# wsx-cohorts" (> 1: the server costs more, or sends more, than wsx).
 #
 #   benches/broadcast.sh                                   # defaults below
 #   RECEIVERS=1000 ROUNDS=5 benches/broadcast.sh
@@ -174,10 +180,9 @@ msgs_for() { # N: messages per run
 NAMES=()
 declare -A CMD
 add() { NAMES+=("$1"); CMD[$1]="$2"; }
+add wsx-cohorts "$WSX serve --broadcast --listen 127.0.0.1:0 --deflate-level 6"
 add wsx-broadcast "$WSX serve --broadcast --listen 127.0.0.1:0 --server-no-context-takeover --deflate-level 6"
 add wsx "$WSX serve --broadcast --listen 127.0.0.1:0"
-add wsx-l6 "$WSX serve --broadcast --listen 127.0.0.1:0 --deflate-level 6"
-add wsx-l9 "$WSX serve --broadcast --listen 127.0.0.1:0 --deflate-level 9"
 add node-ws "node $ROOT/benches/peers/broadcast_ws.js 0"
 add node-ws-nct "node $ROOT/benches/peers/broadcast_ws.js 0 --server-no-context-takeover"
 add python-websockets "$PEERS/venv-ws/bin/python $ROOT/benches/peers/broadcast_websockets.py 0"

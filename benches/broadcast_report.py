@@ -6,7 +6,7 @@
 Reads OUT/meta.json, OUT/runs.jsonl (one line per load run) and
 OUT/failed.jsonl. Prints, per receiver count, the medians per server of
 server CPU per delivery, wire bytes per delivery, deliveries/s and fan-out
-time, and the ratios of every server to wsx-broadcast. Warm-up runs (round
+time, and the ratios of every server to wsx-cohorts. Warm-up runs (round
 <= 0) are left out. Exits 1 if any server failed or any run failed (errors,
 mismatches, missing deliveries, timeout), 0 otherwise.
 """
@@ -17,18 +17,21 @@ import sys
 import report_io
 
 OUT = report_io.out_dir("broadcast")
-REF = "wsx-broadcast"
+REF = "wsx-cohorts"
 meta = report_io.meta(OUT)
 runs = report_io.jsonl(OUT, "runs.jsonl")
 failed_servers = report_io.failed_servers(OUT)
 names = [s["name"] for s in meta["servers"]]
 
 CONFIG = {
+    "wsx-cohorts": "`wsx serve --broadcast --deflate-level 6` (= `DeflateConfig::broadcast_cohorts()`: level 6, "
+                   "15-bit windows, context takeover; each message compressed once per cohort of members that "
+                   "were sent the same messages)",
     "wsx-broadcast": "`wsx serve --broadcast --server-no-context-takeover --deflate-level 6` "
                      "(= `DeflateConfig::broadcast()`: level 6, no server context takeover, "
                      "each message compressed once for all members)",
     "wsx": "`wsx serve --broadcast` (default policy: level 1, 15-bit windows, context takeover, "
-           "so each message is compressed once per member)",
+           "served by cohorts too)",
     "node-ws": "ws %s, loop of `client.send(data, { binary })`, `perMessageDeflate: true` "
                "(ws's defaults: level 6, memLevel 8, 15-bit windows, context takeover)" % meta.get("ws", "?"),
     "node-ws-nct": "ws %s, the same with `perMessageDeflate: { serverNoContextTakeover: true }` "
@@ -105,7 +108,7 @@ for n in ns:
                   anyrow["msgs"], c["distinct"], c["min"], c["max"], c["mean"], c["p50"], c["binary"],
                   anyrow["deliv"]))
     print("| server | server CPU µs / delivery | (schedstat) | wire B / delivery | compressed | deliveries/s | "
-          "fan-out p50 / p99 ms | CPU vs wsx-broadcast | bytes vs wsx-broadcast | ok runs |")
+          "fan-out p50 / p99 ms | CPU vs %s | bytes vs %s | ok runs |" % (REF, REF))
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         r = rows[name]

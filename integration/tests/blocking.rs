@@ -371,3 +371,64 @@ fn blocking_servers_share_a_prepared_message() {
     }
     server.join().unwrap();
 }
+
+/// Broadcast cohorts on blocking server connections: two context-takeover
+/// connections attached to one group are served by one compressor (each
+/// message compressed once for both), byte-exact; a no-context one cannot
+/// be attached (it shares whole frames instead).
+#[test]
+fn blocking_members_are_served_by_a_cohort() {
+    use wsx::broadcast::{BroadcastConfig, Delivery};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let ctx = ServerConfig::default();
+    let nct = ServerConfig::default()
+        .with_deflate(Some(DeflateConfig::broadcast()))
+        .unwrap();
+    let server = thread::spawn(move || {
+        let room = wsx::Broadcast::new(BroadcastConfig::default().with_queue_capacity(256));
+        let mut members = Vec::new();
+        for cfg in [&ctx, &ctx, &nct] {
+            let (tcp, _) = listener.accept().unwrap();
+            members.push((blocking::accept_with(tcp, cfg).unwrap(), room.subscribe()));
+        }
+        let attached: Vec<bool> = members
+            .iter_mut()
+            .map(|(ws, sub)| sub.attach_blocking(ws))
+            .collect();
+        assert_eq!(attached, [true, true, false]);
+        let mut prepared = Vec::new();
+        for m in payloads() {
+            let p = std::sync::Arc::new(wsx::PreparedMessage::new(m).unwrap());
+            room.send(p.clone());
+            prepared.push(p);
+        }
+        for (ws, sub) in &mut members {
+            while let Some(Delivery::Message(m)) = sub.try_recv() {
+                assert!(ws.write_prepared(&m).unwrap(), "a cohort or shared frame");
+            }
+            ws.flush().unwrap();
+        }
+        for p in &prepared {
+            assert_eq!(p.cohort_encodings(), 1, "one compression for the cohort");
+            assert_eq!(p.encodings(), 1, "one for the no-context member");
+            assert_eq!(p.fallback_encodings(), 0);
+        }
+        for (mut ws, _) in members {
+            ws.close(None).unwrap();
+            while ws.read().is_ok() {}
+        }
+    });
+    let mut clients: Vec<_> = (0..3)
+        .map(|_| blocking::connect_with(&url, &client_config()).unwrap().0)
+        .collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        for m in payloads() {
+            assert_eq!(c.read().unwrap(), m, "client {i}");
+        }
+    }
+    for c in &mut clients {
+        while c.read().is_ok() {}
+    }
+    server.join().unwrap();
+}

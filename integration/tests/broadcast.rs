@@ -2,30 +2,21 @@
 //! key and shared, mixed recipients, and a stalled recipient under both
 //! overflow policies.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{deflate_client, deflate_server, next_data, wait_members};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
-use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
-use ws_ext_core::{ClientNegotiator, ServerNegotiator};
+use ws_deflate::DeflateConfig;
 use wsx::broadcast::{serve_member, BroadcastConfig, MemberEnd, Overflow};
-use wsx::{Broadcast, ClientConfig, Message, PreparedMessage, ServerConfig, WebSocketConfig};
+use wsx::{Broadcast, Message, PreparedMessage, ServerConfig, WebSocketConfig};
 
 type Ends = mpsc::UnboundedReceiver<(usize, Result<MemberEnd, String>)>;
-
-fn deflate_server(cfg: DeflateConfig) -> ServerConfig {
-    ServerConfig::default()
-        .with_extensions(ServerNegotiator::new().with(PerMessageDeflateServer::new(cfg)))
-}
-
-fn deflate_client() -> ClientConfig {
-    ClientConfig::default().with_extensions(
-        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default())),
-    )
-}
 
 /// A server whose i-th accepted connection uses `configs[i]` and joins
 /// `room`; each member's end is reported on the returned channel.
@@ -54,17 +45,6 @@ fn server_on(listener: TcpListener, room: Broadcast, configs: Vec<ServerConfig>)
     (url, rx)
 }
 
-async fn wait_members(room: &Broadcast, n: usize) {
-    let t0 = Instant::now();
-    while room.len() < n {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "members never joined"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 fn messages(n: usize) -> Vec<Message> {
     (0..n)
         .map(|i| match i % 4 {
@@ -80,22 +60,6 @@ fn messages(n: usize) -> Vec<Message> {
             _ => Message::text(""),
         })
         .collect()
-}
-
-async fn next_data<S>(ws: &mut wsx::WebSocketStream<S>) -> Message
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message in time")
-            .expect("open")
-            .expect("no error");
-        if m.is_text() || m.is_binary() {
-            return m;
-        }
-    }
 }
 
 #[tokio::test]

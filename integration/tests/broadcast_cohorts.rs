@@ -3,30 +3,19 @@
 //! late joins, private messages of their own, merged cohorts and dropped
 //! messages (every client checks every message byte-exact, in order).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::sync::Arc;
+
+use common::{deflate_client, deflate_server, next_data, wait_members};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ws_deflate::{DeflateConfig, PerMessageDeflateClient, PerMessageDeflateServer};
-use ws_ext_core::{ClientNegotiator, ServerNegotiator};
+use ws_deflate::DeflateConfig;
 use wsx::broadcast::{BroadcastConfig, Delivery, Subscription};
-use wsx::{Broadcast, ClientConfig, Message, PreparedMessage, ServerConfig};
+use wsx::{Broadcast, Message, PreparedMessage};
 
 type Ws = wsx::WebSocketStream<tokio::net::TcpStream>;
-
-fn ctx_server() -> ServerConfig {
-    ServerConfig::default().with_extensions(
-        ServerNegotiator::new().with(PerMessageDeflateServer::new(DeflateConfig::default())),
-    )
-}
-
-fn deflate_client() -> ClientConfig {
-    ClientConfig::default().with_extensions(
-        ClientNegotiator::new().with(PerMessageDeflateClient::new(DeflateConfig::default())),
-    )
-}
 
 /// How the server runs one member.
 #[derive(Clone, Default)]
@@ -79,12 +68,8 @@ fn private_message(id: usize, n: usize) -> Message {
 
 /// The server side of one member: attach, then write what the group
 /// delivers (and private messages, per `plan`) until the peer goes.
-async fn member(mut ws: Ws, me: Subscription, id: usize, plan: Plan) {
+async fn member(mut ws: Ws, mut me: Subscription, id: usize, plan: Plan) {
     assert!(me.attach(&mut ws), "a context-takeover server connection");
-    run_member(ws, me, id, plan).await;
-}
-
-async fn run_member(mut ws: Ws, mut me: Subscription, id: usize, plan: Plan) {
     if let Some(mut gate) = plan.gate {
         let _ = gate.wait_for(|open| *open).await;
     }
@@ -117,7 +102,8 @@ async fn server(room: Broadcast, plans: Vec<Plan>) -> String {
             let (tcp, _) = listener.accept().await.unwrap();
             let room = room.clone();
             tokio::spawn(async move {
-                let ws = wsx::accept_with(tcp, &ctx_server()).await.unwrap();
+                let cfg = deflate_server(DeflateConfig::default()); // context takeover
+                let ws = wsx::accept_with(tcp, &cfg).await.unwrap();
                 let me = room.subscribe();
                 member(ws, me, id, plan).await;
             });
@@ -134,33 +120,6 @@ async fn connect(url: &str) -> wsx::WebSocketStream<wsx::MaybeTlsStream<tokio::n
         "context takeover negotiated: {ext}"
     );
     ws
-}
-
-async fn wait_members(room: &Broadcast, n: usize) {
-    let t0 = Instant::now();
-    while room.len() < n {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "members never joined"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn next_data<S>(ws: &mut wsx::WebSocketStream<S>) -> Message
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message in time")
-            .expect("open")
-            .expect("no error");
-        if m.is_text() || m.is_binary() {
-            return m;
-        }
-    }
 }
 
 fn send_all(room: &Broadcast, range: std::ops::Range<usize>) -> Vec<Arc<PreparedMessage>> {

@@ -13,7 +13,13 @@
 //! - [`EncodingKey`]: when a send stack's output for a message depends on
 //!   nothing but the message ([`Encoder::shared_key`]), a broadcaster
 //!   encodes the message once per key ([`SendStack::encode_detached`]) and
-//!   writes the same bytes to every connection with that key.
+//!   writes the same bytes to every connection with that key. When it
+//!   depends on the messages sent before (a compressor with context
+//!   takeover), [`Encoder::cohort_key`] says which connections one such
+//!   encoder ([`SendStack::fresh`]) can serve together, as long as each of
+//!   them writes all of its output in order (a *cohort*), and
+//!   [`SendStack::reset`] makes a connection's own encoder valid again
+//!   after it wrote another's frames.
 //!
 //! ## Processing order
 //! A response `foo, bar` means `bar(foo(data))` on send; the receiver undoes

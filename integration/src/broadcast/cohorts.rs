@@ -39,13 +39,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl MemberCohort {
     /// The connection can be in cohorts with `key`; `template` is a fresh
-    /// stack like its own. The first attachment stands.
+    /// stack like its own. The first attachment stands: `false` if an
+    /// earlier one gave another key.
     pub(super) fn attach(&self, key: EncodingKey, template: SendStack) -> bool {
-        if self.key.set(key).is_err() {
-            return false;
+        match self.key.set(key) {
+            Ok(()) => {
+                *lock(&self.template) = Some(template);
+                true
+            }
+            Err(key) => self.key.get() == Some(&key),
         }
-        *lock(&self.template) = Some(template);
-        true
     }
 
     /// Whether the connection was attached.

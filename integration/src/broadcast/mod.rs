@@ -14,21 +14,56 @@
 //! (no extension, or permessage-deflate with `server_no_context_takeover`,
 //! [`ws_deflate::DeflateConfig::broadcast`]), a prepared message is encoded
 //! once per distinct [`ws_ext_core::EncodingKey`] and the same bytes are
-//! queued on every such connection. A connection with context takeover
-//! (its compressor holds its own history) encodes the message itself: its
-//! peer gets exactly the message, only the compression work is not shared.
+//! queued on every such connection.
+//!
+//! ## Cohorts (context takeover)
+//! A server connection whose compressor keeps history (permessage-deflate
+//! with context takeover: the default, or
+//! [`ws_deflate::DeflateConfig::broadcast_cohorts`]) cannot share frames
+//! with every other connection, but it can with those that were sent the
+//! same messages: a **cohort**. The group keeps one compressor per cohort
+//! (a fresh send stack like its members'), compresses each message once
+//! per cohort at [`Broadcast::send`] time, in the group's order, and each
+//! member writes its cohort's frame. Its peer's inflater then follows the
+//! cohort's compressor exactly: context takeover's ratio at one
+//! compression per cohort, and a member in a cohort holds no compressor of
+//! its own.
+//!
+//! - Everyone attached before a send, and in no cohort, starts a new
+//!   cohort at that send (per [`EncodingKey`](ws_ext_core::EncodingKey)):
+//!   all the members that joined before a room's first message form one,
+//!   late joiners form another.
+//! - A member leaves its cohort when its peer's stream stops being the
+//!   cohort's: it missed a message ([`Overflow::DropOldest`]), or its
+//!   connection wrote a data message of its own (a direct `send`). It
+//!   resets its own compressor (what it compresses next refers to nothing
+//!   its peer lacks) and encodes for itself until the next cohort starts,
+//!   which it joins.
+//! - At most [`BroadcastConfig::max_cohorts`] cohorts per key: beyond, the
+//!   smallest are merged into the new one (their members start afresh).
+//! - Members must be [attached](Subscription::attach) (their connection
+//!   tells the group its settings); [`serve_member`] does it.
+//!
+//! What makes each frame valid for the peer that receives it is decided by
+//! the connection alone (it writes a cohort frame only at the cohort's
+//! start or right after the cohort's previous frame, with nothing of its
+//! own in between), whatever the group believes; the group's view only
+//! decides how many compressions it runs. Clients never share (every frame
+//! is masked), nor do extensions without a key (deflate-frame, mux): they
+//! encode every message themselves, which is always correct.
 //!
 //! ## Memory
 //! Every send goes to every member, so all the members' queues together
 //! refer to at most the last `queue_capacity` messages sent (each an
 //! [`Arc`] to one shared [`PreparedMessage`], which keeps its payload and
-//! one encoded frame per distinct key). A connection's write queue holds
+//! one encoded frame per distinct key and per cohort). The group holds at
+//! most `max_cohorts` compressors per key. A connection's write queue holds
 //! at most [`WebSocketConfig::write_buffer_size`](crate::WebSocketConfig::write_buffer_size)
 //! plus one frame: [`serve_member`] takes no delivery past it (large
 //! shared frames are queued by reference, not copied). So whatever the
 //! recipients do, memory is bounded by `queue_capacity` × (the largest
-//! message × (keys + 1)) + members × (write buffer + a few pointers per
-//! queued message).
+//! message × (keys + cohorts + 1)) + cohorts × one compressor + members ×
+//! (write buffer + a few pointers per queued message).
 //!
 //! ```no_run
 //! # async fn demo(listener: tokio::net::TcpListener, cfg: wsx::ServerConfig) {
@@ -445,11 +480,13 @@ impl Subscription {
     /// Tell the group which connection drains this subscription, so that
     /// it can serve it from a cohort if its compressor keeps history
     /// ([`BroadcastConfig::cohorts`]). `true`: it can (a server connection
-    /// with permessage-deflate and context takeover). Call once, before
+    /// with permessage-deflate and context takeover). Call it before
     /// writing what [`Subscription::recv`] gives to `ws`
-    /// ([`serve_member`] does); without it, such a connection compresses
-    /// every message itself. Attaching one connection to several groups
-    /// gives cohorts to the last one only.
+    /// ([`serve_member`] does); without it the group starts no cohort for
+    /// the connection, which then mostly compresses for itself. A
+    /// subscription serves one connection: attaching another one with
+    /// other settings later is refused (`false`). Attaching one
+    /// connection to several groups gives cohorts to the last one only.
     pub fn attach<S>(&self, ws: &mut WebSocketStream<S>) -> bool {
         ws.cohort_ticket(self.queue.cohort.seat.clone())
             .is_some_and(|(key, template)| self.queue.cohort.attach(key, template))

@@ -24,13 +24,17 @@ use crate::proto::frame::encode_raw;
 /// [`ws_deflate::DeflateConfig::broadcast`]) writes the frame encoded for
 /// that key: the first such connection encodes it, every later one with an
 /// equal key queues the same bytes (a [`Bytes`] clone, no copy, no
-/// compression). Every other connection (context takeover, whose
-/// compressor has seen its own history; or a client, which masks every
-/// frame with a fresh key) encodes the message the ordinary way: correct,
-/// just not shared ([`PreparedMessage::fallback_encodings`] counts them).
+/// compression). A server connection with context takeover writes the
+/// frame its broadcast cohort's compressor wrote for it, when it follows
+/// one (see [`crate::broadcast`]; [`PreparedMessage::cohort_encodings`]).
+/// Every other connection (context takeover outside a cohort; a client,
+/// which masks every frame with a fresh key) encodes the message the
+/// ordinary way: correct, just not shared
+/// ([`PreparedMessage::fallback_encodings`] counts them).
 ///
 /// The encoded frames are kept as long as the message lives: one per
-/// distinct key (in practice one or two: plain and compressed). A shared
+/// distinct key (in practice one or two: plain and compressed) and one per
+/// cohort it was sent to. A shared
 /// frame is queued by reference when the write queue would queue an
 /// ordinary payload of that size by reference (large frames, or a frame
 /// that starts an empty queue on a vectored socket); smaller ones are

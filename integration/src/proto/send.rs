@@ -27,7 +27,7 @@ pub struct Sender {
     /// the first one (`None` until then, so connections that never send
     /// one hold nothing for it); the inner `None`: cannot share.
     shared_key: Option<Option<EncodingKey>>,
-    /// Broadcast cohorts ([`crate::proto::cohort`]).
+    /// Broadcast cohorts (`proto::cohort`).
     cohort: CohortState,
 }
 
@@ -74,8 +74,8 @@ impl Sender {
 
     /// Queue a prepared message: its shared frame for our key (encoded
     /// now if no connection with that key encoded it yet), or the frame a
-    /// broadcast cohort we may follow wrote for it
-    /// ([`crate::proto::cohort`]), or else the message encoded the
+    /// broadcast cohort we may follow wrote for it (see
+    /// [`crate::broadcast`], "Cohorts"), or else the message encoded the
     /// ordinary way. `true` when a shared or cohort frame was used.
     pub fn encode_prepared(
         &mut self,
