@@ -11,9 +11,10 @@ use common::{deflate_client, deflate_server, next_data, wait_members};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ws_deflate::DeflateConfig;
+use ws_deflate::{DeflateConfig, DeflatePool, PerMessageDeflateServer};
+use ws_ext_core::ServerNegotiator;
 use wsx::broadcast::{BroadcastConfig, Delivery, Subscription};
-use wsx::{Broadcast, Message, PreparedMessage};
+use wsx::{Broadcast, Message, PreparedMessage, ServerConfig};
 
 type Ws = wsx::WebSocketStream<tokio::net::TcpStream>;
 
@@ -93,16 +94,21 @@ async fn member(mut ws: Ws, mut me: Subscription, id: usize, plan: Plan) {
     }
 }
 
-/// A server whose i-th accepted connection runs `plans[i]` in `room`.
+/// A server whose i-th accepted connection runs `plans[i]` in `room`,
+/// with permessage-deflate and context takeover.
 async fn server(room: Broadcast, plans: Vec<Plan>) -> String {
+    server_with(room, plans, deflate_server(DeflateConfig::default())).await
+}
+
+/// [`server`] with the caller's server config.
+async fn server_with(room: Broadcast, plans: Vec<Plan>, cfg: ServerConfig) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/room", listener.local_addr().unwrap());
     tokio::spawn(async move {
         for (id, plan) in plans.into_iter().enumerate() {
             let (tcp, _) = listener.accept().await.unwrap();
-            let room = room.clone();
+            let (room, cfg) = (room.clone(), cfg.clone());
             tokio::spawn(async move {
-                let cfg = deflate_server(DeflateConfig::default()); // context takeover
                 let ws = wsx::accept_with(tcp, &cfg).await.unwrap();
                 let me = room.subscribe();
                 member(ws, me, id, plan).await;
@@ -262,4 +268,49 @@ async fn a_member_that_misses_messages_still_decodes_the_rest() {
         got += 1;
     }
     assert_eq!(got + dropped, M, "every message arrived or was dropped");
+}
+
+/// A quiet group's cohort compressors hibernate (pack their window, go back
+/// to the pool) and the next messages, compressed by a restored one, still
+/// decode at every member.
+#[tokio::test]
+async fn a_quiet_groups_cohorts_hibernate_and_carry_on() {
+    const N: usize = 4;
+    let room = Broadcast::new(BroadcastConfig::default().with_queue_capacity(256));
+    let pool = DeflatePool::new(16);
+    let cfg = ServerConfig::default().with_extensions(
+        ServerNegotiator::new()
+            .with(PerMessageDeflateServer::new(DeflateConfig::default()).with_pool(pool.clone())),
+    );
+    let url = server_with(room.clone(), vec![Plan::default(); N], cfg).await;
+    let mut clients = Vec::new();
+    for _ in 0..N {
+        clients.push(connect(&url).await);
+    }
+    wait_members(&room, N).await;
+    send_all(&room, 0..30);
+    assert_eq!(
+        room.hibernate_if_idle(std::time::Duration::from_secs(60)),
+        0,
+        "not idle that long"
+    );
+    let (idle_before, _) = pool.idle();
+    assert_eq!(room.hibernate_if_idle(std::time::Duration::ZERO), 1);
+    // (Packing the window may leave the packer's compressor idle too.)
+    let (idle_after, _) = pool.idle();
+    assert!(
+        idle_after > idle_before,
+        "the cohort's compressor went back to the pool: {idle_before} -> {idle_after}"
+    );
+    send_all(&room, 30..60);
+    assert_eq!(pool.idle().0, idle_after - 1, "and came out again");
+    for (c, ws) in clients.iter_mut().enumerate() {
+        for n in 0..60 {
+            assert_eq!(
+                next_data(ws).await,
+                room_message(n),
+                "client {c} message {n}"
+            );
+        }
+    }
 }

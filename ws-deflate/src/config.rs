@@ -2,12 +2,8 @@
 //! context takeover, the size threshold, memory knobs, fallback offers.
 
 use crate::backend::Compressor;
+pub use crate::backend::{MAX_WINDOW_BITS, MIN_WINDOW_BITS};
 use crate::params::{ClientMaxWindowBits, OfferParams};
-
-/// The smallest window-bits value RFC 7692 allows.
-pub const MIN_WINDOW_BITS: u8 = 8;
-/// The largest window-bits value (a 32 KiB LZ77 window).
-pub const MAX_WINDOW_BITS: u8 = 15;
 
 /// Policy for permessage-deflate (and the legacy deflate-frame), in either
 /// role. Each field maps 1:1 to a `wsx` flag.

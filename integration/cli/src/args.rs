@@ -166,8 +166,10 @@ pub struct ServeArgs {
     pub close_timeout: u64,
     /// After SECS without a message either way, a compressed connection
     /// packs its LZ77 windows and gives its compressor and decompressor
-    /// back to a shared pool (a few KiB instead of ~420 KiB held; the next
-    /// message restores them). Decimals allowed; 0: never.
+    /// back to a shared pool (a few KiB instead of ~150 KiB held; the next
+    /// message restores them); with --broadcast, so do the cohort
+    /// compressors of a room where nothing was sent for SECS. Decimals
+    /// allowed; 0: never.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub hibernate_after: f64,
     /// Runtime worker threads (default: one per core).

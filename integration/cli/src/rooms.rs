@@ -80,6 +80,13 @@ impl Rooms {
         }
     }
 
+    /// Let the cohort compressors of the rooms where nothing was sent for
+    /// `after` hibernate ([`Broadcast::hibernate_if_idle`]); how many.
+    pub fn hibernate_idle(&self, after: std::time::Duration) -> usize {
+        let rooms: Vec<Broadcast> = lock(&self.rooms).values().cloned().collect();
+        rooms.iter().map(|r| r.hibernate_if_idle(after)).sum()
+    }
+
     /// How many rooms are open.
     #[cfg(test)]
     fn len(&self) -> usize {

@@ -55,14 +55,38 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let rooms = Rooms::from_args(&args)?;
     let deflate = &args.common.deflate;
     if rooms.is_some() && !deflate.no_deflate && !deflate.server_no_context_takeover {
-        info!(
-            "--broadcast with context takeover: each message is compressed once per \
-             connection; --server-no-context-takeover compresses it once for all"
-        );
+        if args.broadcast_cohorts == 0 {
+            info!(
+                "--broadcast with context takeover and --broadcast-cohorts 0: each message is \
+                 compressed once per connection; --server-no-context-takeover compresses it once \
+                 for all"
+            );
+        } else {
+            info!(
+                max_cohorts = args.broadcast_cohorts,
+                "--broadcast with context takeover: each message is compressed once per cohort \
+                 of connections that were sent the same messages"
+            );
+        }
     }
     let broadcast = rooms.is_some();
+    let hibernate_after = config.websocket.hibernate_after;
     let setup = Arc::new(Setup { config, rooms });
     let config = &setup.config;
+    if let (Some(after), Some(_)) = (hibernate_after, &setup.rooms) {
+        // Quiet rooms' cohort compressors hibernate as quiet connections do.
+        let setup = setup.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(after.max(Duration::from_millis(100)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Some(rooms) = &setup.rooms {
+                    rooms.hibernate_idle(after);
+                }
+            }
+        });
+    }
 
     let listener = TcpListener::bind(&args.listen)
         .await

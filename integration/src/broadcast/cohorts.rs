@@ -91,6 +91,16 @@ impl Cohorts {
         self.list.len()
     }
 
+    /// The group is quiet: every cohort's compressor packs its window and
+    /// goes back to the pool ([`SendStack::hibernate`]); the next message
+    /// primes one with the window again. How many cohorts there are.
+    pub(super) fn hibernate(&mut self) -> usize {
+        for c in &mut self.list {
+            c.stack.hibernate();
+        }
+        self.list.len()
+    }
+
     /// Before `msg` goes to `members`: bring the cohorts up to date (at
     /// most `max` per key), then encode `msg` once per cohort and hang the
     /// frames on it.

@@ -57,7 +57,10 @@
 //! refer to at most the last `queue_capacity` messages sent (each an
 //! [`Arc`] to one shared [`PreparedMessage`], which keeps its payload and
 //! one encoded frame per distinct key and per cohort). The group holds at
-//! most `max_cohorts` compressors per key. A connection's write queue holds
+//! most `max_cohorts` compressors per key, and none while it is quiet if
+//! something calls [`Broadcast::hibernate_if_idle`] (`wsx serve` does: a
+//! quiet room of one member then costs ~17 KiB of server memory instead
+//! of ~55). A connection's write queue holds
 //! at most [`WebSocketConfig::write_buffer_size`](crate::WebSocketConfig::write_buffer_size)
 //! plus one frame: [`serve_member`] takes no delivery past it (large
 //! shared frames are queued by reference, not copied). So whatever the
@@ -90,7 +93,7 @@ mod cohorts;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -261,6 +264,8 @@ struct Group {
 struct Members {
     queues: Vec<Arc<Queue>>,
     cohorts: Cohorts,
+    /// When the last message was sent.
+    last_send: Option<Instant>,
 }
 
 impl Drop for Group {
@@ -330,6 +335,23 @@ impl Broadcast {
         lock(&self.group.members).cohorts.len()
     }
 
+    /// If nothing was sent for `after` (or ever): let the cohorts'
+    /// compressors hibernate (each packs its window, a few KiB, and gives
+    /// its compressor back to the pool; the next message restores it, and
+    /// the members' peers see no difference). A quiet room then holds no
+    /// compressor at all, as its quiet members' connections do not
+    /// (`WebSocketConfig::hibernate_after`). Call it now and then, from a
+    /// timer (`wsx serve --broadcast` does, every `--hibernate-after`);
+    /// cheap when there is nothing to do. Returns how many cohorts were
+    /// hibernated (0: not idle that long, or none).
+    pub fn hibernate_if_idle(&self, after: Duration) -> usize {
+        let mut members = lock(&self.group.members);
+        if members.last_send.is_some_and(|t| t.elapsed() < after) {
+            return 0;
+        }
+        members.cohorts.hibernate()
+    }
+
     /// No member.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -344,7 +366,10 @@ impl Broadcast {
         let cap = self.group.config.queue_capacity;
         let mut report = SendReport::default();
         let mut members = lock(&self.group.members);
-        let Members { queues, cohorts } = &mut *members;
+        members.last_send = Some(Instant::now());
+        let Members {
+            queues, cohorts, ..
+        } = &mut *members;
         if self.group.config.cohorts {
             let seats = queues.iter().map(|q| &q.cohort);
             cohorts.prepare(seats, self.group.config.max_cohorts, &msg);

@@ -51,7 +51,10 @@ use zlib::RawInflate;
 #[cfg(feature = "zlib-c")]
 use zlib_c::RawDeflate;
 
-use crate::config::MAX_WINDOW_BITS;
+/// The smallest window-bits value RFC 7692 allows.
+pub const MIN_WINDOW_BITS: u8 = 8;
+/// The largest window-bits value (a 32 KiB LZ77 window, RFC 1951's).
+pub const MAX_WINDOW_BITS: u8 = 15;
 
 #[cfg(not(any(feature = "zlib-rs", feature = "miniz")))]
 compile_error!("ws-deflate needs a backend: enable feature `zlib-rs` (default) or `miniz`");
