@@ -352,23 +352,7 @@ fn blocking_servers_share_a_prepared_message() {
             while c.read().is_ok() {}
         }
     });
-    let mut clients: Vec<_> = (0..3)
-        .map(|_| blocking::connect_with(&url, &client_config()).unwrap().0)
-        .collect();
-    for (i, c) in clients.iter_mut().enumerate() {
-        for m in payloads() {
-            assert_eq!(c.read().unwrap(), m, "client {i}");
-        }
-    }
-    for c in &mut clients {
-        loop {
-            match c.read() {
-                Ok(Message::Close(_)) => {}
-                Ok(m) => panic!("unexpected {m:?}"),
-                Err(_) => break,
-            }
-        }
-    }
+    clients_read_payloads(&url, 3);
     server.join().unwrap();
 }
 
@@ -419,8 +403,15 @@ fn blocking_members_are_served_by_a_cohort() {
             while ws.read().is_ok() {}
         }
     });
-    let mut clients: Vec<_> = (0..3)
-        .map(|_| blocking::connect_with(&url, &client_config()).unwrap().0)
+    clients_read_payloads(&url, 3);
+    server.join().unwrap();
+}
+
+/// `n` clients connect to `url` (in order), each reads [`payloads`]
+/// byte-exact, then nothing but the server's close.
+fn clients_read_payloads(url: &str, n: usize) {
+    let mut clients: Vec<_> = (0..n)
+        .map(|_| blocking::connect_with(url, &client_config()).unwrap().0)
         .collect();
     for (i, c) in clients.iter_mut().enumerate() {
         for m in payloads() {
@@ -428,7 +419,12 @@ fn blocking_members_are_served_by_a_cohort() {
         }
     }
     for c in &mut clients {
-        while c.read().is_ok() {}
+        loop {
+            match c.read() {
+                Ok(Message::Close(_)) => {}
+                Ok(m) => panic!("unexpected {m:?}"),
+                Err(_) => break,
+            }
+        }
     }
-    server.join().unwrap();
 }
