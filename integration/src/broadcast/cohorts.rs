@@ -10,6 +10,14 @@
 //! new one (their members start afresh with it; the largest keep their
 //! history). What makes each frame valid for the members that write it is
 //! decided by the connections themselves ([`crate::proto::cohort`]).
+//!
+//! A cohort compresses every message sent, whereas a member on its own
+//! compresses only what it delivers; so a new cohort starts only for
+//! members that keep up (their queue at most half full): at least two of
+//! them, or one when its key has no cohort at all. Members that fall
+//! behind (and drop messages) and a lone late joiner beside an existing
+//! cohort compress for themselves meanwhile, and join the next cohort that
+//! starts for their key.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -104,9 +112,12 @@ impl Cohorts {
     /// Before `msg` goes to `members`: bring the cohorts up to date (at
     /// most `max` per key), then encode `msg` once per cohort and hang the
     /// frames on it.
+    ///
+    /// `members`: each member's side, and whether it keeps up (its queue
+    /// at most half full).
     pub(super) fn prepare<'a, I>(&mut self, members: I, max: usize, msg: &PreparedMessage)
     where
-        I: Iterator<Item = &'a MemberCohort> + Clone,
+        I: Iterator<Item = (&'a MemberCohort, bool)> + Clone,
     {
         self.regroup(members, max.max(1));
         if self.list.is_empty() {
@@ -139,28 +150,34 @@ impl Cohorts {
     /// cohort per key for the members in none.
     fn regroup<'a, I>(&mut self, members: I, max: usize)
     where
-        I: Iterator<Item = &'a MemberCohort> + Clone,
+        I: Iterator<Item = (&'a MemberCohort, bool)> + Clone,
     {
         for c in &mut self.list {
             c.members = 0;
         }
-        let mut waiting: Vec<&MemberCohort> = Vec::new();
-        for m in members.clone() {
+        let mut waiting: Vec<(&MemberCohort, bool)> = Vec::new();
+        for (m, keeps_up) in members.clone() {
             if !m.is_attached() {
                 continue;
             }
             let seat = m.seat.get();
             match self.list.iter_mut().find(|c| seat != 0 && c.id == seat) {
                 Some(c) => c.members += 1,
-                None => waiting.push(m),
+                None => waiting.push((m, keeps_up)),
             }
         }
         self.list.retain(|c| c.members > 0);
-        while let Some(key) = waiting.first().and_then(|m| m.key.get()).cloned() {
-            let (joining, rest): (Vec<_>, Vec<_>) =
-                waiting.into_iter().partition(|m| m.key.get() == Some(&key));
+        while let Some(key) = waiting.first().and_then(|(m, _)| m.key.get()).cloned() {
+            let (joining, rest): (Vec<_>, Vec<_>) = waiting
+                .into_iter()
+                .partition(|(m, _)| m.key.get() == Some(&key));
             waiting = rest;
-            self.start(&key, &joining, members.clone(), max);
+            let ready = joining.iter().filter(|(_, keeps_up)| *keeps_up).count();
+            let has_cohort = self.list.iter().any(|c| c.key == key);
+            if ready >= 2 || (ready == 1 && !has_cohort) {
+                let joining: Vec<&MemberCohort> = joining.iter().map(|(m, _)| *m).collect();
+                self.start(&key, &joining, members.clone().map(|(m, _)| m), max);
+            }
         }
     }
 

@@ -32,7 +32,12 @@
 //! - Everyone attached before a send, and in no cohort, starts a new
 //!   cohort at that send (per [`EncodingKey`](ws_ext_core::EncodingKey)):
 //!   all the members that joined before a room's first message form one,
-//!   late joiners form another.
+//!   late joiners form another. Only members that keep up (their queue at
+//!   most half full) start one, and at least two of them unless their key
+//!   has no cohort yet: a cohort compresses every message sent, while a
+//!   member on its own compresses only what it delivers, so a member that
+//!   falls behind, or a lone late joiner beside a cohort, encodes for
+//!   itself until the next cohort of its key starts.
 //! - A member leaves its cohort when its peer's stream stops being the
 //!   cohort's: it missed a message ([`Overflow::DropOldest`]), or its
 //!   connection wrote a data message of its own (a direct `send`). It
@@ -371,7 +376,9 @@ impl Broadcast {
             queues, cohorts, ..
         } = &mut *members;
         if self.group.config.cohorts {
-            let seats = queues.iter().map(|q| &q.cohort);
+            let seats = queues
+                .iter()
+                .map(|q| (&q.cohort, lock(&q.state).items.len() <= cap / 2));
             cohorts.prepare(seats, self.group.config.max_cohorts, &msg);
         }
         queues.retain(|q| {
