@@ -200,9 +200,10 @@ impl PmdEncoder {
     /// The canonical text of our settings, for the sharing keys.
     fn key(&self, mode: &str) -> EncodingKey {
         let p = self.slot.params();
+        // The zlib family: which one is compiled in.
         let compressor = match p.compressor {
-            Compressor::Native => "native",
             Compressor::Zlib => BACKEND,
+            other => other.name(),
         };
         EncodingKey::new(format!(
             "{};{mode};backend={compressor};l={};w={};m={};t={};s={};on={}",

@@ -216,8 +216,9 @@ impl DeflateConfig {
     /// The cost of resetting: each message is compressed without the
     /// history of the earlier ones, so small similar messages (chat JSON)
     /// compress worse than with context takeover: on `benches/broadcast.sh`
-    /// (1000 receivers, chat JSON) 540 B per delivery against 350 B for
-    /// [`DeflateConfig::broadcast_cohorts`] at the same CPU. What it buys:
+    /// (1000 receivers, chat JSON, run 7) 540 B per delivery against 350 B
+    /// for [`DeflateConfig::broadcast_cohorts`], at 4.5 against 5.0 µs of
+    /// server CPU per delivery. What it buys:
     /// sharing that nothing can break (every recipient with the same
     /// settings shares every frame, whatever it was sent before, in any
     /// number of groups), and no compressor per connection at all.
@@ -241,11 +242,11 @@ impl DeflateConfig {
     ///
     /// Measured with `benches/broadcast.sh` (1000 receivers, a tenth
     /// joining half-way, chat JSON of 200 B–4 KiB; `benches/RESULTS.md`,
-    /// "Broadcast", run 7): 4.5 µs of server CPU and 350 B per delivery,
-    /// against 4.1 µs / 540 B for [`DeflateConfig::broadcast`], 4.4 µs /
+    /// "Broadcast", run 7): 5.0 µs of server CPU and 350 B per delivery,
+    /// against 4.5 µs / 540 B for [`DeflateConfig::broadcast`], 5.0 µs /
     /// 395 B for the default (level 1, also served by cohorts), Python
-    /// websockets' `broadcast()` 44.6 µs / 387 B and Node ws' `send`
-    /// loop 134 µs / 353 B.
+    /// websockets' `broadcast()` 46.2 µs / 387 B and Node ws' `send`
+    /// loop 140 µs / 353 B.
     ///
     /// When not to use it: a member that leaves its cohort (it missed a
     /// message under `DropOldest`, or was sent a message of its own)

@@ -118,11 +118,7 @@ impl SendStack {
     /// encoders in order, joined by `", "`; [`EncodingKey::plain`] for an
     /// empty stack; `None` if any encoder keeps state across messages.
     pub fn encoding_key(&self) -> Option<EncodingKey> {
-        let mut parts = Vec::with_capacity(self.encoders.len());
-        for e in &self.encoders {
-            parts.push(e.shared_key()?.as_str().to_owned());
-        }
-        Some(EncodingKey::new(parts.join(", ")))
+        self.joined_key(|e| e.shared_key())
     }
 
     /// The key under which this stack can be served by one shared stack
@@ -134,9 +130,15 @@ impl SendStack {
         if self.encoders.is_empty() {
             return None;
         }
+        self.joined_key(|e| e.cohort_key())
+    }
+
+    /// Every encoder's `key`, in order, joined by `", "`; `None` if one
+    /// has none.
+    fn joined_key(&self, key: impl Fn(&dyn Encoder) -> Option<EncodingKey>) -> Option<EncodingKey> {
         let mut parts = Vec::with_capacity(self.encoders.len());
         for e in &self.encoders {
-            parts.push(e.cohort_key()?.as_str().to_owned());
+            parts.push(key(e.as_ref())?.as_str().to_owned());
         }
         Some(EncodingKey::new(parts.join(", ")))
     }

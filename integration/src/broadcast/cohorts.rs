@@ -19,7 +19,7 @@
 //! cohort compress for themselves meanwhile, and join the next cohort that
 //! starts for their key.
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::{debug, trace};
 use ws_ext_core::{EncodingKey, SendStack};
@@ -27,6 +27,8 @@ use ws_ext_core::{EncodingKey, SendStack};
 use crate::proto::cohort::{new_cohort_id, CohortFrame, Seat};
 use crate::proto::frame::encode_raw;
 use crate::proto::prepared::PreparedMessage;
+
+use super::{lock, Queue};
 
 /// A member's side of the cohorts: what its connection said it needs
 /// (once attached), and the group's view of its cohort.
@@ -39,10 +41,6 @@ pub(super) struct MemberCohort {
     template: Mutex<Option<SendStack>>,
     /// Its cohort, as the group and the connection see it.
     pub(super) seat: Arc<Seat>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl MemberCohort {
@@ -109,17 +107,17 @@ impl Cohorts {
         self.list.len()
     }
 
-    /// Before `msg` goes to `members`: bring the cohorts up to date (at
-    /// most `max` per key), then encode `msg` once per cohort and hang the
-    /// frames on it.
-    ///
-    /// `members`: each member's side, and whether it keeps up (its queue
-    /// at most half full).
-    pub(super) fn prepare<'a, I>(&mut self, members: I, max: usize, msg: &PreparedMessage)
-    where
-        I: Iterator<Item = (&'a MemberCohort, bool)> + Clone,
-    {
-        self.regroup(members, max.max(1));
+    /// Before `msg` goes to the members' `queues` (of `cap` messages):
+    /// bring the cohorts up to date (at most `max` per key), then encode
+    /// `msg` once per cohort and hang the frames on it.
+    pub(super) fn prepare(
+        &mut self,
+        queues: &[Arc<Queue>],
+        cap: usize,
+        max: usize,
+        msg: &PreparedMessage,
+    ) {
+        self.regroup(queues, cap, max.max(1));
         if self.list.is_empty() {
             return;
         }
@@ -148,22 +146,21 @@ impl Cohorts {
 
     /// Count the members of each cohort, drop the empty ones, and start a
     /// cohort per key for the members in none.
-    fn regroup<'a, I>(&mut self, members: I, max: usize)
-    where
-        I: Iterator<Item = (&'a MemberCohort, bool)> + Clone,
-    {
+    fn regroup(&mut self, queues: &[Arc<Queue>], cap: usize, max: usize) {
         for c in &mut self.list {
             c.members = 0;
         }
+        // (member, whether it keeps up: its queue at most half full)
         let mut waiting: Vec<(&MemberCohort, bool)> = Vec::new();
-        for (m, keeps_up) in members.clone() {
+        for q in queues {
+            let m = &q.cohort;
             if !m.is_attached() {
                 continue;
             }
             let seat = m.seat.get();
             match self.list.iter_mut().find(|c| seat != 0 && c.id == seat) {
                 Some(c) => c.members += 1,
-                None => waiting.push((m, keeps_up)),
+                None => waiting.push((m, lock(&q.state).items.len() <= cap / 2)),
             }
         }
         self.list.retain(|c| c.members > 0);
@@ -176,17 +173,20 @@ impl Cohorts {
             let has_cohort = self.list.iter().any(|c| c.key == key);
             if ready >= 2 || (ready == 1 && !has_cohort) {
                 let joining: Vec<&MemberCohort> = joining.iter().map(|(m, _)| *m).collect();
-                self.start(&key, &joining, members.clone().map(|(m, _)| m), max);
+                self.start(&key, &joining, queues, max);
             }
         }
     }
 
     /// A new cohort with key `key` for `joining`, merging the key's
     /// smallest cohorts into it if the key would have more than `max`.
-    fn start<'a, I>(&mut self, key: &EncodingKey, joining: &[&MemberCohort], members: I, max: usize)
-    where
-        I: Iterator<Item = &'a MemberCohort>,
-    {
+    fn start(
+        &mut self,
+        key: &EncodingKey,
+        joining: &[&MemberCohort],
+        queues: &[Arc<Queue>],
+        max: usize,
+    ) {
         let Some(stack) = joining
             .iter()
             .find_map(|m| lock(&m.template).as_ref().and_then(SendStack::fresh))
@@ -206,9 +206,9 @@ impl Cohorts {
             same.sort_unstable_by(|a, b| b.cmp(a));
             let merged: Vec<u64> = same[max - 1..].iter().map(|&(_, id)| id).collect();
             self.list.retain(|c| !merged.contains(&c.id));
-            for m in members {
-                if merged.contains(&m.seat.get()) {
-                    m.seat.set(id);
+            for q in queues {
+                if merged.contains(&q.cohort.seat.get()) {
+                    q.cohort.seat.set(id);
                     count += 1;
                 }
             }

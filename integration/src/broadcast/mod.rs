@@ -376,10 +376,7 @@ impl Broadcast {
             queues, cohorts, ..
         } = &mut *members;
         if self.group.config.cohorts {
-            let seats = queues
-                .iter()
-                .map(|q| (&q.cohort, lock(&q.state).items.len() <= cap / 2));
-            cohorts.prepare(seats, self.group.config.max_cohorts, &msg);
+            cohorts.prepare(queues, cap, self.group.config.max_cohorts, &msg);
         }
         queues.retain(|q| {
             let mut st = lock(&q.state);
