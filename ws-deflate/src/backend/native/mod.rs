@@ -25,28 +25,30 @@ mod huffman;
 mod matcher;
 mod symbols;
 
+use std::cell::RefCell;
+
 use bits::BitWriter;
+use block::BlockWriter;
 use matcher::{Matcher, Search};
 use symbols::Symbols;
 
 /// Input is parsed and written as blocks of at most this many bytes.
 const CHUNK: usize = 16 * 1024;
-/// Symbol capacity beyond this is released after a message.
-const SYMBOLS_KEEP: usize = 4 * 1024;
 
 /// The search of each level 1..=9 (level 0 stores).
 fn search(level: u32) -> Search {
     // (chain, nice, lazy, good, insert_limit). Level 1 is greedy: every
     // match is taken as found, and the positions inside a match longer than
     // 16 bytes are not hashed. From level 2 on, matches are evaluated
-    // lazily and the search deepens. Measured on chat JSON of 200 B–4 KiB
-    // with context takeover (`wsx ratio`, 20 interleaved connections):
-    // level 1 writes ~22% fewer bytes than zlib-rs level 1 for 10–40% more
-    // compression CPU (9–14% more server CPU in `benches/side-by-side.sh`),
-    // level 5 zlib-rs level 6's bytes at about its CPU.
+    // lazily, every position is hashed and the search deepens. Measured on
+    // chat JSON of 200 B–4 KiB with context takeover (the Node load
+    // client's corpus, 20 connections interleaved, one thread): level 1
+    // 213 B per message for ~8.8 µs of compression, level 2 200 B / ~12 µs,
+    // level 3 198 B / ~15 µs, level 6 196 B / ~19 µs; levels 7–9 search
+    // deeper without writing fewer bytes on such messages.
     let (chain, nice, lazy, good, insert_limit) = match level {
         1 => (4, 32, 4, 8, 16),
-        2 => (8, 64, 16, 8, 32),
+        2 => (8, 128, 32, 16, 258),
         3 => (16, 128, 32, 16, 64),
         4 => (24, 128, 64, 16, 258),
         5 => (32, 258, 128, 32, 258),
@@ -64,12 +66,33 @@ fn search(level: u32) -> Search {
     }
 }
 
+/// The working state of one block: its symbols and the codes built for
+/// them. Nothing in it lasts from one block to the next, so one per thread
+/// serves every compressor on that thread (and stays in cache), instead
+/// of ~13 KiB more per connection.
+struct Scratch {
+    symbols: Symbols,
+    blocks: BlockWriter,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Box<Scratch>> = RefCell::new(Box::new(Scratch::new()));
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self {
+            symbols: Symbols::new(),
+            blocks: BlockWriter::new(),
+        }
+    }
+}
+
 /// A raw-DEFLATE compressor with the backends' contract: sync-flushed
 /// output, optional history (set/get dictionary).
 pub(crate) struct NativeDeflate {
     level: u32,
     matcher: Matcher,
-    symbols: Symbols,
 }
 
 impl NativeDeflate {
@@ -81,7 +104,6 @@ impl NativeDeflate {
         Self {
             level,
             matcher: Matcher::new(max_dist, CHUNK, search(level)),
-            symbols: Symbols::new(),
         }
     }
 
@@ -118,24 +140,33 @@ impl NativeDeflate {
     /// Compress `input` and sync-flush, appending to `out`, which then
     /// ends with `00 00 ff ff`.
     pub(crate) fn compress_sync(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.compress_with(input, out, &mut scratch),
+            // Not reached (compressing does not re-enter), but a fresh
+            // scratch would do.
+            Err(_) => self.compress_with(input, out, &mut Scratch::new()),
+        });
+    }
+
+    fn compress_with(&mut self, input: &[u8], out: &mut Vec<u8>, scratch: &mut Scratch) {
         out.reserve(input.len() / 2 + 16);
         let mut w = BitWriter::new(out);
         for chunk in input.chunks(CHUNK) {
             let from = self.matcher.append(chunk);
             let end = from + chunk.len();
-            self.symbols.clear();
             if self.level == 0 {
                 block::write_stored(&mut w, self.matcher.bytes(from));
             } else {
-                self.matcher.parse(from, end, &mut self.symbols);
-                block::write(&mut w, &self.symbols, self.matcher.bytes(from));
+                let symbols = &mut scratch.symbols;
+                symbols.clear();
+                self.matcher.parse(from, end, symbols);
+                scratch
+                    .blocks
+                    .write(&mut w, symbols, self.matcher.bytes(from));
             }
         }
         // The sync flush: an empty stored block.
         block::write_stored(&mut w, &[]);
-        if self.symbols.list.capacity() > SYMBOLS_KEEP {
-            self.symbols.list = Vec::new();
-        }
     }
 }
 
