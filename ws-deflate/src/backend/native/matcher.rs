@@ -30,8 +30,8 @@ const HASH_BITS: u32 = 14;
 const HASH_SIZE: usize = 1 << HASH_BITS;
 /// `prev` entries: one per position of the largest window.
 const PREV_SIZE: usize = 1 << 15;
-/// Level 1 looks up only every second position after this many literals in
-/// a row, every third after twice as many, and so on.
+/// The parse looks up only every second position after this many literals
+/// in a row, every third after twice as many, and so on.
 const SKIP_AFTER: usize = 64;
 
 /// How hard the search works (the compression level picks one).
@@ -325,6 +325,10 @@ impl Matcher {
         let mut i = from;
         // The best match at i - 1, not yet emitted (length 0: a literal).
         let mut pending: Option<(usize, u32)> = None;
+        // Positions in a row without a match: as in the greedy parse, long
+        // runs of them (data that barely compresses) are looked up only
+        // every `1 + misses / SKIP_AFTER`-th position.
+        let mut misses = 0usize;
         while i < last {
             let plen = pending.map_or(0, |p| p.0);
             let search = plen < lazy;
@@ -342,6 +346,23 @@ impl Matcher {
             }
             pending = Some((len, dist));
             i += 1;
+            if len >= MIN_MATCH {
+                misses = 0;
+                continue;
+            }
+            misses += 1;
+            let skip = (misses / SKIP_AFTER).min(last - i);
+            if skip > 0 {
+                // The literal pending at i - 1, then `skip` positions
+                // neither looked up nor entered.
+                out.literal(self.buf[i - 1]);
+                for &b in &self.buf[i..i + skip] {
+                    out.literal(b);
+                }
+                i += skip;
+                self.ins = i;
+                pending = None;
+            }
         }
         if let Some((pl, pd)) = pending {
             if pl >= MIN_MATCH {

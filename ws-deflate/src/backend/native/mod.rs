@@ -6,12 +6,16 @@
 //! level 1 (zlib-rs' `deflate_quick`) writes only fixed Huffman codes, 30%
 //! larger than level 6, and levels 2–9 cost 3–7x level 1's CPU; on a busy
 //! server much of either is cache misses in per-connection tables of
-//! 256+ KiB. This compressor keeps a hash table of 16 Ki 16-bit positions
-//! (32 KiB) and a chain of 16-bit distances per window position (64 KiB),
-//! is greedy at level 1 and lazy above, and writes each message as the
+//! 256+ KiB. This compressor keeps, per connection, a hash table of 16 Ki
+//! 16-bit positions (32 KiB) and a chain of 16-bit distances per window
+//! position (64 KiB), hashes five bytes, evaluates matches lazily (two
+//! candidates per position at level 1), and writes each message as the
 //! smallest of a dynamic-Huffman, fixed-Huffman or stored block, so small
-//! messages get codes fitted to them: ~20% fewer bytes than zlib level 1
-//! for ~10% more server CPU.
+//! messages get codes fitted to them. The block's symbols and codes live in
+//! a per-thread scratch, built over the symbols the block uses only. On
+//! chat JSON (`wsx ratio`, 20 connections) level 1 writes ~23% fewer bytes
+//! than zlib-rs level 1 for 1.4–1.6x its compression CPU; on a busy echo
+//! server (`benches/side-by-side.sh`) that is about the same server CPU.
 //! At the higher levels its chain walks cost what zlib's do for the same
 //! bytes (no gain there; `benches/RESULTS.md`).
 //!
@@ -37,17 +41,20 @@ const CHUNK: usize = 16 * 1024;
 
 /// The search of each level 1..=9 (level 0 stores).
 fn search(level: u32) -> Search {
-    // (chain, nice, lazy, good, insert_limit). Level 1 is greedy: every
-    // match is taken as found, and the positions inside a match longer than
-    // 16 bytes are not hashed. From level 2 on, matches are evaluated
-    // lazily, every position is hashed and the search deepens. Measured on
-    // chat JSON of 200 B–4 KiB with context takeover (the Node load
-    // client's corpus, 20 connections interleaved, one thread): level 1
-    // 213 B per message for ~8.8 µs of compression, level 2 200 B / ~12 µs,
-    // level 3 198 B / ~15 µs, level 6 196 B / ~19 µs; levels 7–9 search
-    // deeper without writing fewer bytes on such messages.
+    // (chain, nice, lazy, good, insert_limit). Every level evaluates
+    // matches lazily (a match shorter than `lazy` is emitted only if the
+    // next position has no longer one). Level 1 looks at 2 candidates per
+    // position and does not hash the positions inside matches longer than
+    // 32 bytes; level 2 looks at 8 and hashes every position; the search
+    // deepens from there. Measured on chat JSON of 200 B–4 KiB with
+    // context takeover (the Node load client's corpus, 20 connections
+    // interleaved on one thread): level 1 210 B per message for ~7.9 µs of
+    // compression (the greedy search it had before, 4 candidates: 213 B,
+    // ~8.3 µs), level 2 200 B / ~12 µs, level 3 198 B / ~15 µs, level 6
+    // 196 B / ~19 µs; levels 7–9 search deeper without writing fewer bytes
+    // on such messages.
     let (chain, nice, lazy, good, insert_limit) = match level {
-        1 => (4, 32, 4, 8, 16),
+        1 => (2, 32, 16, 16, 32),
         2 => (8, 128, 32, 16, 258),
         3 => (16, 128, 32, 16, 64),
         4 => (24, 128, 64, 16, 258),
