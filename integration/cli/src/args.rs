@@ -172,7 +172,8 @@ pub struct ServeArgs {
     /// allowed; 0: never.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub hibernate_after: f64,
-    /// Runtime worker threads (default: one per core).
+    /// Threads that run connections, each a single-threaded runtime that
+    /// keeps its connections for their whole life (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
     /// Broadcast instead of echo: every text or binary message received on

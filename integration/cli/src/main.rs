@@ -13,6 +13,7 @@ mod allocator;
 mod args;
 mod autobahn;
 mod client;
+mod cores;
 mod echo;
 mod extensions;
 mod load;
@@ -41,12 +42,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Serve(a) = &cli.command {
-        if let Some(n) = a.workers {
-            builder.worker_threads(usize::from(n));
-        }
-    }
+    // `wsx serve` runs connections on its own runtimes, one per core
+    // (`cores`); its main runtime only accepts and keeps time.
+    let mut builder = match &cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

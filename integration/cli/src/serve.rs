@@ -7,13 +7,14 @@ use std::time::Duration;
 use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 use wsx::proto::handshake::{server::is_upgrade_request, simple_response};
 use wsx::{HandshakeError, ServerConfig, WebSocketStream};
 
 use crate::args::ServeArgs;
+use crate::cores::Cores;
 use crate::echo::{echo, EchoEnd};
 use crate::rooms::Rooms;
 use crate::stats::{query_id, ConnStats, Counted, Registration, Registry};
@@ -102,8 +103,20 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     info!(%addr, extensions = %accepting, protocols = ?config.subprotocols,
         broadcast, "serving");
 
+    let workers = match args.workers {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let mut cores = Cores::start(workers).map_err(|e| format!("cannot start the runtimes: {e}"))?;
+    info!(
+        cores = cores.len(),
+        "connections run on one thread per core"
+    );
     let registry = Registry::default();
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Each connection holds a sender: when all are gone, all have ended.
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    // Connections refused for capacity, answered here.
     let mut conns = JoinSet::new();
     let signal = shutdown_signal();
     tokio::pin!(signal);
@@ -123,15 +136,32 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
                             }
                         },
                     };
-                    conns.spawn(connection(
-                        tcp,
-                        peer,
-                        permit,
+                    // To a core: the socket leaves this runtime and joins
+                    // that core's.
+                    let tcp = match tcp.into_std() {
+                        Ok(tcp) => tcp,
+                        Err(e) => {
+                            warn!(error = %e, %peer, "cannot hand the connection over");
+                            continue;
+                        }
+                    };
+                    let (setup, stop, registry, tls, alive) = (
                         setup.clone(),
                         stop_rx.clone(),
                         registry.clone(),
                         tls.clone(),
-                    ));
+                        alive_tx.clone(),
+                    );
+                    cores.spawn(move || match tokio::net::TcpStream::from_std(tcp) {
+                        Ok(tcp) => Some(async move {
+                            let _alive = alive;
+                            connection(tcp, peer, permit, setup, stop, registry, tls).await;
+                        }),
+                        Err(e) => {
+                            warn!(error = %e, %peer, "cannot register the connection");
+                            None
+                        }
+                    });
                 }
                 Err(e) => {
                     warn!(error = %e, "accept failed");
@@ -142,10 +172,15 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
             _ = &mut signal => break,
         }
     }
-    info!(open = conns.len(), "shutting down");
+    info!("shutting down");
     let _ = stop_tx.send(true);
     drop(listener);
-    let wait_all = async { while conns.join_next().await.is_some() {} };
+    drop(alive_tx);
+    let wait_all = async {
+        while conns.join_next().await.is_some() {}
+        // `None` once every connection has dropped its sender.
+        let _ = alive_rx.recv().await;
+    };
     if tokio::time::timeout(Duration::from_secs(5), wait_all)
         .await
         .is_err()
