@@ -20,11 +20,11 @@ use crate::params::{ClientMaxWindowBits, OfferParams};
 /// no threshold. It was chosen from the measured CPU / bytes / memory
 /// frontier of a busy server (`benches/side-by-side.sh`, see
 /// `benches/RESULTS.md`): against zlib-rs level 1 (the default before) it
-/// sends 18% fewer server-to-client bytes and holds 59% less memory per
-/// busy connection for 9–14% more server CPU, and it beats Python
-/// websockets, ratchet and wtx on CPU, bytes and memory at once (CPU
-/// 8–16% below ratchet's in three runs). The level-6 servers (sockudo-ws,
-/// yawc, Node ws) still send 6–9% fewer bytes, at 1.6–3.9x its CPU.
+/// sends 20% fewer server-to-client bytes and holds 59% less memory per
+/// busy connection for ~16% more server CPU, and it beats Python
+/// websockets, ratchet and wtx on CPU, bytes and memory at once (ratchet's
+/// CPU 1.18–1.26x its own in three runs). The level-6 servers (sockudo-ws,
+/// yawc, Node ws) still send 4–7% fewer bytes, at 1.6–3.7x its CPU.
 /// [`DeflateConfig::balanced`] and [`DeflateConfig::smallest`] are the
 /// other points of the frontier worth naming.
 ///
@@ -44,16 +44,16 @@ use crate::params::{ClientMaxWindowBits, OfferParams};
 pub struct DeflateConfig {
     /// Compression level 0..=9 (0 stores, 1 fastest, 9 smallest).
     ///
-    /// With the native compressor (the default): level 1 takes each match
-    /// as found (4 candidates per position); from level 2 matches are
-    /// evaluated lazily and the search deepens (8 candidates at level 2,
-    /// 48 at level 6, 1024 at level 9). Measured with `wsx ratio` on chat
-    /// JSON of 200 B–4 KiB with context takeover, 20 connections
-    /// interleaved (shared 2-core machine): level 1 ~16–21 µs per message
-    /// and 409 B, level 2 ~24–30 µs / 389 B, level 5 ~61 µs / 363 B (zlib-rs
-    /// level 1: ~12–18 µs / 522 B; level 6: ~58 µs / 365 B). On a busy
-    /// server much of the cost is cache misses in every connection's
-    /// tables, which is why the default is level 1: see
+    /// With the native compressor (the default), matches are evaluated
+    /// lazily at every level and the search deepens with it: 2 candidates
+    /// per position at level 1, 8 at level 2, 48 at level 6, 1024 at level
+    /// 9. Measured with `wsx ratio --sizes mixed` on chat JSON of
+    /// 200 B–4 KiB with context takeover, 20 connections interleaved
+    /// (shared 2-core machine; two or three runs, the last `benches/ratio.txt`):
+    /// level 1 ~17–22 µs per message and 404 B, level 2 ~24–32 µs / 385 B,
+    /// level 5 ~54–60 µs / 366 B, level 6 ~59–64 µs / 363 B (zlib-rs level
+    /// 1: ~11–16 µs / 522 B; level 6: ~56–67 µs / 365 B). On a busy server much of the cost is cache misses in every
+    /// connection's tables, which is why the default is level 1: see
     /// [`DeflateConfig::fastest`]. With [`crate::backend::Compressor::Zlib`]
     /// levels mean what they mean to zlib.
     pub level: u32,
@@ -138,10 +138,11 @@ impl DeflateConfig {
     /// (greedy matching, per-message Huffman codes), 15-bit windows,
     /// context takeover with hibernation. Measured on a busy echo server
     /// (20 connections, JSON chat messages of 200 B–4 KB, Node ws client,
-    /// two runs): ~31 µs of server CPU per message and 219 B per echoed
-    /// 658 B message, 148 KiB per busy connection and 22 KiB once quiet
-    /// (zlib-rs level 1, the default before: ~28 µs, 266 B, 359 KiB; level
-    /// 2: ~36 µs, 208 B). `wsx serve` with no deflate flag.
+    /// `benches/SIDE-BY-SIDE-7.md` run 4): ~27.5 µs of server CPU per
+    /// message and 213 B per echoed 658 B message, 147 KiB per busy
+    /// connection and 22 KiB once quiet (zlib-rs level 1, the default
+    /// before the native compressor: ~24 µs, 266 B, 359 KiB; level 2:
+    /// ~32.5 µs, 204 B). `wsx serve` with no deflate flag.
     pub fn fastest() -> Self {
         Self {
             level: 1,
@@ -160,11 +161,12 @@ impl DeflateConfig {
     }
 
     /// The middle of the frontier: the native compressor at level 2 (lazy
-    /// matching, 8 candidates). Same measurement as
-    /// [`DeflateConfig::fastest`]: ~36 µs per message, 208 B (5% fewer bytes
-    /// for ~16% more CPU). `wsx serve --deflate-level 2`. (Before the native
-    /// compressor this preset was zlib-rs level 6 with a 14-bit window:
-    /// ~37 µs, 214 B.)
+    /// matching, 8 candidates, every position hashed). Same measurement as
+    /// [`DeflateConfig::fastest`] (runs 3 and 4): ~31–33 µs per message,
+    /// 204 B (4.5% fewer bytes for 16–18% more CPU), fewer bytes than every
+    /// Rust peer and Python websockets at about ratchet's CPU. `wsx serve
+    /// --deflate-level 2`. (Before the native compressor this preset was
+    /// zlib-rs level 6 with a 14-bit window: ~37 µs, 214 B.)
     pub fn balanced() -> Self {
         Self {
             level: 2,
@@ -174,9 +176,11 @@ impl DeflateConfig {
 
     /// Fewest bytes, for thin links where CPU is cheap (a mobile client, a
     /// server with few connections): level 9, 15-bit windows. On chat JSON
-    /// (`wsx ratio`, native compressor) ~3% fewer bytes than zlib-rs level 6
-    /// for ~1.7x its CPU; native level 5 writes zlib-rs level 6's bytes at
-    /// about its CPU. `wsx serve --deflate-level 9`.
+    /// (`benches/ratio.txt`, 20 connections) 2% fewer bytes than zlib-rs
+    /// level 6 (357 vs 365 B) for ~1.6x its CPU (88 vs 56 µs); native level
+    /// 5 writes about zlib-rs level 6's bytes at about its CPU (366 B,
+    /// 54 µs), and zlib-rs level 9 (`--compressor zlib`) level 9's bytes
+    /// for less (356 B, 66 µs). `wsx serve --deflate-level 9`.
     pub fn smallest() -> Self {
         Self {
             level: 9,

@@ -15,7 +15,8 @@
 //! a per-thread scratch, built over the symbols the block uses only. On
 //! chat JSON (`wsx ratio`, 20 connections) level 1 writes ~23% fewer bytes
 //! than zlib-rs level 1 for 1.4–1.6x its compression CPU; on a busy echo
-//! server (`benches/side-by-side.sh`) that is about the same server CPU.
+//! server (`benches/side-by-side.sh`) 20% fewer bytes for ~16% more server
+//! CPU per message.
 //! At the higher levels its chain walks cost what zlib's do for the same
 //! bytes (no gain there; `benches/RESULTS.md`).
 //!
