@@ -134,18 +134,8 @@ impl BlockWriter {
     fn header(&mut self) -> Header {
         // The alphabets are sent up to their last used symbol (at least
         // 257 and 1 codes).
-        let hlit = self
-            .lit
-            .used()
-            .last()
-            .map_or(0, |&s| usize::from(s) + 1)
-            .max(257);
-        let hdist = self
-            .dist
-            .used()
-            .last()
-            .map_or(0, |&s| usize::from(s) + 1)
-            .max(1);
+        let hlit = self.lit.end().max(257);
+        let hdist = self.dist.end().max(1);
         let n = hlit + hdist;
         self.lens[..hlit].copy_from_slice(&self.lit.lens[..hlit]);
         self.lens[hlit..n].copy_from_slice(&self.dist.lens[..hdist]);

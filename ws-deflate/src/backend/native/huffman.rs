@@ -46,6 +46,11 @@ impl Code {
         &self.used[..self.n_used]
     }
 
+    /// One past the last symbol with a code (0 if none).
+    pub(super) fn end(&self) -> usize {
+        self.used().last().map_or(0, |&s| usize::from(s) + 1)
+    }
+
     /// Set the code lengths of `lens` (at most 288 symbols, unused ones 0)
     /// and make the codes.
     pub(super) fn set(&mut self, lens: &[u8]) {

@@ -48,8 +48,9 @@ fn search(level: u32) -> Search {
     // position and does not hash the positions inside matches longer than
     // 32 bytes; level 2 looks at 8 and hashes every position; the search
     // deepens from there. Measured on chat JSON of 200 B–4 KiB with
-    // context takeover (the Node load client's corpus, 20 connections
-    // interleaved on one thread): level 1 210 B per message for ~7.9 µs of
+    // context takeover (the corpus of `benches/peers/load_ws.js`, 20
+    // streams interleaved on one thread, in a one-off harness; `wsx ratio`
+    // ranks the levels the same on its corpora): level 1 210 B per message for ~7.9 µs of
     // compression (the greedy search it had before, 4 candidates: 213 B,
     // ~8.3 µs), level 2 200 B / ~12 µs, level 3 198 B / ~15 µs, level 6
     // 196 B / ~19 µs; levels 7–9 search deeper without writing fewer bytes
