@@ -8,6 +8,9 @@
 //                                         # (records: 1 byte binary flag, u32 LE
 //                                         # length, bytes; read by
 //                                         # benches/src/bin/broadcast_load.rs)
+//   node load_ws.js --dump-corpus-dir DIR # one file per message (m0000, m0001,
+//                                         # ...) in DIR, and exit: an input for
+//                                         # `wsx ratio DIR`
 //
 // Throughput mode (default): N connections, each does M round trips in turn:
 // send one message, wait for its echo, check it is byte-exact and of the same
@@ -53,7 +56,8 @@ const WebSocket = require('ws');
 function parseArgs(argv) {
   const o = {
     url: null, connections: 20, messages: 400, deflate: true, hold: null,
-    timeout: 120, seed: 0x5eed, corpusStats: false, dumpCorpus: null, connectConcurrency: 100,
+    timeout: 120, seed: 0x5eed, corpusStats: false, dumpCorpus: null, dumpCorpusDir: null,
+    connectConcurrency: 100,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -77,10 +81,11 @@ function parseArgs(argv) {
       case '--connect-concurrency': o.connectConcurrency = Math.max(1, num()); break;
       case '--corpus-stats': o.corpusStats = true; break;
       case '--dump-corpus': o.dumpCorpus = next(); break;
+      case '--dump-corpus-dir': o.dumpCorpusDir = next(); break;
       default: usage(`unknown argument ${a}`);
     }
   }
-  if (!o.url && !o.corpusStats && !o.dumpCorpus) usage('--url is required');
+  if (!o.url && !o.corpusStats && !o.dumpCorpus && !o.dumpCorpusDir) usage('--url is required');
   return o;
 }
 
@@ -88,7 +93,7 @@ function usage(msg) {
   process.stderr.write(`load_ws.js: ${msg}\n` +
     'usage: node load_ws.js --url URL [--connections N] [--messages M] [--no-deflate]\n' +
     '                       [--hold SECONDS] [--timeout SECONDS] [--seed N] | --corpus-stats\n' +
-    '                       | --dump-corpus FILE\n');
+    '                       | --dump-corpus FILE | --dump-corpus-dir DIR\n');
   process.exit(2);
 }
 
@@ -239,6 +244,15 @@ async function main() {
   const corpus = makeCorpus(o.seed);
   if (o.corpusStats) {
     process.stdout.write(JSON.stringify(corpusStats(corpus)) + '\n');
+    return 0;
+  }
+  if (o.dumpCorpusDir) {
+    const fs = require('fs');
+    const path = require('path');
+    fs.mkdirSync(o.dumpCorpusDir, { recursive: true });
+    corpus.forEach((m, k) => {
+      fs.writeFileSync(path.join(o.dumpCorpusDir, `m${String(k).padStart(4, '0')}`), m.buf);
+    });
     return 0;
   }
   if (o.dumpCorpus) {

@@ -47,14 +47,15 @@ fn search(level: u32) -> Search {
     // next position has no longer one). Level 1 looks at 2 candidates per
     // position and does not hash the positions inside matches longer than
     // 32 bytes; level 2 looks at 8 and hashes every position; the search
-    // deepens from there. Measured on chat JSON of 200 B–4 KiB with
-    // context takeover (the corpus of `benches/peers/load_ws.js`, 20
-    // streams interleaved on one thread, in a one-off harness; `wsx ratio`
-    // ranks the levels the same on its corpora): level 1 210 B per message for ~7.9 µs of
-    // compression (the greedy search it had before, 4 candidates: 213 B,
-    // ~8.3 µs), level 2 200 B / ~12 µs, level 3 198 B / ~15 µs, level 6
-    // 196 B / ~19 µs; levels 7–9 search deeper without writing fewer bytes
-    // on such messages.
+    // deepens from there. Measured on the chat JSON of the side-by-side
+    // load (`node benches/peers/load_ws.js --dump-corpus-dir DIR`, then
+    // `wsx ratio DIR`; server-to-client wire bytes and compression µs per
+    // message with 20 connections interleaved, three runs): level 1 213 B
+    // for ~7.3–7.7 µs (the greedy search it had before, 4 candidates: 216
+    // B in the side-by-side at the same server CPU), level 2 203 B /
+    // ~10.6–11.9 µs, level 3 201 B / ~10.1–11.0 µs, level 6 199 B /
+    // ~14–17 µs, level 9 no fewer bytes than level 6 (zlib-rs level 1:
+    // 267 B / ~6–7.5 µs; level 6: 204 B / ~19–21 µs).
     let (chain, nice, lazy, good, insert_limit) = match level {
         1 => (2, 32, 16, 16, 32),
         2 => (8, 128, 32, 16, 258),
