@@ -135,7 +135,8 @@ impl Default for DeflateConfig {
 
 impl DeflateConfig {
     /// The default: least CPU per message. The native compressor at level 1
-    /// (greedy matching, per-message Huffman codes), 15-bit windows,
+    /// (lazy matching, 2 candidates per position, per-message Huffman
+    /// codes), 15-bit windows,
     /// context takeover with hibernation. Measured on a busy echo server
     /// (20 connections, JSON chat messages of 200 B–4 KB, Node ws client,
     /// `benches/SIDE-BY-SIDE-7.md` run 4): ~27.5 µs of server CPU per

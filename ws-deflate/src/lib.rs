@@ -44,13 +44,14 @@
 //! ([`DeflateConfig::compressor`], `wsx serve --compressor`):
 //! - [`backend::Compressor::Native`] (the default): this crate's own,
 //!   written for WebSocket traffic — many small sync-flushed messages whose
-//!   matches are mostly in the stream's history. Small hash chains
-//!   (16-bit positions: 32 KiB of heads, 64 KiB of links), greedy at level
-//!   1 and lazy above, and per message the smallest of a dynamic-Huffman,
-//!   fixed-Huffman or stored block. On chat JSON with context takeover its
-//!   level 1 sends ~20% fewer bytes than zlib's level 1 (which writes only
-//!   fixed codes) at about the same server CPU, with half the busy state
-//!   (`benches/RESULTS.md`). Safe Rust; the output is plain raw DEFLATE.
+//!   matches are mostly in the stream's history. Small hash chains over
+//!   5-byte strings (16-bit positions: 32 KiB of heads, 64 KiB of links),
+//!   lazy matching (2 candidates per position at level 1), and per message
+//!   the smallest of a dynamic-Huffman, fixed-Huffman or stored block. On
+//!   chat JSON with context takeover its level 1 sends ~20% fewer bytes
+//!   than zlib's level 1 (which writes only fixed codes) for ~16% more
+//!   server CPU, with less than half the busy state (`benches/RESULTS.md`).
+//!   Safe Rust; the output is plain raw DEFLATE.
 //! - [`backend::Compressor::Zlib`]: the zlib-family backend below; levels
 //!   mean what they mean to zlib.
 //!

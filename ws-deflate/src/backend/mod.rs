@@ -128,13 +128,14 @@ pub enum BackendError {
 #[non_exhaustive]
 pub enum Compressor {
     /// The crate's own compressor for WebSocket messages (the default):
-    /// small hash chains (96 KiB of tables, plus a window buffer that
-    /// grows with the stream to at most 48 KiB), greedy matching at level
-    /// 1 and lazy above, and per message the smallest of dynamic-Huffman,
-    /// fixed-Huffman and stored blocks. On chat-like JSON its level 1
-    /// sends ~20% fewer bytes than zlib level 1 for ~10% more server CPU,
-    /// and its level 5 zlib level 6's bytes at about zlib's CPU (the crate
-    /// docs and `benches/RESULTS.md`). Safe Rust.
+    /// small hash chains over 5-byte strings (96 KiB of tables, plus a
+    /// window buffer that grows with the stream to at most 48 KiB), lazy
+    /// matching (2 candidates per position at level 1), and per message
+    /// the smallest of dynamic-Huffman, fixed-Huffman and stored blocks.
+    /// On chat-like JSON its level 1 sends ~20% fewer bytes than zlib
+    /// level 1 for ~16% more server CPU, and its level 5 zlib level 6's
+    /// bytes at about zlib's CPU (the crate docs and `benches/RESULTS.md`).
+    /// Safe Rust.
     #[default]
     Native,
     /// The zlib-family compressor compiled in ([`BACKEND`]): zlib-rs by
