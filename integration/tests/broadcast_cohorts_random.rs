@@ -19,6 +19,7 @@ use ws_ext_core::{ClientNegotiator, ExtensionStack, ServerNegotiator};
 use wsx::blocking::WebSocket;
 use wsx::broadcast::{BroadcastConfig, Delivery, Subscription};
 use wsx::{Broadcast, Message, PreparedMessage, Role, WebSocketConfig};
+use wsx_corpus::Rng;
 
 /// What a server connection writes, kept for its client.
 #[derive(Clone, Default)]
@@ -59,22 +60,9 @@ impl Write for Replay {
     }
 }
 
-/// xorshift64*: reproducible scenarios without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
+/// True `percent` times in a hundred.
+fn chance(rng: &mut Rng, percent: u64) -> bool {
+    rng.below(100) < percent
 }
 
 /// Negotiated stacks for (server, client) with the server at `cfg`.
@@ -146,7 +134,7 @@ fn join(room: &Broadcast, rng: &mut Rng, members: &mut Vec<Member>) {
         BytesMut::new(),
     );
     let sub = room.subscribe();
-    if rng.chance(85) {
+    if chance(rng, 85) {
         sub.attach_blocking(&mut ws);
     }
     members.push(Member {
@@ -174,7 +162,7 @@ fn drain(m: &mut Member, n: u64) {
 }
 
 fn scenario(seed: u64) -> (usize, usize) {
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(seed);
     let room = Broadcast::new(
         BroadcastConfig::default()
             .with_queue_capacity(2 + rng.below(8) as usize)

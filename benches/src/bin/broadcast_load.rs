@@ -66,6 +66,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify, Semaphore};
+use wsx_corpus::Rng;
 
 const OFFER: &str = "permessage-deflate; client_max_window_bits";
 const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -380,17 +381,6 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// xorshift64*: handshake keys and masks (not security, only variety).
-struct Rand(u64);
-impl Rand {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 struct Url {
     addr: String,
     host: String,
@@ -420,10 +410,10 @@ async fn connect(url: &Url, seed: u64) -> Result<(TcpStream, Vec<u8>, String, bo
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let _ = s.set_nodelay(true);
-    let mut r = Rand(seed | 1);
+    let mut r = Rng::new(seed);
     let mut key = [0u8; 16];
     for c in key.chunks_mut(8) {
-        c.copy_from_slice(&r.next().to_le_bytes()[..c.len()]);
+        c.copy_from_slice(&r.next_u64().to_le_bytes()[..c.len()]);
     }
     let key = base64(&key);
     let req = format!(
@@ -483,7 +473,7 @@ async fn connect(url: &Url, seed: u64) -> Result<(TcpStream, Vec<u8>, String, bo
 }
 
 /// A masked client frame.
-fn client_frame(opcode: u8, payload: &[u8], rand: &mut Rand) -> Vec<u8> {
+fn client_frame(opcode: u8, payload: &[u8], rand: &mut Rng) -> Vec<u8> {
     let mut f = Vec::with_capacity(payload.len() + 14);
     f.push(0x80 | opcode);
     let n = payload.len();
@@ -496,7 +486,7 @@ fn client_frame(opcode: u8, payload: &[u8], rand: &mut Rand) -> Vec<u8> {
         f.push(0x80 | 127);
         f.extend_from_slice(&(n as u64).to_be_bytes());
     }
-    let mask = (rand.next() as u32).to_be_bytes();
+    let mask = (rand.next_u64() as u32).to_be_bytes();
     f.extend_from_slice(&mask);
     f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
     f
@@ -689,7 +679,7 @@ impl Member {
         buf: &[u8],
         pos: &mut usize,
         replies: &mut Vec<Vec<u8>>,
-        rand: &mut Rand,
+        rand: &mut Rng,
     ) -> Result<Step, String> {
         loop {
             let b = &buf[*pos..];
@@ -777,7 +767,7 @@ async fn member_task(
     leftover: Vec<u8>,
     mut close: watch::Receiver<bool>,
 ) {
-    let mut rand = Rand(0x9E37_79B9_7F4A_7C15 ^ member.id as u64);
+    let mut rand = Rng::new(member.id as u64);
     let mut buf = leftover;
     buf.reserve(64 << 10);
     let mut pos = 0;
@@ -976,7 +966,7 @@ async fn run(o: &Opts, sh: Arc<Shared>, url: Arc<Url>) -> Result<Phases, String>
         let mut c1 = c0;
         let mut c2 = c0;
         let mut t_pause = Duration::ZERO;
-        let mut rand = Rand(0xC0FF_EE00_1234_5678);
+        let mut rand = Rng::new(0xC0FF_EE00_1234_5678);
         for k in 0..sh.msgs.len() {
             if k == sh.half {
                 // Everything before the half-way point reached everyone,
