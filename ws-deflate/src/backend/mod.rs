@@ -128,8 +128,10 @@ pub enum BackendError {
 #[non_exhaustive]
 pub enum Compressor {
     /// The crate's own compressor for WebSocket messages (the default):
-    /// small hash chains over 5-byte strings (96 KiB of tables, plus a
-    /// window buffer that grows with the stream to at most 48 KiB), lazy
+    /// small hash chains over 5-byte strings (tables of 32 KiB plus two
+    /// bytes per window byte: 96 KiB for 15-bit windows, 40 KiB for 12;
+    /// plus a buffer of the window and up to one chunk of input, which
+    /// grows with the stream: at most 48 KiB for 15-bit windows), lazy
     /// matching (2 candidates per position at level 1), and per message
     /// the smallest of dynamic-Huffman, fixed-Huffman and stored blocks.
     /// On chat-like JSON its level 1 sends ~20% fewer bytes than zlib

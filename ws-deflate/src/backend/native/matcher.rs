@@ -2,12 +2,13 @@
 //! bytes, lazy evaluation of one position, and symbols out.
 //!
 //! The window buffer holds the history the peer has (at most the agreed
-//! window) followed by the bytes being compressed. The tables hold stream
-//! positions modulo 2^16: `head`, the newest position of each hash, and
-//! `prev`, per position the distance back to the previous one with the
-//! same hash. Sliding the buffer rewrites nothing, and a stale or colliding
-//! entry is harmless: every candidate is checked to lie inside the window
-//! and the buffer, and against the bytes themselves, before it is used.
+//! window) followed by the bytes being compressed. The tables
+//! ([`Tables`], sized by the window) hold stream positions modulo 2^16:
+//! the head of each hash, its newest position, and per position the link,
+//! the distance back to the previous one with the same hash. Sliding the
+//! buffer rewrites nothing, and a stale or colliding entry is harmless:
+//! every candidate is checked to lie inside the window and the buffer, and
+//! against the bytes themselves, before it is used.
 //!
 //! (A bucketed table, the four newest positions per hash in one cache line
 //! with 16-bit tags, was measured as well: no faster on chat JSON, and its
@@ -24,12 +25,15 @@ use super::symbols::Symbols;
 pub(super) const MIN_MATCH: usize = 5;
 /// The longest DEFLATE match.
 pub(super) const MAX_MATCH: usize = 258;
-/// log2 of the hash table size.
+/// log2 of the hash table size, whatever the window.
 const HASH_BITS: u32 = 14;
 /// Hash table entries.
 const HASH_SIZE: usize = 1 << HASH_BITS;
-/// `prev` entries: one per position of the largest window.
-const PREV_SIZE: usize = 1 << 15;
+/// Link entries of the largest window (15 bits).
+const FULL_LINKS: usize = 1 << 15;
+/// The least input the buffer takes between slides (a smaller window
+/// slides more often, moving fewer bytes each time).
+const MIN_SLACK: usize = 4 * 1024;
 /// The parse looks up only every second position after this many literals
 /// in a row, every third after twice as many, and so on.
 const SKIP_AFTER: usize = 64;
@@ -52,24 +56,123 @@ pub(super) struct Search {
     pub insert_limit: u16,
 }
 
+/// The hash table and chain links of a window of 2^bits positions: per
+/// hash, the newest position (modulo 2^16); per position (modulo the
+/// window size), the distance back to the previous position with the same
+/// hash (0: none).
+pub(super) trait Tables {
+    /// Tables for a window of 2^`bits` bytes (9..=15), all 0.
+    fn for_bits(bits: u8) -> Self;
+    /// The hash (table index) of the [`MIN_MATCH`] bytes at `b[i..]`.
+    fn hash(&self, b: &[u8], i: usize) -> usize;
+    /// Make `pos` the newest position of hash `h`, linked to the one it
+    /// replaces; returns that one.
+    fn enter(&mut self, h: usize, pos: u32) -> u16;
+    /// The link of stream position `pos`.
+    fn link(&self, pos: u32) -> u16;
+}
+
+/// The multiplicative hash of the [`MIN_MATCH`] bytes at `b[i..]`: its
+/// top `64 - shift` bits.
+#[inline]
+fn hash_bytes(b: &[u8], i: usize, shift: u32) -> usize {
+    let v = u64::from(load32(b, i)) | u64::from(b[i + 4]) << 32;
+    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+}
+
+/// The tables of a 15-bit window (32 KiB of hash heads, 64 KiB of links):
+/// fixed sizes, so the hot loops index them with constant masks and no
+/// bounds checks.
+pub(super) struct FullTables {
+    head: Box<[u16; HASH_SIZE]>,
+    links: Box<[u16; FULL_LINKS]>,
+}
+
+impl Tables for FullTables {
+    fn for_bits(_bits: u8) -> Self {
+        Self {
+            head: zeroed(),
+            links: zeroed(),
+        }
+    }
+
+    #[inline]
+    fn hash(&self, b: &[u8], i: usize) -> usize {
+        hash_bytes(b, i, 64 - HASH_BITS)
+    }
+
+    #[inline]
+    fn enter(&mut self, h: usize, pos: u32) -> u16 {
+        let old = self.head[h];
+        self.links[pos as usize & (FULL_LINKS - 1)] = (pos as u16).wrapping_sub(old);
+        self.head[h] = pos as u16;
+        old
+    }
+
+    #[inline]
+    fn link(&self, pos: u32) -> u16 {
+        self.links[pos as usize & (FULL_LINKS - 1)]
+    }
+}
+
+/// The tables of a smaller window of 2^bits bytes: the same hash heads,
+/// 2^bits links (8 KiB for 12 bits). (Fewer heads as well, twice as many
+/// as positions, were measured slower: +17% CPU for 9-bit windows, +3% for
+/// 12, and no fewer bytes.)
+pub(super) struct SizedTables {
+    head: Box<[u16; HASH_SIZE]>,
+    links: Box<[u16]>,
+    /// `links.len() - 1`.
+    mask: usize,
+}
+
+impl Tables for SizedTables {
+    fn for_bits(bits: u8) -> Self {
+        let n = 1usize << bits.clamp(9, 15);
+        Self {
+            head: zeroed(),
+            links: vec![0; n].into_boxed_slice(),
+            mask: n - 1,
+        }
+    }
+
+    #[inline]
+    fn hash(&self, b: &[u8], i: usize) -> usize {
+        hash_bytes(b, i, 64 - HASH_BITS)
+    }
+
+    #[inline]
+    fn enter(&mut self, h: usize, pos: u32) -> u16 {
+        let old = self.head[h];
+        self.links[pos as usize & self.mask] = (pos as u16).wrapping_sub(old);
+        self.head[h] = pos as u16;
+        old
+    }
+
+    #[inline]
+    fn link(&self, pos: u32) -> u16 {
+        self.links[pos as usize & self.mask]
+    }
+}
+
 /// Hash chains over a window buffer.
-pub(super) struct Matcher {
+pub(super) struct Matcher<T> {
     /// History, then the input being compressed.
     buf: Vec<u8>,
     /// The stream position of `buf[0]`, modulo 2^32.
     base: u32,
-    /// Per hash, the newest position (modulo 2^16).
-    head: Box<[u16; HASH_SIZE]>,
-    /// Per position (modulo 2^15): the distance back to the previous
-    /// position with the same hash (0: none).
-    prev: Box<[u16; PREV_SIZE]>,
+    /// The hash table and chain links.
+    tables: T,
     /// The first buffer index not yet entered in the hash.
     ins: usize,
     /// The farthest a match may reach back.
     max_dist: u32,
     /// Bytes of history kept when the buffer slides.
     keep: usize,
-    /// The most the buffer holds: `keep` plus one chunk of input.
+    /// The most the buffer holds before it slides: `keep` plus at least
+    /// [`MIN_SLACK`] and at most one chunk of input (as much as `keep`
+    /// between the two): the memmove of a slide costs at most about one
+    /// byte per byte of input.
     limit: usize,
     search: Search,
 }
@@ -94,13 +197,6 @@ fn zeroed<const N: usize>() -> Box<[u16; N]> {
     }
 }
 
-/// The hash of the [`MIN_MATCH`] bytes at `b[i..]`.
-#[inline]
-fn hash(b: &[u8], i: usize) -> usize {
-    let v = u64::from(load32(b, i)) | u64::from(b[i + 4]) << 32;
-    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HASH_BITS)) as usize
-}
-
 /// How many bytes at `a` and `b` (`a < b`) agree, up to `limit`, with
 /// `b + limit <= buf.len()`.
 #[inline]
@@ -119,21 +215,25 @@ fn common(buf: &[u8], a: usize, b: usize, limit: usize) -> usize {
     n
 }
 
-impl Matcher {
-    /// A matcher whose matches reach back at most `max_dist` bytes (at most
-    /// 32 768), taking at most `chunk` new bytes at a time.
-    pub(super) fn new(max_dist: u32, chunk: usize, search: Search) -> Self {
+impl<T: Tables> Matcher<T> {
+    /// A matcher for a window of 2^`bits` bytes (9..=15): matches reach
+    /// back at most `2^bits - 262` bytes, as zlib's do (so a 9-bit stream
+    /// also decodes with an 8-bit window). It takes at most `chunk` new
+    /// bytes at a time.
+    pub(super) fn new(bits: u8, chunk: usize, search: Search) -> Self {
+        let bits = bits.clamp(9, 15);
+        let max_dist = (1u32 << bits) - 262;
+        let keep = max_dist as usize;
         Self {
             // Grown with the stream (a connection that sends a few small
             // messages holds a few KiB), up to `limit`.
             buf: Vec::new(),
             base: 0,
-            head: zeroed(),
-            prev: zeroed(),
+            tables: T::for_bits(bits),
             ins: 0,
             max_dist,
-            keep: max_dist as usize,
-            limit: max_dist as usize + chunk,
+            keep,
+            limit: keep + keep.clamp(MIN_SLACK, chunk.max(MIN_SLACK)),
             search,
         }
     }
@@ -194,20 +294,11 @@ impl Matcher {
         }
         let mut pos = self.base.wrapping_add(self.ins as u32);
         for k in self.ins..last {
-            self.enter(hash(&self.buf, k), pos);
+            let h = self.tables.hash(&self.buf, k);
+            self.tables.enter(h, pos);
             pos = pos.wrapping_add(1);
         }
         self.ins = last;
-    }
-
-    /// Make stream position `pos` the newest of hash `h`; returns the one
-    /// it replaces.
-    #[inline]
-    fn enter(&mut self, h: usize, pos: u32) -> u16 {
-        let old = self.head[h];
-        self.prev[pos as usize & (PREV_SIZE - 1)] = (pos as u16).wrapping_sub(old);
-        self.head[h] = pos as u16;
-        old
     }
 
     /// Look up index `i` (the next to enter: `i == self.ins`, with
@@ -219,7 +310,8 @@ impl Matcher {
         debug_assert!(i == self.ins && i + MIN_MATCH <= end);
         let first = load32(&self.buf, i);
         let pos = self.base.wrapping_add(i as u32);
-        let newest = self.enter(hash(&self.buf, i), pos);
+        let h = self.tables.hash(&self.buf, i);
+        let newest = self.tables.enter(h, pos);
         self.ins = i + 1;
 
         let max_len = (end - i).min(MAX_MATCH);
@@ -251,7 +343,7 @@ impl Matcher {
                 }
             }
             // The next older position with this hash.
-            let step = self.prev[(pos.wrapping_sub(dist)) as usize & (PREV_SIZE - 1)];
+            let step = self.tables.link(pos.wrapping_sub(dist));
             if step == 0 {
                 break;
             }
