@@ -1,6 +1,8 @@
 //! Thread per core for `wsx serve`: N threads, each running a
 //! single-threaded tokio runtime, and every accepted connection handed to
-//! one of them (round-robin) for its whole life.
+//! one of them for its whole life: the one with the fewest open
+//! connections (ties in turn), so the counts stay even as connections come
+//! and go.
 //!
 //! Why not tokio's work-stealing runtime: a connection's state (its
 //! compressor tables and window, its decompressor's window, its buffers)
@@ -11,12 +13,13 @@
 //! client): 2–7% less server CPU per compressed message than the
 //! work-stealing runtime with two threads, ~12% less per uncompressed one
 //! (schedstat; `benches/RESULTS.md`). The cost: no stealing, so one busy
-//! connection cannot spread over two cores; the
-//! round-robin keeps the count of connections per core even. (actix-web
-//! serves the same way.)
+//! connection cannot spread over two cores, and even counts of connections
+//! are not even loads. (actix-web serves the same way.)
 
 use std::future::Future;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 use std::thread;
 
 use tokio::sync::mpsc;
@@ -27,14 +30,31 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// The per-core runtimes.
 pub struct Cores {
-    queues: Vec<mpsc::UnboundedSender<Job>>,
+    cores: Vec<Core>,
+    /// Where the search for the least busy core starts (ties go in turn).
     next: usize,
+}
+
+/// One runtime: its job queue and how many connections it has open.
+struct Core {
+    queue: mpsc::UnboundedSender<Job>,
+    open: Arc<AtomicUsize>,
+}
+
+/// Counts one open connection of a core until dropped (when its future
+/// ends, or with the job if it never ran).
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Cores {
     /// Start `n` (≥ 1) threads, each with its own runtime.
     pub fn start(n: usize) -> io::Result<Self> {
-        let mut queues = Vec::with_capacity(n);
+        let mut cores = Vec::with_capacity(n);
         for i in 0..n.max(1) {
             let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -49,68 +69,138 @@ impl Cores {
                         }
                     });
                 })?;
-            queues.push(tx);
+            cores.push(Core {
+                queue: tx,
+                open: Arc::new(AtomicUsize::new(0)),
+            });
         }
-        Ok(Self { queues, next: 0 })
+        Ok(Self { cores, next: 0 })
     }
 
     /// How many cores.
     pub fn len(&self) -> usize {
-        self.queues.len()
+        self.cores.len()
     }
 
-    /// Run `make()` on the next core and spawn the future it returns there
-    /// (`make` runs inside that core's runtime: a socket it registers
-    /// belongs to that core).
+    /// The core with the fewest open connections; among equals, the first
+    /// from `next` on.
+    fn least_busy(&self) -> usize {
+        let n = self.cores.len();
+        (0..n)
+            .map(|i| (self.next + i) % n)
+            .min_by_key(|&k| self.cores[k].open.load(Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// Run `make()` on the core with the fewest open connections and spawn
+    /// the future it returns there (`make` runs inside that core's
+    /// runtime: a socket it registers belongs to that core). The
+    /// connection counts as open on that core until the future ends.
     pub fn spawn<F, Fut>(&mut self, make: F)
     where
         F: FnOnce() -> Option<Fut> + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let k = self.next % self.queues.len();
-        self.next = self.next.wrapping_add(1);
+        let k = self.least_busy();
+        self.next = k + 1;
+        let core = &self.cores[k];
+        core.open.fetch_add(1, Relaxed);
+        let open = Open(Arc::clone(&core.open));
         let job: Job = Box::new(move || {
             if let Some(fut) = make() {
-                tokio::spawn(fut);
+                tokio::spawn(async move {
+                    let _open = open;
+                    fut.await;
+                });
             }
         });
-        if self.queues[k].send(job).is_err() {
+        if core.queue.send(job).is_err() {
             warn!(core = k, "a core's runtime has stopped; connection dropped");
         }
+    }
+
+    /// Open connections per core.
+    #[cfg(test)]
+    fn open(&self) -> Vec<usize> {
+        self.cores.iter().map(|c| c.open.load(Relaxed)).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::watch;
+
+    /// Spawn job `k`: it records where it was made and where it ran, then
+    /// stays open until `end` lists it.
+    fn job(
+        cores: &mut Cores,
+        k: usize,
+        mut end: watch::Receiver<Vec<usize>>,
+        seen: std::sync::mpsc::Sender<(usize, Option<String>, Option<String>)>,
+    ) {
+        cores.spawn(move || {
+            // `make` runs on the core's thread, inside its runtime...
+            let made_on = thread::current().name().map(str::to_owned);
+            assert!(tokio::runtime::Handle::try_current().is_ok());
+            Some(async move {
+                // ...and the future after an await point is still there.
+                tokio::task::yield_now().await;
+                let ran_on = thread::current().name().map(str::to_owned);
+                let _ = seen.send((k, made_on, ran_on));
+                let _ = end.wait_for(|ended| ended.contains(&k)).await;
+            })
+        });
+    }
+
+    /// Wait (a bounded time) until the open counts are `want`.
+    fn wait_open(cores: &Cores, want: &[usize]) {
+        for _ in 0..500 {
+            if cores.open() == want {
+                return;
+            }
+            thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert_eq!(cores.open(), want);
+    }
 
     #[test]
-    fn connections_go_round_robin_and_stay_on_their_thread() {
+    fn connections_go_to_the_least_busy_core_and_stay_on_its_thread() {
         let mut cores = Cores::start(2).expect("runtimes start");
         assert_eq!(cores.len(), 2);
+        let (end, ended) = watch::channel(Vec::new());
         let (tx, rx) = std::sync::mpsc::channel();
-        for k in 0..6 {
-            let tx = tx.clone();
-            cores.spawn(move || {
-                // `make` runs on the core's thread, inside its runtime...
-                let made_on = thread::current().name().map(str::to_owned);
-                assert!(tokio::runtime::Handle::try_current().is_ok());
-                Some(async move {
-                    // ...and the future after an await point is still there.
-                    tokio::task::yield_now().await;
-                    let ran_on = thread::current().name().map(str::to_owned);
-                    let _ = tx.send((k, made_on, ran_on));
-                })
-            });
+        // Four at once: two per core, in turn.
+        for k in 0..4 {
+            job(&mut cores, k, ended.clone(), tx.clone());
         }
+        wait_open(&cores, &[2, 2]);
+        // Both of core 1's connections end: the next two go to core 1,
+        // not in turn.
+        end.send_replace(vec![1, 3]);
+        wait_open(&cores, &[2, 0]);
+        for k in 4..6 {
+            job(&mut cores, k, ended.clone(), tx.clone());
+        }
+        wait_open(&cores, &[2, 2]);
+        end.send_replace((0..6).collect());
+        wait_open(&cores, &[0, 0]);
         drop(tx);
         let mut seen: Vec<_> = rx.iter().collect();
         seen.sort();
         assert_eq!(seen.len(), 6);
         for (k, made_on, ran_on) in seen {
-            let want = format!("wsx-core-{}", k % 2);
+            let core = if k < 4 { k % 2 } else { 1 };
+            let want = format!("wsx-core-{core}");
             assert_eq!(made_on.as_deref(), Some(want.as_str()), "job {k}");
             assert_eq!(ran_on.as_deref(), Some(want.as_str()), "job {k}");
         }
+    }
+
+    #[test]
+    fn a_job_that_makes_nothing_is_not_counted_open() {
+        let mut cores = Cores::start(1).expect("runtime starts");
+        cores.spawn(|| None::<std::future::Ready<()>>);
+        wait_open(&cores, &[0]);
     }
 }
