@@ -355,6 +355,13 @@ pub struct RatioArgs {
     /// the table's footer for names and flags).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub settings: Vec<String>,
+    /// Also measure a setting of your own: NAME=FLAGS, FLAGS being `wsx
+    /// serve` permessage-deflate flags, e.g. `mine=--deflate-level 3
+    /// --server-max-window-bits 13 --client-max-window-bits 13
+    /// --compress-threshold 64`. Repeatable; added to the settings chosen
+    /// (all of them without --settings).
+    #[arg(long = "setting", value_name = "NAME=FLAGS")]
+    pub custom: Vec<String>,
     /// Print CSV instead of the table.
     #[arg(long, conflicts_with = "json")]
     pub csv: bool,

@@ -40,7 +40,17 @@ pub async fn run(args: RatioArgs) -> Result<(), String> {
     // Synchronous work on purpose: the memory figures read the main arena,
     // so everything is allocated on this (the main) thread.
     let inputs = input::load(&args.inputs, &args.sizes, args.total, args.split)?;
-    let settings = settings::select(&args.settings)?;
+    let mut settings = settings::select(&args.settings)?;
+    for spec in &args.custom {
+        let custom = settings::custom(spec)?;
+        if settings.iter().any(|s| s.name == custom.name) {
+            return Err(format!(
+                "--setting {spec:?}: the name {:?} is taken",
+                custom.name
+            ));
+        }
+        settings.push(custom);
+    }
     for i in &inputs {
         let bytes: usize = i.messages.iter().map(Vec::len).sum();
         if bytes < measure::SMALL_INPUT {

@@ -1,6 +1,7 @@
 //! The permessage-deflate policies `wsx ratio` compares, by name, with the
 //! `wsx serve` flags that produce each.
 
+use clap::Parser;
 use ws_deflate::backend::Compressor;
 use ws_deflate::DeflateConfig;
 
@@ -38,6 +39,9 @@ impl Setting {
         }
         if cfg.compressor != d.compressor {
             v.push(format!("--compressor {}", cfg.compressor.name()));
+        }
+        if cfg.compress_threshold != d.compress_threshold {
+            v.push(format!("--compress-threshold {}", cfg.compress_threshold));
         }
         if v.is_empty() && cfg.mem_level == d.mem_level {
             return "(defaults: native compressor level 1, 15-bit windows, context takeover)"
@@ -159,10 +163,51 @@ pub fn select(names: &[String]) -> Result<Vec<Setting>, String> {
     Ok(out)
 }
 
+/// A setting of the user's: `NAME=FLAGS`, FLAGS being `wsx serve`'s
+/// permessage-deflate flags (`--no-deflate` for none).
+pub fn custom(spec: &str) -> Result<Setting, String> {
+    let err = |why: String| format!("--setting {spec:?}: {why}");
+    let (name, flags) = spec
+        .split_once('=')
+        .ok_or_else(|| err("expected NAME=FLAGS".to_owned()))?;
+    let name = name.trim();
+    if name.is_empty() || name.contains(|c: char| c == ',' || c.is_whitespace()) {
+        return Err(err(
+            "the name must be non-empty, without commas or spaces".to_owned()
+        ));
+    }
+    if all().iter().any(|s| s.name == name) || matches!(name, "level1" | "level9") {
+        return Err(err(format!("{name:?} is a built-in setting")));
+    }
+    let mut argv = vec!["wsx", "serve"];
+    argv.extend(flags.split_whitespace());
+    let crate::args::Command::Serve(serve) = crate::args::Cli::try_parse_from(&argv)
+        .map_err(|e| err(e.render().to_string().trim().to_owned()))?
+        .command
+    else {
+        unreachable!("`wsx serve ...` parses as the serve command")
+    };
+    let deflate = &serve.common.deflate;
+    if deflate.deflate_frame {
+        return Err(err(
+            "--deflate-frame is not a permessage-deflate setting".to_owned()
+        ));
+    }
+    let cfg = crate::extensions::deflate_config(deflate);
+    if let Some(c) = &cfg {
+        c.validate().map_err(|e| err(e.to_string()))?;
+    }
+    Ok(Setting {
+        // A handful of bytes per setting, for the life of this one-shot
+        // command: settings are named by `&'static str`.
+        name: Box::leak(name.to_owned().into_boxed_str()),
+        cfg,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     #[test]
     fn names_are_unique_and_configs_valid() {
@@ -213,5 +258,43 @@ mod tests {
         assert_eq!(names, ["level6", "default", "off"]);
         assert!(select(&["nope".into()]).is_err());
         assert_eq!(select(&[]).map(|v| v.len()), Ok(all().len()));
+    }
+
+    #[test]
+    fn custom_settings_parse_as_serve_flags() {
+        let s = custom(
+            "mine=--deflate-level 3 --server-max-window-bits 13 --client-max-window-bits 13 \
+             --compress-threshold 64",
+        )
+        .unwrap();
+        assert_eq!(s.name, "mine");
+        let c = s.cfg.clone().unwrap();
+        assert_eq!(
+            (c.level, c.server_max_window_bits, c.client_max_window_bits),
+            (3, Some(13), Some(13))
+        );
+        assert_eq!(c.compress_threshold, 64);
+        assert_eq!(
+            s.flags(),
+            "--deflate-level 3 --server-max-window-bits 13 --client-max-window-bits 13 \
+             --compress-threshold 64"
+        );
+        assert!(custom("plain=--no-deflate").unwrap().cfg.is_none());
+        assert!(custom("zl=--compressor zlib --mem-level 4")
+            .unwrap()
+            .cfg
+            .is_some_and(|c| c.compressor == Compressor::Zlib && c.mem_level == 4));
+        for bad in [
+            "no-equals",
+            "=--deflate-level 2",
+            "a b=--deflate-level 2",
+            "default=--deflate-level 2",
+            "level9=--deflate-level 2",
+            "x=--deflate-level 12",
+            "x=--no-such-flag",
+            "x=--deflate-frame",
+        ] {
+            assert!(custom(bad).is_err(), "{bad}");
+        }
     }
 }
