@@ -845,7 +845,8 @@ mod tests {
 }
 
 /// The compressors against the decompressor: input bytes drive a stream of
-/// messages (first byte: level 0..=9 and compressor; second: window bits
+/// messages (first byte: level 0..=9, a tuning of the search and the
+/// compressor; second: window bits
 /// 9..=15), each split off the rest as `[op, len, bytes...]` (op bit 0:
 /// reset the compressor before it; bit 1: move the history to a fresh
 /// compressor and decompressor through set-dictionary, as hibernation
@@ -862,11 +863,31 @@ pub fn deflate_roundtrip(data: &[u8]) {
     } else {
         Compressor::Native
     };
+    // (good, lazy, nice, chain): greedy, lazy, shallow, deep, extremes.
+    const TUNES: [Option<(u16, u16, u16, u16)>; 8] = [
+        None,
+        Some((4, 4, 8, 1)),
+        Some((0, 0, 3, 1)),
+        Some((258, 258, 258, 4096)),
+        Some((8, 16, 64, 6)),
+        Some((32, 258, 258, 64)),
+        Some((4, 258, 258, 2)),
+        Some((16, 0, 32, 3)),
+    ];
+    let tune = TUNES[usize::from(cfg >> 4 & 7)].map(|(good, lazy, nice, chain)| {
+        ws_deflate::backend::Tune {
+            good,
+            lazy,
+            nice,
+            chain,
+        }
+    });
     let params = DeflaterParams {
         level: u32::from(cfg & 0x0f) % 10,
         window_bits: 9 + bits % 7,
         mem_level: 8,
         compressor,
+        tune,
     };
     let mut d = Deflater::new(params);
     let mut inf = Inflater::new();

@@ -183,6 +183,7 @@ fn main() {
             window_bits: cfg.0,
             mem_level: cfg.1,
             compressor: ws_deflate::backend::Compressor::Zlib,
+            tune: None,
         });
         let n = CURRENT.load(Ordering::Relaxed) - before;
         drop(d);
@@ -201,6 +202,7 @@ fn main() {
             window_bits: bits,
             mem_level: 8,
             compressor: ws_deflate::backend::Compressor::Native,
+            tune: None,
         });
         for m in wsx_corpus::messages(wsx_corpus::Kind::Chat, 4096, msgs, 1) {
             if let Err(e) = d.compress_sync(&m) {

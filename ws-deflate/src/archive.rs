@@ -29,6 +29,7 @@ const ARCHIVE_PARAMS: DeflaterParams = DeflaterParams {
     window_bits: 15,
     mem_level: 8,
     compressor: Compressor::Native,
+    tune: None,
 };
 
 /// A hibernated window: raw DEFLATE of its bytes, or the bytes themselves

@@ -1,7 +1,7 @@
 //! The policy a server or client applies: compression level, window limits,
 //! context takeover, the size threshold, memory knobs, fallback offers.
 
-use crate::backend::Compressor;
+use crate::backend::{Compressor, Tune};
 pub use crate::backend::{MAX_WINDOW_BITS, MIN_WINDOW_BITS};
 use crate::params::{ClientMaxWindowBits, OfferParams};
 
@@ -104,6 +104,12 @@ pub struct DeflateConfig {
     /// ([`Compressor::Zlib`], where levels mean what they mean to zlib).
     /// Either way the output is raw DEFLATE any peer inflates.
     pub compressor: Compressor,
+    /// The level's match search replaced (zlib's `deflateTune` knobs:
+    /// good, lazy, nice, chain; [`Tune`]), for mapping the frontier on
+    /// one's own payloads (`wsx ratio --setting 'NAME=--deflate-tune
+    /// G,L,N,C'`). `None` (the default): the level's own. Honoured by the
+    /// native and zlib-rs compressors.
+    pub tune: Option<Tune>,
     /// How many idle compressors and decompressors are kept for reuse by
     /// connections whose agreement resets a direction per message, and by
     /// hibernating ones. The pool is process-wide, one per capacity
@@ -125,6 +131,7 @@ ws_ext_core::config_setters!(DeflateConfig {
     with_hibernate => hibernate: bool,
     with_pool_capacity => pool_capacity: usize,
     with_compressor => compressor: Compressor,
+    with_tune => tune: Option<Tune>,
 });
 
 impl Default for DeflateConfig {
@@ -158,6 +165,7 @@ impl DeflateConfig {
             pool_capacity: 8,
             hibernate: true,
             compressor: Compressor::Native,
+            tune: None,
         }
     }
 
@@ -286,6 +294,11 @@ pub enum ConfigError {
     /// `mem_level` is not 1..=9.
     #[error("mem_level {0} is out of range 1..=9")]
     MemLevel(u8),
+    /// A `tune` knob is out of range ([`Tune::is_valid`]).
+    #[error(
+        "tune {0:?} is out of range (nice 3..=258, lazy and good at most 258, chain 1..=4096)"
+    )]
+    Tune(Tune),
 }
 
 impl DeflateConfig {
@@ -296,6 +309,9 @@ impl DeflateConfig {
         }
         if !(1..=9).contains(&self.mem_level) {
             return Err(ConfigError::MemLevel(self.mem_level));
+        }
+        if let Some(t) = self.tune.filter(|t| !t.is_valid()) {
+            return Err(ConfigError::Tune(t));
         }
         let bits = |name, v: Option<u8>| match v {
             Some(b) if !(MIN_WINDOW_BITS..=MAX_WINDOW_BITS).contains(&b) => {

@@ -141,6 +141,7 @@ impl DeflateFrame {
             window_bits: bits,
             mem_level: self.cfg.mem_level,
             compressor: self.cfg.compressor,
+            tune: self.cfg.tune,
         };
         let enc = DeflateFrameEncoder {
             name: self.name,

@@ -84,6 +84,7 @@ impl PerMessageDeflate {
             window_bits: a.send_window_bits,
             mem_level: self.cfg.mem_level,
             compressor: self.cfg.compressor,
+            tune: self.cfg.tune,
         };
         let enc = PmdEncoder::new(
             PERMESSAGE_DEFLATE,

@@ -363,6 +363,7 @@ mod tests {
             window_bits: 15,
             mem_level: 8,
             compressor: crate::backend::Compressor::Native,
+            tune: None,
         });
         let mut slot = DecompressorSlot::new(false, DeflatePool::new(0), true, 15);
         let mut held = Vec::new();
@@ -391,6 +392,7 @@ mod tests {
             window_bits: 15,
             mem_level: 8,
             compressor: crate::backend::Compressor::Native,
+            tune: None,
         });
         let mut slot = DecompressorSlot::new(false, DeflatePool::new(0), true, 15);
         let m = vec![b'a'; 50_000];

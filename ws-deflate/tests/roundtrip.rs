@@ -6,10 +6,28 @@ mod common;
 
 use common::*;
 use quickcheck::{Arbitrary, Gen, QuickCheck};
+use ws_deflate::backend::Tune;
 use ws_deflate::DeflateConfig;
 use ws_ext_core::{Encoder, Frame, OpCode, RsvBits};
 
 const BITS: [Option<u8>; 5] = [None, Some(8), Some(9), Some(12), Some(15)];
+/// The level's own search, greedy and shallow, deep.
+const TUNES: [Option<Tune>; 4] = [
+    None,
+    None,
+    Some(Tune {
+        good: 4,
+        lazy: 4,
+        nice: 8,
+        chain: 1,
+    }),
+    Some(Tune {
+        good: 32,
+        lazy: 258,
+        nice: 258,
+        chain: 64,
+    }),
+];
 
 #[derive(Debug, Clone)]
 struct Params {
@@ -32,6 +50,7 @@ impl Arbitrary for Params {
                 .with_fallback_offers(Vec::new())
                 .with_pool_capacity(*g.choose(&[0, 2]).unwrap())
                 .with_hibernate(bool::arbitrary(g))
+                .with_tune(*g.choose(&TUNES).unwrap())
         };
         Params {
             client: c(),

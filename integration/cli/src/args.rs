@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use ws_deflate::backend::Compressor;
+use ws_deflate::backend::{Compressor, Tune};
 
 use crate::ratio::input::Size;
 
@@ -81,6 +81,13 @@ pub struct DeflateArgs {
     /// `zlib` (the zlib-family backend compiled in; levels as zlib's).
     #[arg(long, value_name = "NAME", value_parser = parse_compressor)]
     pub compressor: Option<Compressor>,
+    /// Replace the level's match search: zlib's deflateTune knobs
+    /// GOOD,LAZY,NICE,CHAIN (a match of GOOD cuts the next search to a
+    /// quarter, one of LAZY is taken without trying the next position, one
+    /// of NICE ends the search, CHAIN candidates at most per position).
+    /// Native level 1 is 16,16,32,2, level 2 16,32,128,8.
+    #[arg(long, value_name = "G,L,N,C", value_parser = parse_tune)]
+    pub deflate_tune: Option<Tune>,
     /// Idle compressors and decompressors kept for reuse, shared by all
     /// connections (state of hibernated or no-context-takeover
     /// connections; 0: none).
@@ -267,6 +274,31 @@ pub fn parse_protocol(s: &str) -> Result<String, String> {
         Err(format!(
             "{s:?} is not a valid subprotocol: it must be an RFC 7230 token (one or more of \
              the letters, digits and !#$%&'*+-.^_`|~; no spaces, commas or quotes)"
+        ))
+    }
+}
+
+/// `--deflate-tune G,L,N,C`.
+fn parse_tune(s: &str) -> Result<Tune, String> {
+    let v: Vec<u16> = s
+        .split(',')
+        .map(|x| x.trim().parse::<u16>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{s:?}: {e}"))?;
+    let [good, lazy, nice, chain] = v[..] else {
+        return Err(format!("{s:?}: expected four numbers GOOD,LAZY,NICE,CHAIN"));
+    };
+    let t = Tune {
+        good,
+        lazy,
+        nice,
+        chain,
+    };
+    if t.is_valid() {
+        Ok(t)
+    } else {
+        Err(format!(
+            "{s:?}: out of range (NICE 3-258, LAZY and GOOD at most 258, CHAIN 1-4096)"
         ))
     }
 }

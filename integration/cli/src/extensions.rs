@@ -29,6 +29,7 @@ fn policy(args: &DeflateArgs) -> DeflateConfig {
         .with_mem_level(args.mem_level.unwrap_or(d.mem_level))
         .with_pool_capacity(args.deflate_pool.unwrap_or(d.pool_capacity))
         .with_compressor(args.compressor.unwrap_or(d.compressor))
+        .with_tune(args.deflate_tune)
 }
 
 /// The server's extensions for these flags: permessage-deflate (unless

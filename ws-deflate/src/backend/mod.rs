@@ -165,6 +165,34 @@ impl Compressor {
     }
 }
 
+/// The match search of a level, replaced: zlib's `deflateTune` knobs,
+/// honoured by the native and zlib-rs compressors (miniz_oxide has no such
+/// knob). The native compressor keeps the level's other choices (which
+/// positions inside long matches it hashes, lazy or greedy parsing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tune {
+    /// With a match this long pending, the next position's search is cut
+    /// to a quarter of the chain.
+    pub good: u16,
+    /// A match this long is taken without trying the next position.
+    pub lazy: u16,
+    /// A match this long ends the search (3..=258).
+    pub nice: u16,
+    /// The most candidates examined per position (at least 1).
+    pub chain: u16,
+}
+
+impl Tune {
+    /// Whether the knobs are in range: `nice` 3..=258, `lazy` and `good`
+    /// at most 258, `chain` 1..=4096.
+    pub fn is_valid(&self) -> bool {
+        (3..=258).contains(&self.nice)
+            && self.lazy <= 258
+            && self.good <= 258
+            && (1..=4096).contains(&self.chain)
+    }
+}
+
 /// The settings a compressor is created with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeflaterParams {
@@ -176,6 +204,8 @@ pub struct DeflaterParams {
     pub mem_level: u8,
     /// Which compressor.
     pub compressor: Compressor,
+    /// The level's search replaced (`None`: the level's own).
+    pub tune: Option<Tune>,
 }
 
 /// The compressor behind a [`Deflater`].
@@ -214,10 +244,20 @@ impl Deflater {
                 Engine::Zlib(RawDeflate::new(level, bits, params.mem_level.clamp(1, 9)))
             }
         };
-        Self {
+        let mut d = Self {
             z,
             params,
             scratch: Vec::new(),
+        };
+        d.apply_tune();
+        d
+    }
+
+    /// Apply `params.tune`, if any (again after a reset: zlib's resets
+    /// restore the level's search).
+    fn apply_tune(&mut self) {
+        if let Some(t) = self.params.tune {
+            self.tune(t.good, t.lazy, t.nice, t.chain);
         }
     }
 
@@ -232,6 +272,7 @@ impl Deflater {
             Engine::Native(n) => n.reset(),
             Engine::Zlib(z) => z.reset(),
         }
+        self.apply_tune();
         if self.scratch.capacity() > SCRATCH_KEEP {
             self.scratch = Vec::new();
         }
@@ -239,11 +280,16 @@ impl Deflater {
 
     /// zlib's `deflateTune`: the match search of the current level,
     /// replaced (zlib-rs and the native compressor; miniz_oxide has no
-    /// such knob).
+    /// such knob). Out-of-range values are clamped ([`Tune::is_valid`]);
+    /// the zlib compressor takes a chain of at least 4 (zlib quarters the
+    /// chain once a good match is pending, and zlib-rs would count a
+    /// chain of 0 down through wrap-around: found by the
+    /// `deflate_roundtrip` fuzz target).
     pub fn tune(&mut self, good: u16, lazy: u16, nice: u16, chain: u16) {
+        let (good, lazy, nice) = (good.min(258), lazy.min(258), nice.clamp(3, 258));
         match &mut self.z {
-            Engine::Native(n) => n.tune(good, lazy, nice, chain),
-            Engine::Zlib(z) => z.tune(good, lazy, nice, chain),
+            Engine::Native(n) => n.tune(good, lazy, nice, chain.clamp(1, 4096)),
+            Engine::Zlib(z) => z.tune(good, lazy, nice, chain.clamp(4, 4096)),
         }
     }
 

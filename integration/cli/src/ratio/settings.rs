@@ -43,6 +43,12 @@ impl Setting {
         if cfg.compress_threshold != d.compress_threshold {
             v.push(format!("--compress-threshold {}", cfg.compress_threshold));
         }
+        if let Some(t) = cfg.tune {
+            v.push(format!(
+                "--deflate-tune {},{},{},{}",
+                t.good, t.lazy, t.nice, t.chain
+            ));
+        }
         if v.is_empty() && cfg.mem_level == d.mem_level {
             return "(defaults: native compressor level 1, 15-bit windows, context takeover)"
                 .to_owned();
@@ -279,6 +285,17 @@ mod tests {
             "--deflate-level 3 --server-max-window-bits 13 --client-max-window-bits 13 \
              --compress-threshold 64"
         );
+        let t = custom("t=--deflate-level 2 --deflate-tune 8,16,64,6").unwrap();
+        assert_eq!(
+            t.cfg.as_ref().and_then(|c| c.tune),
+            Some(ws_deflate::backend::Tune {
+                good: 8,
+                lazy: 16,
+                nice: 64,
+                chain: 6
+            })
+        );
+        assert_eq!(t.flags(), "--deflate-level 2 --deflate-tune 8,16,64,6");
         assert!(custom("plain=--no-deflate").unwrap().cfg.is_none());
         assert!(custom("zl=--compressor zlib --mem-level 4")
             .unwrap()
@@ -293,6 +310,9 @@ mod tests {
             "x=--deflate-level 12",
             "x=--no-such-flag",
             "x=--deflate-frame",
+            "x=--deflate-tune 1,2,3",
+            "x=--deflate-tune 8,16,64,0",
+            "x=--deflate-tune 8,16,300,4",
         ] {
             assert!(custom(bad).is_err(), "{bad}");
         }
