@@ -74,7 +74,7 @@ pub(super) trait Tables {
 
 /// The multiplicative hash of the [`MIN_MATCH`] bytes at `b[i..]`: its
 /// top `64 - shift` bits.
-#[inline]
+#[inline(always)]
 fn hash_bytes(b: &[u8], i: usize, shift: u32) -> usize {
     let v = u64::from(load32(b, i)) | u64::from(b[i + 4]) << 32;
     (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
@@ -96,12 +96,12 @@ impl Tables for FullTables {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn hash(&self, b: &[u8], i: usize) -> usize {
         hash_bytes(b, i, 64 - HASH_BITS)
     }
 
-    #[inline]
+    #[inline(always)]
     fn enter(&mut self, h: usize, pos: u32) -> u16 {
         let old = self.head[h];
         self.links[pos as usize & (FULL_LINKS - 1)] = (pos as u16).wrapping_sub(old);
@@ -109,7 +109,7 @@ impl Tables for FullTables {
         old
     }
 
-    #[inline]
+    #[inline(always)]
     fn link(&self, pos: u32) -> u16 {
         self.links[pos as usize & (FULL_LINKS - 1)]
     }
@@ -136,12 +136,12 @@ impl Tables for SizedTables {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn hash(&self, b: &[u8], i: usize) -> usize {
         hash_bytes(b, i, 64 - HASH_BITS)
     }
 
-    #[inline]
+    #[inline(always)]
     fn enter(&mut self, h: usize, pos: u32) -> u16 {
         let old = self.head[h];
         self.links[pos as usize & self.mask] = (pos as u16).wrapping_sub(old);
@@ -149,7 +149,7 @@ impl Tables for SizedTables {
         old
     }
 
-    #[inline]
+    #[inline(always)]
     fn link(&self, pos: u32) -> u16 {
         self.links[pos as usize & self.mask]
     }
@@ -177,12 +177,12 @@ pub(super) struct Matcher<T> {
     search: Search,
 }
 
-#[inline]
+#[inline(always)]
 fn load32(b: &[u8], i: usize) -> u32 {
     u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
 }
 
-#[inline]
+#[inline(always)]
 fn load64(b: &[u8], i: usize) -> u64 {
     let mut x = [0u8; 8];
     x.copy_from_slice(&b[i..i + 8]);
@@ -199,7 +199,7 @@ fn zeroed<const N: usize>() -> Box<[u16; N]> {
 
 /// How many bytes at `a` and `b` (`a < b`) agree, up to `limit`, with
 /// `b + limit <= buf.len()`.
-#[inline]
+#[inline(always)]
 fn common(buf: &[u8], a: usize, b: usize, limit: usize) -> usize {
     let mut n = 0;
     while n + 8 <= limit {
