@@ -2,10 +2,10 @@
 //! bytes, lazy evaluation of one position, and symbols out.
 //!
 //! The window buffer holds the history the peer has (at most the agreed
-//! window) followed by the bytes being compressed. The tables
-//! ([`Tables`], sized by the window) hold stream positions modulo 2^16:
-//! the head of each hash, its newest position, and per position the link,
-//! the distance back to the previous one with the same hash. Sliding the
+//! window) followed by the bytes being compressed. The tables hold stream
+//! positions modulo 2^16: the head of each hash, its newest position, and
+//! per position the link ([`Links`], sized by the window), the distance
+//! back to the previous one with the same hash. Sliding the
 //! buffer rewrites nothing, and a stale or colliding entry is harmless:
 //! every candidate is checked to lie inside the window and the buffer, and
 //! against the bytes themselves, before it is used.
@@ -56,114 +56,80 @@ pub(super) struct Search {
     pub insert_limit: u16,
 }
 
-/// The hash table and chain links of a window of 2^bits positions: per
-/// hash, the newest position (modulo 2^16); per position (modulo the
-/// window size), the distance back to the previous position with the same
-/// hash (0: none).
-pub(super) trait Tables {
-    /// Tables for a window of 2^`bits` bytes (9..=15), all 0.
+/// The chain links of a window of 2^bits positions: per position (modulo
+/// the window size), the distance back to the previous position with the
+/// same hash (0: none).
+pub(super) trait Links {
+    /// Links for a window of 2^`bits` bytes (9..=15), all 0.
     fn for_bits(bits: u8) -> Self;
-    /// The hash (table index) of the [`MIN_MATCH`] bytes at `b[i..]`.
-    fn hash(&self, b: &[u8], i: usize) -> usize;
-    /// Make `pos` the newest position of hash `h`, linked to the one it
-    /// replaces; returns that one.
-    fn enter(&mut self, h: usize, pos: u32) -> u16;
     /// The link of stream position `pos`.
-    fn link(&self, pos: u32) -> u16;
+    fn get(&self, pos: u32) -> u16;
+    /// Set the link of stream position `pos`.
+    fn set(&mut self, pos: u32, dist: u16);
 }
 
-/// The multiplicative hash of the [`MIN_MATCH`] bytes at `b[i..]`: its
-/// top `64 - shift` bits.
-#[inline(always)]
-fn hash_bytes(b: &[u8], i: usize, shift: u32) -> usize {
-    let v = u64::from(load32(b, i)) | u64::from(b[i + 4]) << 32;
-    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
-}
+/// The links of a 15-bit window (64 KiB): a table of fixed size, so the
+/// hot loops index it with a constant mask and no bounds check.
+pub(super) struct FullLinks(Box<[u16; FULL_LINKS]>);
 
-/// The tables of a 15-bit window (32 KiB of hash heads, 64 KiB of links):
-/// fixed sizes, so the hot loops index them with constant masks and no
-/// bounds checks.
-pub(super) struct FullTables {
-    head: Box<[u16; HASH_SIZE]>,
-    links: Box<[u16; FULL_LINKS]>,
-}
-
-impl Tables for FullTables {
+impl Links for FullLinks {
     fn for_bits(_bits: u8) -> Self {
-        Self {
-            head: zeroed(),
-            links: zeroed(),
-        }
+        Self(zeroed())
     }
 
     #[inline(always)]
-    fn hash(&self, b: &[u8], i: usize) -> usize {
-        hash_bytes(b, i, 64 - HASH_BITS)
+    fn get(&self, pos: u32) -> u16 {
+        self.0[pos as usize & (FULL_LINKS - 1)]
     }
 
     #[inline(always)]
-    fn enter(&mut self, h: usize, pos: u32) -> u16 {
-        let old = self.head[h];
-        self.links[pos as usize & (FULL_LINKS - 1)] = (pos as u16).wrapping_sub(old);
-        self.head[h] = pos as u16;
-        old
-    }
-
-    #[inline(always)]
-    fn link(&self, pos: u32) -> u16 {
-        self.links[pos as usize & (FULL_LINKS - 1)]
+    fn set(&mut self, pos: u32, dist: u16) {
+        self.0[pos as usize & (FULL_LINKS - 1)] = dist;
     }
 }
 
-/// The tables of a smaller window of 2^bits bytes: the same hash heads,
-/// 2^bits links (8 KiB for 12 bits). (Fewer heads as well, twice as many
-/// as positions, were measured slower, more colliding candidates within
+/// The links of a smaller window: 2^bits entries (8 KiB for 12 bits).
+/// (Fewer hash heads for these windows as well, twice as many as
+/// positions, were measured slower, more colliding candidates within
 /// reach: +12% CPU for 9-bit windows, +5% for 12, +1% for 13, and 0.1%
 /// more bytes, to save 30, 16 and 0 KiB.)
-pub(super) struct SizedTables {
-    head: Box<[u16; HASH_SIZE]>,
-    links: Box<[u16]>,
-    /// `links.len() - 1`.
+pub(super) struct SizedLinks {
+    table: Box<[u16]>,
+    /// `table.len() - 1`.
     mask: usize,
 }
 
-impl Tables for SizedTables {
+impl Links for SizedLinks {
     fn for_bits(bits: u8) -> Self {
         let n = 1usize << bits.clamp(9, 15);
         Self {
-            head: zeroed(),
-            links: vec![0; n].into_boxed_slice(),
+            table: vec![0; n].into_boxed_slice(),
             mask: n - 1,
         }
     }
 
     #[inline(always)]
-    fn hash(&self, b: &[u8], i: usize) -> usize {
-        hash_bytes(b, i, 64 - HASH_BITS)
+    fn get(&self, pos: u32) -> u16 {
+        self.table[pos as usize & self.mask]
     }
 
     #[inline(always)]
-    fn enter(&mut self, h: usize, pos: u32) -> u16 {
-        let old = self.head[h];
-        self.links[pos as usize & self.mask] = (pos as u16).wrapping_sub(old);
-        self.head[h] = pos as u16;
-        old
-    }
-
-    #[inline(always)]
-    fn link(&self, pos: u32) -> u16 {
-        self.links[pos as usize & self.mask]
+    fn set(&mut self, pos: u32, dist: u16) {
+        self.table[pos as usize & self.mask] = dist;
     }
 }
 
 /// Hash chains over a window buffer.
-pub(super) struct Matcher<T> {
+pub(super) struct Matcher<L> {
     /// History, then the input being compressed.
     buf: Vec<u8>,
     /// The stream position of `buf[0]`, modulo 2^32.
     base: u32,
-    /// The hash table and chain links.
-    tables: T,
+    /// Per hash, the newest position (modulo 2^16).
+    head: Box<[u16; HASH_SIZE]>,
+    /// Per position, the distance back to the previous one with the same
+    /// hash.
+    links: L,
     /// The first buffer index not yet entered in the hash.
     ins: usize,
     /// The farthest a match may reach back.
@@ -198,6 +164,13 @@ fn zeroed<const N: usize>() -> Box<[u16; N]> {
     }
 }
 
+/// The hash of the [`MIN_MATCH`] bytes at `b[i..]`.
+#[inline(always)]
+fn hash(b: &[u8], i: usize) -> usize {
+    let v = u64::from(load32(b, i)) | u64::from(b[i + 4]) << 32;
+    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HASH_BITS)) as usize
+}
+
 /// How many bytes at `a` and `b` (`a < b`) agree, up to `limit`, with
 /// `b + limit <= buf.len()`.
 #[inline(always)]
@@ -216,7 +189,7 @@ fn common(buf: &[u8], a: usize, b: usize, limit: usize) -> usize {
     n
 }
 
-impl<T: Tables> Matcher<T> {
+impl<L: Links> Matcher<L> {
     /// A matcher for a window of 2^`bits` bytes (9..=15): matches reach
     /// back at most `2^bits - 262` bytes, as zlib's do (so a 9-bit stream
     /// also decodes with an 8-bit window). It takes at most `chunk` new
@@ -230,7 +203,8 @@ impl<T: Tables> Matcher<T> {
             // messages holds a few KiB), up to `limit`.
             buf: Vec::new(),
             base: 0,
-            tables: T::for_bits(bits),
+            head: zeroed(),
+            links: L::for_bits(bits),
             ins: 0,
             max_dist,
             keep,
@@ -295,11 +269,20 @@ impl<T: Tables> Matcher<T> {
         }
         let mut pos = self.base.wrapping_add(self.ins as u32);
         for k in self.ins..last {
-            let h = self.tables.hash(&self.buf, k);
-            self.tables.enter(h, pos);
+            self.enter(hash(&self.buf, k), pos);
             pos = pos.wrapping_add(1);
         }
         self.ins = last;
+    }
+
+    /// Make stream position `pos` the newest of hash `h`; returns the one
+    /// it replaces.
+    #[inline(always)]
+    fn enter(&mut self, h: usize, pos: u32) -> u16 {
+        let old = self.head[h];
+        self.links.set(pos, (pos as u16).wrapping_sub(old));
+        self.head[h] = pos as u16;
+        old
     }
 
     /// Look up index `i` (the next to enter: `i == self.ins`, with
@@ -311,8 +294,7 @@ impl<T: Tables> Matcher<T> {
         debug_assert!(i == self.ins && i + MIN_MATCH <= end);
         let first = load32(&self.buf, i);
         let pos = self.base.wrapping_add(i as u32);
-        let h = self.tables.hash(&self.buf, i);
-        let newest = self.tables.enter(h, pos);
+        let newest = self.enter(hash(&self.buf, i), pos);
         self.ins = i + 1;
 
         let max_len = (end - i).min(MAX_MATCH);
@@ -344,7 +326,7 @@ impl<T: Tables> Matcher<T> {
                 }
             }
             // The next older position with this hash.
-            let step = self.tables.link(pos.wrapping_sub(dist));
+            let step = self.links.get(pos.wrapping_sub(dist));
             if step == 0 {
                 break;
             }

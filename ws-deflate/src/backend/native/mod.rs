@@ -34,7 +34,7 @@ use std::cell::RefCell;
 
 use bits::BitWriter;
 use block::BlockWriter;
-use matcher::{FullTables, Matcher, Search, SizedTables, Tables};
+use matcher::{FullLinks, Links, Matcher, Search, SizedLinks};
 use symbols::Symbols;
 
 /// Input is parsed and written as blocks of at most this many bytes.
@@ -98,12 +98,12 @@ impl Scratch {
     }
 }
 
-/// The match finder, with tables sized by the window: fixed sizes for
-/// 15-bit windows (the default, indexed without bounds checks: 1–4%
-/// faster than sized tables, measured), sized ones below.
+/// The match finder, with chain links sized by the window: a fixed-size
+/// table for 15-bit windows (the default, indexed without bounds checks:
+/// 1–4% faster than a sized one, measured), sized ones below.
 enum Lz {
-    Full(Matcher<FullTables>),
-    Sized(Matcher<SizedTables>),
+    Full(Matcher<FullLinks>),
+    Sized(Matcher<SizedLinks>),
 }
 
 /// `$body` with `$m` bound to the matcher of `$lz` (an `Lz` or a reference
@@ -191,8 +191,8 @@ impl NativeDeflate {
 
 /// Compress `input` with `matcher` at `level` and sync-flush, appending to
 /// `out`.
-fn compress<T: Tables>(
-    matcher: &mut Matcher<T>,
+fn compress<L: Links>(
+    matcher: &mut Matcher<L>,
     level: u32,
     input: &[u8],
     out: &mut Vec<u8>,
