@@ -167,8 +167,9 @@ impl Compressor {
 
 /// The match search of a level, replaced: zlib's `deflateTune` knobs,
 /// honoured by the native and zlib-rs compressors (miniz_oxide has no such
-/// knob). The native compressor keeps the level's other choices (which
-/// positions inside long matches it hashes, lazy or greedy parsing).
+/// knob). The native compressor keeps the level's insertion limit (which
+/// positions inside long matches it hashes), and parses greedily when
+/// `lazy` is 5 or less (its shortest match), lazily above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tune {
     /// With a match this long pending, the next position's search is cut

@@ -5,9 +5,9 @@
 //! window) followed by the bytes being compressed. The tables hold stream
 //! positions modulo 2^16: the head of each hash, its newest position, and
 //! per position the link ([`Links`], sized by the window), the distance
-//! back to the previous one with the same hash. Sliding the
-//! buffer rewrites nothing, and a stale or colliding entry is harmless:
-//! every candidate is checked to lie inside the window and the buffer, and
+//! back to the previous one with the same hash. Sliding the buffer
+//! rewrites nothing, and a stale or colliding entry is harmless: every
+//! candidate is checked to lie inside the window and the buffer, and
 //! against the bytes themselves, before it is used.
 //!
 //! (A bucketed table, the four newest positions per hash in one cache line
@@ -136,10 +136,10 @@ pub(super) struct Matcher<L> {
     max_dist: u32,
     /// Bytes of history kept when the buffer slides.
     keep: usize,
-    /// The most the buffer holds before it slides: `keep` plus at least
-    /// [`MIN_SLACK`] and at most one chunk of input (as much as `keep`
-    /// between the two): the memmove of a slide costs at most about one
-    /// byte per byte of input.
+    /// The most the buffer holds before it slides: `keep` plus as much
+    /// input as `keep`, at least [`MIN_SLACK`] and at most one chunk. A
+    /// slide moves `keep` bytes: at most about twice the input taken since
+    /// the last one (twice for 15-bit windows, about once for 13 and 14).
     limit: usize,
     search: Search,
 }

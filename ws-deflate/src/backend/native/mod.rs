@@ -8,10 +8,10 @@
 //! server much of either is cache misses in per-connection tables of
 //! 256+ KiB. This compressor keeps, per connection, a hash table of 16 Ki
 //! 16-bit positions (32 KiB) and a chain of 16-bit distances per window
-//! position (64 KiB for 15-bit windows, 8 KiB for 12), hashes five bytes, evaluates matches lazily (two
-//! candidates per position at level 1), and writes each message as the
-//! smallest of a dynamic-Huffman, fixed-Huffman or stored block, so small
-//! messages get codes fitted to them. The block's symbols and codes live in
+//! position (64 KiB for 15-bit windows, 8 KiB for 12), hashes five bytes,
+//! evaluates matches lazily (two candidates per position at level 1), and
+//! writes each message as the smallest of a dynamic-Huffman, fixed-Huffman
+//! or stored block, so small messages get codes fitted to them. The block's symbols and codes live in
 //! a per-thread scratch, built over the symbols the block uses only. On
 //! chat JSON (`wsx ratio`, 20 connections) level 1 writes ~23% fewer bytes
 //! than zlib-rs level 1 for 1.4–1.6x its compression CPU; on a busy echo
