@@ -169,6 +169,18 @@ pub fn select(names: &[String]) -> Result<Vec<Setting>, String> {
     Ok(out)
 }
 
+/// The flags of a `--setting`: `wsx serve`'s permessage-deflate flags.
+#[derive(Debug, Parser)]
+#[command(name = "--setting", no_binary_name = true)]
+struct SettingFlags {
+    #[command(flatten)]
+    deflate: crate::args::DeflateArgs,
+    /// Not a setting (here so that `--deflate-frame`'s conflict with it
+    /// resolves); refused.
+    #[arg(long, hide = true)]
+    mux: bool,
+}
+
 /// A setting of the user's: `NAME=FLAGS`, FLAGS being `wsx serve`'s
 /// permessage-deflate flags (`--no-deflate` for none).
 pub fn custom(spec: &str) -> Result<Setting, String> {
@@ -185,18 +197,14 @@ pub fn custom(spec: &str) -> Result<Setting, String> {
     if all().iter().any(|s| s.name == name) || matches!(name, "level1" | "level9") {
         return Err(err(format!("{name:?} is a built-in setting")));
     }
-    let mut argv = vec!["wsx", "serve"];
-    argv.extend(flags.split_whitespace());
-    let crate::args::Command::Serve(serve) = crate::args::Cli::try_parse_from(&argv)
-        .map_err(|e| err(e.render().to_string().trim().to_owned()))?
-        .command
-    else {
-        unreachable!("`wsx serve ...` parses as the serve command")
-    };
-    let deflate = &serve.common.deflate;
-    if deflate.deflate_frame {
+    // Only the permessage-deflate flags: any other `wsx serve` flag would
+    // be ignored here, so it is refused.
+    let parsed = SettingFlags::try_parse_from(flags.split_whitespace())
+        .map_err(|e| err(e.render().to_string().trim().to_owned()))?;
+    let deflate = &parsed.deflate;
+    if deflate.deflate_frame || parsed.mux {
         return Err(err(
-            "--deflate-frame is not a permessage-deflate setting".to_owned()
+            "--deflate-frame and --mux are not permessage-deflate settings".to_owned(),
         ));
     }
     let cfg = crate::extensions::deflate_config(deflate);
@@ -313,6 +321,8 @@ mod tests {
             "x=--deflate-tune 1,2,3",
             "x=--deflate-tune 8,16,64,0",
             "x=--deflate-tune 8,16,300,4",
+            "x=--listen 127.0.0.1:1 --deflate-level 2",
+            "x=--mux",
         ] {
             assert!(custom(bad).is_err(), "{bad}");
         }
