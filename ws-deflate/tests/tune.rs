@@ -46,7 +46,7 @@ fn a_levels_own_values_reproduce_it_and_others_change_the_search() {
         (
             Compressor::Native,
             1,
-            tune(16, 16, 32, 2),
+            tune(16, 32, 32, 2),
             tune(4, 258, 258, 64),
         ),
         (

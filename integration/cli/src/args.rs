@@ -85,7 +85,7 @@ pub struct DeflateArgs {
     /// GOOD,LAZY,NICE,CHAIN (a match of GOOD cuts the next search to a
     /// quarter, one of LAZY is taken without trying the next position, one
     /// of NICE ends the search, CHAIN candidates at most per position).
-    /// Native level 1 is 16,16,32,2, level 2 16,32,128,8.
+    /// Native level 1 is 16,32,32,2, level 2 16,32,128,8.
     #[arg(long, value_name = "G,L,N,C", value_parser = parse_tune)]
     pub deflate_tune: Option<Tune>,
     /// Idle compressors and decompressors kept for reuse, shared by all

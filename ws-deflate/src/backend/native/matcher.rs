@@ -1,5 +1,6 @@
 //! LZ77 match finding over the stream's recent bytes: hash chains on five
-//! bytes, lazy evaluation of one position, and symbols out.
+//! bytes, lazy evaluation of one position, matches extended backwards over
+//! the symbols before them, and symbols out.
 //!
 //! The window buffer holds the history the peer has (at most the agreed
 //! window) followed by the bytes being compressed. The tables hold stream
@@ -14,7 +15,7 @@
 //! with 16-bit tags, was measured as well: no faster on chat JSON, and its
 //! fixed depth cost ~10% in bytes at the higher levels.)
 
-use super::symbols::Symbols;
+use super::symbols::{match_of, Symbols, MATCH};
 
 /// Matches shorter than this are not searched for, and positions are
 /// hashed on this many bytes. DEFLATE allows 3, but with the stream's
@@ -34,6 +35,10 @@ const FULL_LINKS: usize = 1 << 15;
 /// The least input the buffer takes between slides (a smaller window
 /// slides more often, moving fewer bytes each time).
 const MIN_SLACK: usize = 4 * 1024;
+/// A match the one after it extends backwards over, all but this many of
+/// its first bytes, is replaced: those bytes become literals (measured on
+/// chat JSON: 1 and 3 write more bytes than 2, 4 and up far more).
+const ABSORB_REST: usize = 2;
 /// The parse looks up only every second position after this many literals
 /// in a row, every third after twice as many, and so on.
 const SKIP_AFTER: usize = 64;
@@ -348,6 +353,61 @@ impl<L: Links> Matcher<L> {
         }
     }
 
+    /// Emit a match of `len` bytes at buffer index `at`, `dist` back, first
+    /// extended backwards over what the symbols just before it cover (they
+    /// end at `at`), as far as its source holds the same bytes: literals
+    /// one by one, a whole match at once, or all but the first
+    /// [`ABSORB_REST`] bytes of a match (those become literals).
+    ///
+    /// Why: a few candidates per position find the nearest copy of a
+    /// string's first bytes, so a long match from farther back often turns
+    /// up only after a short one from nearby (in chat JSON, a key from the
+    /// last message, then its value from an older one that has the same key
+    /// before it). One match in place of two, or of a match and literals:
+    /// measured on chat JSON, 4.3% fewer bytes at level 1 (0.3 µs more per
+    /// message) and 1–2% at the other levels.
+    #[inline]
+    fn emit(&self, out: &mut Symbols, at: usize, len: usize, dist: u32) {
+        let d = dist as usize;
+        let (mut at, mut len) = (at, len);
+        while let Some(x) = out.last() {
+            if x & MATCH == 0 {
+                // A literal the source has too.
+                if len < MAX_MATCH && at > d && self.buf[at - 1 - d] == x as u8 {
+                    out.pop();
+                    at -= 1;
+                    len += 1;
+                    continue;
+                }
+                break;
+            }
+            let (pl, pd) = match_of(x);
+            if pd == dist || len + pl > MAX_MATCH || at < d + pl {
+                break;
+            }
+            // How many of the match's last bytes the source has too.
+            let mut k = 0;
+            while k < pl && self.buf[at - 1 - k - d] == self.buf[at - 1 - k] {
+                k += 1;
+            }
+            if k == pl {
+                out.pop();
+                at -= pl;
+                len += pl;
+                continue;
+            }
+            if k > 0 && k + ABSORB_REST >= pl {
+                out.pop();
+                for &b in &self.buf[at - pl..at - k] {
+                    out.literal(b);
+                }
+                len += k;
+            }
+            break;
+        }
+        out.matched(len, dist);
+    }
+
     /// Parse buffer indexes `from..end` (the newest input) into symbols.
     pub(super) fn parse(&mut self, from: usize, end: usize, out: &mut Symbols) {
         // Indexes left unhashed at the end of the last input.
@@ -376,7 +436,7 @@ impl<L: Links> Matcher<L> {
         while i < last {
             let (len, dist) = self.probe(i, end, 0, true);
             if len >= MIN_MATCH {
-                out.matched(len, dist);
+                self.emit(out, i, len, dist);
                 self.cover(i, len, end);
                 i += len;
                 misses = 0;
@@ -410,7 +470,7 @@ impl<L: Links> Matcher<L> {
             let (len, dist) = self.probe(i, end, plen, search);
             match pending {
                 Some((pl, pd)) if pl >= MIN_MATCH && len <= pl => {
-                    out.matched(pl, pd);
+                    self.emit(out, i - 1, pl, pd);
                     self.cover(i - 1, pl, end);
                     i = i - 1 + pl;
                     pending = None;
@@ -441,7 +501,7 @@ impl<L: Links> Matcher<L> {
         }
         if let Some((pl, pd)) = pending {
             if pl >= MIN_MATCH {
-                out.matched(pl, pd);
+                self.emit(out, i - 1, pl, pd);
                 i = i - 1 + pl;
             } else {
                 out.literal(self.buf[i - 1]);

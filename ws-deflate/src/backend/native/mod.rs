@@ -9,14 +9,16 @@
 //! 256+ KiB. This compressor keeps, per connection, a hash table of 16 Ki
 //! 16-bit positions (32 KiB) and a chain of 16-bit distances per window
 //! position (64 KiB for 15-bit windows, 8 KiB for 12), hashes five bytes,
-//! evaluates matches lazily (two candidates per position at level 1), and
-//! writes each message as the smallest of a dynamic-Huffman, fixed-Huffman
-//! or stored block, so small messages get codes fitted to them. The block's symbols and codes live in
-//! a per-thread scratch, built over the symbols the block uses only. On
-//! chat JSON (`wsx ratio`, 20 connections) level 1 writes ~23% fewer bytes
-//! than zlib-rs level 1 for 1.4–1.6x its compression CPU; on a busy echo
-//! server (`benches/side-by-side.sh`) 20% fewer bytes for ~16% more server
-//! CPU per message.
+//! evaluates matches lazily (two candidates per position at level 1),
+//! extends each match backwards over the literals and matches before it
+//! that its source holds too, and writes each message as the smallest of a
+//! dynamic-Huffman, fixed-Huffman or stored block, so small messages get
+//! codes fitted to them. The block's symbols and codes live in a
+//! per-thread scratch, built over the symbols the block uses only. On the
+//! chat JSON of the side-by-side load (`wsx ratio`, 20 connections) level
+//! 1 writes 203.0 B per message where zlib-rs level 1 writes ~267 and
+//! level 6 ~204, for ~7.5 µs of compression; extending matches backwards
+//! took it from 213.3 B for ~4% more CPU (`benches/RESULTS.md`).
 //! At the higher levels its chain walks cost what zlib's do for the same
 //! bytes (no gain there; `benches/RESULTS.md`).
 //!
@@ -44,20 +46,21 @@ const CHUNK: usize = 16 * 1024;
 fn search(level: u32) -> Search {
     // (chain, nice, lazy, good, insert_limit). Every level evaluates
     // matches lazily (a match shorter than `lazy` is emitted only if the
-    // next position has no longer one). Level 1 looks at 2 candidates per
-    // position and does not hash the positions inside matches longer than
-    // 32 bytes; level 2 looks at 8 and hashes every position; the search
-    // deepens from there. Measured on the chat JSON of the side-by-side
-    // load (`node benches/peers/load_ws.js --dump-corpus-dir DIR`, then
-    // `wsx ratio DIR`; server-to-client wire bytes and compression µs per
-    // message with 20 connections interleaved, three runs): level 1 213 B
-    // for ~7.3–7.7 µs (the greedy search it had before, 4 candidates: 216
-    // B in the side-by-side at the same server CPU), level 2 203 B /
-    // ~10.6–11.9 µs, level 3 201 B / ~10.1–11.0 µs, level 6 199 B /
-    // ~14–17 µs, level 9 no fewer bytes than level 6 (zlib-rs level 1:
-    // 267 B / ~6–7.5 µs; level 6: 204 B / ~19–21 µs).
+    // next position has no longer one), and every match is extended
+    // backwards over the symbols before it (`Matcher::emit`). Level 1
+    // looks at 2 candidates per position and does not hash the positions
+    // inside matches longer than 48 bytes; level 2 looks at 8 and hashes
+    // every position; the search deepens from there. Measured on the chat
+    // JSON of the side-by-side load (`node benches/peers/load_ws.js
+    // --dump-corpus-dir DIR`, then `wsx ratio DIR`; server-to-client wire
+    // bytes and compression µs per message, 20 connections interleaved):
+    // level 1 203.0 B for ~7.5 µs (before backward extension, with lazy 16
+    // and hashing inside matches up to 32 bytes: 213.3 B for ~7.2 µs),
+    // level 2 199.1 B / ~9.8 µs, level 3 198.1 B / ~9.8 µs, level 6
+    // 197.3 B / ~13.9 µs, level 9 no fewer bytes than level 6 (zlib-rs
+    // level 1: 267 B / ~6–7.5 µs; level 6: 204 B / ~19–21 µs).
     let (chain, nice, lazy, good, insert_limit) = match level {
-        1 => (2, 32, 16, 16, 32),
+        1 => (2, 32, 32, 16, 48),
         2 => (8, 128, 32, 16, 258),
         3 => (16, 128, 32, 16, 64),
         4 => (24, 128, 64, 16, 258),

@@ -12,6 +12,12 @@ pub(super) const DIST_SYMS: usize = 30;
 /// The end-of-block symbol.
 pub(super) const END_OF_BLOCK: usize = 256;
 
+/// The length and distance of a match symbol `x` of [`Symbols::list`].
+#[inline]
+pub(super) fn match_of(x: u32) -> (usize, u32) {
+    ((x & 0xff) as usize + 3, (x & !MATCH) >> 8)
+}
+
 /// One block's symbols and their frequencies.
 pub(super) struct Symbols {
     /// Literals (< 256) and matches (with [`MATCH`] set).
@@ -47,6 +53,25 @@ impl Symbols {
     pub(super) fn literal(&mut self, b: u8) {
         self.list.push(u32::from(b));
         self.lit[usize::from(b)] += 1;
+    }
+
+    /// The last symbol, as [`Symbols::list`] holds it.
+    #[inline]
+    pub(super) fn last(&self) -> Option<u32> {
+        self.list.last().copied()
+    }
+
+    /// Take back the last symbol (its frequencies too).
+    #[inline]
+    pub(super) fn pop(&mut self) {
+        let Some(x) = self.list.pop() else { return };
+        if x & MATCH == 0 {
+            self.lit[x as usize] -= 1;
+        } else {
+            let (len, dist) = match_of(x);
+            self.lit[257 + usize::from(LENGTH_CODE[len - 3])] -= 1;
+            self.dist[dist_code(dist)] -= 1;
+        }
     }
 
     /// A match of `len` (4..=258) bytes `dist` (1..=32768) back.

@@ -154,3 +154,58 @@ quickcheck! {
         TestResult::passed()
     }
 }
+
+/// The symbols level 1 parses `input` into after `history`.
+fn level1_symbols(history: &[u8], input: &[u8]) -> Vec<u32> {
+    use super::matcher::{FullLinks, Matcher};
+    use super::symbols::Symbols;
+    let mut m = Matcher::<FullLinks>::new(15, super::CHUNK, super::search(1));
+    m.prime(history);
+    let from = m.append(input);
+    let mut s = Symbols::new();
+    m.parse(from, from + input.len(), &mut s);
+    s.list
+}
+
+/// Chat history where `{"user":"` has two newer copies than the message
+/// from bob that the input repeats: the two candidates level 1 looks at
+/// find only the key nearby, and the value then matches far back.
+fn bob_history(before_old: &str) -> (Vec<u8>, usize) {
+    let old = format!("{before_old}\"user\":\"bob\",\"room\":\"general\"}}");
+    let newer = "{\"user\":\"amy\",\"room\":\"lobby\"} {\"user\":\"cat\",\"room\":\"lobby\"} ";
+    let history = format!("{old} {newer}");
+    (history.into_bytes(), old.len() + 1 + newer.len())
+}
+
+#[test]
+fn a_match_found_after_a_nearer_one_takes_it_over() {
+    use super::symbols::{match_of, MATCH};
+    let input = b"{\"user\":\"bob\",\"room\":\"general\"}";
+    // The source of the value is preceded by the same key: one match for
+    // the whole message, from bob's (without extending backwards: the key
+    // from cat's message, then the rest from bob's).
+    let (history, old_at) = bob_history("{");
+    let list = level1_symbols(&history, input);
+    assert_eq!(list.len(), 1, "{list:x?}");
+    assert!(list[0] & MATCH != 0);
+    assert_eq!(match_of(list[0]), (input.len(), old_at as u32));
+    // Preceded by the key but not by its `{`: the `{` becomes a literal and
+    // the match from bob's takes the rest.
+    let (history, old_at) = bob_history("[");
+    let list = level1_symbols(&history, input);
+    assert_eq!(list.len(), 2, "{list:x?}");
+    assert_eq!(list[0], u32::from(b'{'));
+    assert_eq!(match_of(list[1]), (input.len() - 1, old_at as u32));
+    // Under another key: the key's match from nearby stays (its last bytes,
+    // `":"`, are all the two sources share), then the value's.
+    let history = b"{\"name\":\"bob\",\"room\":\"general\"} {\"user\":\"amy\",\"room\":\"lobby\"} {\"user\":\"cat\",\"room\":\"lobby\"} ";
+    let list = level1_symbols(history, input);
+    assert_eq!(list.len(), 2, "{list:x?}");
+    assert_eq!(match_of(list[0]).0, 9);
+    assert_eq!(match_of(list[1]).0, input.len() - 9);
+    let total: usize = list
+        .iter()
+        .map(|&x| if x & MATCH == 0 { 1 } else { match_of(x).0 })
+        .sum();
+    assert_eq!(total, input.len());
+}
