@@ -47,13 +47,15 @@ pub struct DeflateConfig {
     /// With the native compressor (the default), matches are evaluated
     /// lazily at every level and the search deepens with it: 2 candidates
     /// per position at level 1, 8 at level 2, 48 at level 6, 1024 at level
-    /// 9. Measured with `wsx ratio --sizes mixed` on chat JSON of
+    /// 9, and every match is extended backwards over the symbols before
+    /// it. Measured with `wsx ratio --sizes mixed` on chat JSON of
     /// 200 B–4 KiB with context takeover, 20 connections interleaved
-    /// (shared 2-core machine; two or three runs, the last `benches/ratio.txt`):
-    /// level 1 ~17–22 µs per message and 404 B, level 2 ~24–32 µs / 385 B,
-    /// level 5 ~54–60 µs / 366 B, level 6 ~59–64 µs / 363 B (zlib-rs level
-    /// 1: ~11–16 µs / 522 B; level 6: ~56–67 µs / 365 B). On a busy server much of the cost is cache misses in every
-    /// connection's tables, which is why the default is level 1: see
+    /// (shared 2-core machine, `benches/ratio.txt`; CPU moves ~10% between
+    /// runs): level 1 ~24 µs per message and 381 B, level 2 ~34 µs / 374 B,
+    /// level 5 ~55 µs / 363 B, level 6 ~60 µs / 361 B (zlib-rs level 1:
+    /// ~16 µs / 522 B; level 6: ~55 µs / 365 B). On a busy server much of
+    /// the cost is cache misses in every connection's tables, which is why
+    /// the default is level 1: see
     /// [`DeflateConfig::fastest`]. With [`crate::backend::Compressor::Zlib`]
     /// levels mean what they mean to zlib.
     pub level: u32,
@@ -142,15 +144,16 @@ impl Default for DeflateConfig {
 
 impl DeflateConfig {
     /// The default: least CPU per message. The native compressor at level 1
-    /// (lazy matching, 2 candidates per position, per-message Huffman
-    /// codes), 15-bit windows,
-    /// context takeover with hibernation. Measured on a busy echo server
-    /// (20 connections, JSON chat messages of 200 B–4 KB, Node ws client,
-    /// `benches/SIDE-BY-SIDE-7.md` run 4): ~27.5 µs of server CPU per
-    /// message and 213 B per echoed 658 B message, 147 KiB per busy
-    /// connection and 22 KiB once quiet (zlib-rs level 1, the default
-    /// before the native compressor: ~24 µs, 266 B, 359 KiB; level 2:
-    /// ~32.5 µs, 204 B). `wsx serve` with no deflate flag.
+    /// (lazy matching, 2 candidates per position, matches extended
+    /// backwards, per-message Huffman codes), 15-bit windows, context
+    /// takeover with hibernation. Measured on a busy echo server (20
+    /// connections, JSON chat messages of 200 B–4 KB, Node ws client,
+    /// `benches/SIDE-BY-SIDE-9.md`, two runs): 30–31 µs of server CPU per
+    /// message and 203 B per echoed 658 B message, fewer than any Rust
+    /// peer's defaults (sockudo-ws 205 B) for less CPU than any (ratchet
+    /// 35 µs); 147 KiB per busy connection and 22 KiB once quiet (zlib-rs
+    /// level 1, the default before the native compressor: ~24 µs, 266 B,
+    /// 359 KiB in `SIDE-BY-SIDE-7.md`). `wsx serve` with no deflate flag.
     pub fn fastest() -> Self {
         Self {
             level: 1,
@@ -171,11 +174,10 @@ impl DeflateConfig {
 
     /// The middle of the frontier: the native compressor at level 2 (lazy
     /// matching, 8 candidates, every position hashed). Same measurement as
-    /// [`DeflateConfig::fastest`] (runs 3 and 4): ~31–33 µs per message,
-    /// 204 B (4.5% fewer bytes for 16–18% more CPU), fewer bytes than every
-    /// Rust peer and Python websockets at about ratchet's CPU. `wsx serve
-    /// --deflate-level 2`. (Before the native compressor this preset was
-    /// zlib-rs level 6 with a 14-bit window: ~37 µs, 214 B.)
+    /// [`DeflateConfig::fastest`]: ~36 µs per message, 199.5 B (2% fewer
+    /// bytes for 16–21% more CPU), Node ws's bytes at about ratchet's CPU.
+    /// `wsx serve --deflate-level 2`. (Before the native compressor this
+    /// preset was zlib-rs level 6 with a 14-bit window: ~37 µs, 214 B.)
     pub fn balanced() -> Self {
         Self {
             level: 2,
@@ -185,11 +187,11 @@ impl DeflateConfig {
 
     /// Fewest bytes, for thin links where CPU is cheap (a mobile client, a
     /// server with few connections): level 9, 15-bit windows. On chat JSON
-    /// (`benches/ratio.txt`, 20 connections) 2% fewer bytes than zlib-rs
-    /// level 6 (357 vs 365 B) for ~1.6x its CPU (88 vs 56 µs); native level
-    /// 5 writes about zlib-rs level 6's bytes at about its CPU (366 B,
-    /// 54 µs), and zlib-rs level 9 (`--compressor zlib`) level 9's bytes
-    /// for less (356 B, 66 µs). `wsx serve --deflate-level 9`.
+    /// (`benches/ratio.txt`, 20 connections) 2.5% fewer bytes than zlib-rs
+    /// level 6 (355 vs 365 B) for ~1.6x its CPU (89 vs 55 µs); native level
+    /// 5 writes fewer bytes than zlib-rs level 6 at about its CPU (363 B,
+    /// 55 µs), and zlib-rs level 9 (`--compressor zlib`) about level 9's
+    /// bytes for less (356 B, 67 µs). `wsx serve --deflate-level 9`.
     pub fn smallest() -> Self {
         Self {
             level: 9,
