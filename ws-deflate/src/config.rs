@@ -174,8 +174,8 @@ impl DeflateConfig {
 
     /// The middle of the frontier: the native compressor at level 2 (lazy
     /// matching, 8 candidates, every position hashed). Same measurement as
-    /// [`DeflateConfig::fastest`]: ~36 µs per message, 199.5 B (2% fewer
-    /// bytes for 16–21% more CPU), Node ws's bytes at about ratchet's CPU.
+    /// [`DeflateConfig::fastest`]: ~35–36 µs per message, 199.5 B (2% fewer
+    /// bytes for 12–21% more CPU), Node ws's bytes at about ratchet's CPU.
     /// `wsx serve --deflate-level 2`. (Before the native compressor this
     /// preset was zlib-rs level 6 with a 14-bit window: ~37 µs, 214 B.)
     pub fn balanced() -> Self {
