@@ -297,9 +297,7 @@ pub enum ConfigError {
     #[error("mem_level {0} is out of range 1..=9")]
     MemLevel(u8),
     /// A `tune` knob is out of range ([`Tune::is_valid`]).
-    #[error(
-        "tune {0:?} is out of range (nice 3..=258, lazy and good at most 258, chain 1..=4096)"
-    )]
+    #[error("tune {0:?} is out of range ({ranges})", ranges = Tune::RANGES)]
     Tune(Tune),
 }
 

@@ -297,9 +297,7 @@ fn parse_tune(s: &str) -> Result<Tune, String> {
     if t.is_valid() {
         Ok(t)
     } else {
-        Err(format!(
-            "{s:?}: out of range (NICE 3-258, LAZY and GOOD at most 258, CHAIN 1-4096)"
-        ))
+        Err(format!("{s:?}: out of range ({})", Tune::RANGES))
     }
 }
 

@@ -185,8 +185,10 @@ pub struct Tune {
 }
 
 impl Tune {
-    /// Whether the knobs are in range: `nice` 3..=258, `lazy` and `good`
-    /// at most 258, `chain` 1..=4096.
+    /// The ranges [`Tune::is_valid`] accepts, as error messages give them.
+    pub const RANGES: &'static str = "nice 3..=258, lazy and good at most 258, chain 1..=4096";
+
+    /// Whether the knobs are in range ([`Tune::RANGES`]).
     pub fn is_valid(&self) -> bool {
         (3..=258).contains(&self.nice)
             && self.lazy <= 258

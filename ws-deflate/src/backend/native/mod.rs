@@ -144,13 +144,14 @@ impl NativeDeflate {
     /// Replace the search of the level (zlib's `deflateTune` knobs: a
     /// match of `good` cuts the next search to a quarter, one of `lazy` is
     /// taken without trying the next position, one of `nice` ends the
-    /// search, `chain` candidates at most). The level's insertion limit
-    /// stays, so the level's own values reproduce the level.
+    /// search, `chain` candidates at most), in range as `Deflater::tune`
+    /// clamps them. The level's insertion limit stays, so the level's own
+    /// values reproduce the level.
     pub(crate) fn tune(&mut self, good: u16, lazy: u16, nice: u16, chain: u16) {
         let search = Search {
-            chain: chain.max(1),
-            nice: nice.clamp(4, 258),
-            lazy: lazy.min(258),
+            chain,
+            nice,
+            lazy,
             good,
             insert_limit: search(self.level).insert_limit,
         };
